@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "ttsav",
+      "sources": ["<!@(node scripts/sources.js)"],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+        "<!@(pkg-config --cflags libavformat libavcodec libavfilter libswresample libavutil)"
+      ],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y"],
+      "libraries": ["<!@(pkg-config --libs libavformat libavcodec libavfilter libswresample libavutil)"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["<!@(pkg-config --cflags libavformat libavcodec libavfilter libswresample libavutil)"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,62 @@
+#include "error.h"
+
+extern "C" {
+#include <libavutil/error.h>
+}
+
+#include <cerrno>
+
+namespace ttsav::av {
+
+const char* CodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::Options: return "ERR_TTSAV_OPTIONS";
+    case ErrorCode::InvalidData: return "ERR_TTSAV_INVALID_DATA";
+    case ErrorCode::Unsupported: return "ERR_TTSAV_UNSUPPORTED";
+    case ErrorCode::Limit: return "ERR_TTSAV_LIMIT";
+    case ErrorCode::Aborted: return "ERR_TTSAV_ABORTED";
+    case ErrorCode::Timeout: return "ERR_TTSAV_TIMEOUT";
+    case ErrorCode::NoMemory: return "ERR_TTSAV_NO_MEMORY";
+    case ErrorCode::Internal: return "ERR_TTSAV_INTERNAL";
+  }
+  return "ERR_TTSAV_INTERNAL";
+}
+
+const char* StageName(Stage stage) {
+  switch (stage) {
+    case Stage::None: return "";
+    case Stage::Probe: return "probe";
+    case Stage::Decode: return "decode";
+    case Stage::Filter: return "filter";
+    case Stage::Encode: return "encode";
+    case Stage::Mux: return "mux";
+  }
+  return "";
+}
+
+std::string AvErrorString(int averror) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+  av_strerror(averror, buf, sizeof buf);
+  return buf;
+}
+
+ErrorCode ClassifyAvError(int averror, Stage stage) {
+  if (averror == AVERROR(ENOMEM)) return ErrorCode::NoMemory;
+  if (averror == AVERROR_DECODER_NOT_FOUND || averror == AVERROR_DEMUXER_NOT_FOUND ||
+      averror == AVERROR_STREAM_NOT_FOUND || averror == AVERROR_PATCHWELCOME ||
+      averror == AVERROR(ENOSYS))
+    return ErrorCode::Unsupported;
+  if (averror == AVERROR_INVALIDDATA || averror == AVERROR_EOF || averror == AVERROR(EIO) ||
+      averror == AVERROR_BUG2)
+    return ErrorCode::InvalidData;
+  // Reading and decoding caller bytes: any other failure is still the input's fault.
+  if (stage == Stage::Probe || stage == Stage::Decode) return ErrorCode::InvalidData;
+  if (averror == AVERROR(EINVAL)) return ErrorCode::Options;
+  return ErrorCode::Internal;
+}
+
+void ThrowAv(int averror, Stage stage, const std::string& what) {
+  throw Error(ClassifyAvError(averror, stage), stage, what + ": " + AvErrorString(averror), averror);
+}
+
+}  // namespace ttsav::av

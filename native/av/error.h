@@ -1,0 +1,48 @@
+// Errors raised by the native pipeline. One exception type; the binding turns it into a TtsavError in JS.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace ttsav::av {
+
+enum class ErrorCode {
+  Options,      // ERR_TTSAV_OPTIONS: a caller's option the pipeline cannot honour
+  InvalidData,  // ERR_TTSAV_INVALID_DATA: input is corrupt, truncated or not media at all
+  Unsupported,  // ERR_TTSAV_UNSUPPORTED: valid media we cannot use (no audio stream, no decoder)
+  Limit,        // ERR_TTSAV_LIMIT: a per-job limit was reached
+  Aborted,      // ERR_TTSAV_ABORTED: cancelled by the caller
+  Timeout,      // ERR_TTSAV_TIMEOUT: the job's deadline passed
+  NoMemory,     // ERR_TTSAV_NO_MEMORY: an allocation failed
+  Internal,     // ERR_TTSAV_INTERNAL: libav failed in a way no input should cause
+};
+
+enum class Stage { None, Probe, Decode, Filter, Encode, Mux };
+
+const char* CodeName(ErrorCode code);
+const char* StageName(Stage stage);  // "" for Stage::None
+std::string AvErrorString(int averror);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, Stage stage, const std::string& message, int averror = 0)
+      : std::runtime_error(message), code(code), stage(stage), averror(averror) {}
+
+  ErrorCode code;
+  Stage stage;
+  int averror;
+  std::string detail;  // the job's last libav log line, filled in by the pipeline
+};
+
+// Maps a libav return code to our error code, for a failure at `stage`.
+ErrorCode ClassifyAvError(int averror, Stage stage);
+
+// Throws an Error for a negative libav return code; `what` says what was being done.
+void ThrowAv(int averror, Stage stage, const std::string& what);
+
+inline int Check(int ret, Stage stage, const char* what) {
+  if (ret < 0) ThrowAv(ret, stage, what);
+  return ret;
+}
+
+}  // namespace ttsav::av

@@ -1,0 +1,39 @@
+// Demuxer over caller bytes (bounded probing, optional format hint, no nested opens) and the audio decoder.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "io.h"
+#include "job.h"
+#include "options.h"
+#include "raii.h"
+
+namespace ttsav::av {
+
+class Input {
+ public:
+  Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control);
+
+  // Reads the next packet of the chosen audio stream, with timestamps shifted so the file starts at 0 (as the
+  // ffmpeg CLI does). Returns false at the end of input; throws on read errors.
+  bool ReadPacket(AVPacket* pkt);
+
+  AVFormatContext* Format() const { return fmt_.get(); }
+  AVStream* Stream() const { return stream_; }
+  AVCodecContext* Decoder() const { return dec_.get(); }
+  // Duration the container declares, in seconds, when it is read from the file (not guessed from the bitrate);
+  // negative when unknown. Used to tell a truncated file from a whole one.
+  double DeclaredSeconds() const { return declaredSeconds_; }
+
+ private:
+  MemoryReader reader_;
+  JobControl& control_;
+  InputFormatPtr fmt_;
+  AVStream* stream_ = nullptr;
+  CodecPtr dec_;
+  int64_t tsOffset_ = 0;  // in stream time base
+  double declaredSeconds_ = -1;
+};
+
+}  // namespace ttsav::av

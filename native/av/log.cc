@@ -1,0 +1,43 @@
+#include "log.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+namespace ttsav::av {
+namespace {
+
+thread_local JobLog* tCurrent = nullptr;
+thread_local int tPrintPrefix = 1;
+
+void RoutingCallback(void* avcl, int level, const char* fmt, va_list vl) {
+  JobLog* log = tCurrent;
+  if (log == nullptr || level > AV_LOG_WARNING) return;
+  char line[1024];
+  av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &tPrintPrefix);
+  log->Add(level, line);
+}
+
+}  // namespace
+
+void JobLog::Add(int /*level*/, std::string line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (!line.empty()) last_ = std::move(line);
+}
+
+void InstallLogRouting() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    av_log_set_level(AV_LOG_WARNING);
+    av_log_set_callback(RoutingCallback);
+  });
+}
+
+ScopedJobLog::ScopedJobLog(JobLog* log) : previous_(tCurrent) { tCurrent = log; }
+ScopedJobLog::~ScopedJobLog() { tCurrent = previous_; }
+
+}  // namespace ttsav::av

@@ -1,0 +1,33 @@
+// libav's log callback is process-global. We install one callback that routes each line to the job running
+// on the calling thread (a thread_local pointer), and drops lines from threads with no job: silent by default.
+#pragma once
+
+#include <string>
+
+namespace ttsav::av {
+
+class JobLog {
+ public:
+  const std::string& LastLine() const { return last_; }
+  void Add(int level, std::string line);
+
+ private:
+  std::string last_;
+};
+
+// Installs the routing callback once per process (idempotent, thread-safe).
+void InstallLogRouting();
+
+// While alive, libav lines logged on this thread go to `log`.
+class ScopedJobLog {
+ public:
+  explicit ScopedJobLog(JobLog* log);
+  ~ScopedJobLog();
+  ScopedJobLog(const ScopedJobLog&) = delete;
+  ScopedJobLog& operator=(const ScopedJobLog&) = delete;
+
+ private:
+  JobLog* previous_;
+};
+
+}  // namespace ttsav::av

@@ -1,0 +1,137 @@
+#include "output.h"
+
+#include <chrono>
+#include <string>
+
+extern "C" {
+#include <libavcodec/version.h>
+#include <libavutil/opt.h>
+}
+
+namespace ttsav::av {
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool SupportsRate(const AVCodec* codec, int rate) {
+  if (codec->supported_samplerates == nullptr) return true;
+  for (const int* r = codec->supported_samplerates; *r != 0; r++)
+    if (*r == rate) return true;
+  return false;
+}
+
+}  // namespace
+
+Output::Output(const TranscodeOptions& options, MemoryWriter& writer, const AVFormatContext* input,
+               const AVStream* inputStream, int bitsPerRawSample)
+    : options_(options), writer_(writer), pkt_(NewPacket()) {
+  const AVOutputFormat* ofmt = av_guess_format(options.container.c_str(), nullptr, nullptr);
+  if (ofmt == nullptr)
+    throw Error(ErrorCode::Unsupported, Stage::Mux, "no muxer named '" + options.container + "' in this libav");
+  const AVCodec* codec = avcodec_find_encoder_by_name(options.codec.c_str());
+  if (codec == nullptr)
+    throw Error(ErrorCode::Unsupported, Stage::Encode, "no encoder named '" + options.codec + "' in this libav");
+  if (!SupportsRate(codec, options.sampleRate))
+    throw Error(ErrorCode::Options, Stage::Encode,
+                "encoder '" + options.codec + "' does not take sampleRate " + std::to_string(options.sampleRate));
+
+  AVFormatContext* raw = nullptr;
+  Check(avformat_alloc_output_context2(&raw, ofmt, nullptr, nullptr), Stage::Mux, "cannot create the muxer");
+  fmt_.reset(raw);
+  fmt_->pb = writer.Context();
+  fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
+  fmt_->url = av_strdup("ttsav-memory-output");
+  if (fmt_->url == nullptr) throw std::bad_alloc();
+  writer.ServeReopen(fmt_.get());
+
+  // Tags: like the ffmpeg CLI, carry the input's global and stream tags over, minus these.
+  if (input != nullptr) {
+    av_dict_copy(&fmt_->metadata, input->metadata, AV_DICT_DONT_OVERWRITE);
+    for (const char* key : {"creation_time", "company_name", "product_name", "product_version"})
+      av_dict_set(&fmt_->metadata, key, nullptr, 0);
+  }
+
+  stream_ = avformat_new_stream(fmt_.get(), nullptr);
+  if (stream_ == nullptr) throw std::bad_alloc();
+  if (inputStream != nullptr) av_dict_copy(&stream_->metadata, inputStream->metadata, AV_DICT_DONT_OVERWRITE);
+
+  enc_.reset(avcodec_alloc_context3(codec));
+  if (!enc_) throw std::bad_alloc();
+  format_.sampleFormat = codec->sample_fmts != nullptr ? codec->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
+  format_.sampleRate = options.sampleRate;
+  av_channel_layout_default(&format_.layout, options.channels);
+
+  enc_->sample_fmt = format_.sampleFormat;
+  enc_->sample_rate = options.sampleRate;
+  Check(av_channel_layout_copy(&enc_->ch_layout, &format_.layout), Stage::Encode, "cannot set channel layout");
+  enc_->time_base = AVRational{1, options.sampleRate};
+  enc_->bit_rate = options.bitrate;
+  enc_->thread_count = 1;
+  int rawBits = av_get_bytes_per_sample(enc_->sample_fmt) * 8;
+  enc_->bits_per_raw_sample = bitsPerRawSample > 0 && bitsPerRawSample < rawBits ? bitsPerRawSample : rawBits;
+  // Without this MP4 gets no AudioSpecificConfig and players hear silence.
+  if (ofmt->flags & AVFMT_GLOBALHEADER) enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+
+  Dict encOpts;
+  if (!options.aacCoder.empty()) encOpts.Set("aac_coder", options.aacCoder.c_str());
+  int ret = avcodec_open2(enc_.get(), codec, encOpts.Addr());
+  if (ret < 0) ThrowAv(ret, Stage::Encode, "cannot open encoder '" + options.codec + "'");
+  if (av_dict_count(encOpts.Get()) != 0)
+    throw Error(ErrorCode::Options, Stage::Encode, "encoder '" + options.codec + "' ignored an option");
+
+  Check(avcodec_parameters_from_context(stream_->codecpar, enc_.get()), Stage::Mux, "cannot set stream parameters");
+  stream_->time_base = enc_->time_base;
+  std::string encoderTag = std::string(LIBAVCODEC_IDENT " ") + codec->name;
+  av_dict_set(&stream_->metadata, "encoder", encoderTag.c_str(), 0);
+}
+
+int Output::FrameSize() const {
+  if (enc_->codec->capabilities & AV_CODEC_CAP_VARIABLE_FRAME_SIZE) return 0;
+  return enc_->frame_size;
+}
+
+void Output::CheckWriter(int ret, const char* what) {
+  if (writer_.LimitHit())
+    throw Error(ErrorCode::Limit, Stage::Mux, "output exceeds maxOutputBytes (" +
+                                                  std::to_string(options_.maxOutputBytes) + ")");
+  if (ret < 0) ThrowAv(ret, Stage::Mux, what);
+  if (fmt_->pb != nullptr && fmt_->pb->error < 0) ThrowAv(fmt_->pb->error, Stage::Mux, what);
+}
+
+void Output::WriteHeader() {
+  Dict muxOpts;
+  if (options_.faststart && options_.container == "mp4") muxOpts.Set("movflags", "+faststart");
+  int ret = avformat_write_header(fmt_.get(), muxOpts.Addr());
+  CheckWriter(ret, "cannot write the header");
+  headerWritten_ = true;
+}
+
+void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
+  auto start = std::chrono::steady_clock::now();
+  int ret = avcodec_send_frame(enc_.get(), frame);
+  if (ret < 0) ThrowAv(ret, Stage::Encode, "cannot encode");
+  for (;;) {
+    ret = avcodec_receive_packet(enc_.get(), pkt_.get());
+    if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
+    if (ret < 0) ThrowAv(ret, Stage::Encode, "cannot encode");
+    *encodeMs += MsSince(start);
+    auto muxStart = std::chrono::steady_clock::now();
+    pkt_->stream_index = stream_->index;
+    av_packet_rescale_ts(pkt_.get(), enc_->time_base, stream_->time_base);
+    ret = av_interleaved_write_frame(fmt_.get(), pkt_.get());  // takes the packet's reference
+    CheckWriter(ret, "cannot write a packet");
+    *muxMs += MsSince(muxStart);
+    start = std::chrono::steady_clock::now();
+  }
+  *encodeMs += MsSince(start);
+}
+
+void Output::WriteTrailer() {
+  int ret = av_write_trailer(fmt_.get());
+  CheckWriter(ret, "cannot finish the output");
+  headerWritten_ = false;
+}
+
+}  // namespace ttsav::av

@@ -1,0 +1,43 @@
+// The encoder and the muxer writing into a MemoryWriter.
+#pragma once
+
+#include "filter.h"
+#include "io.h"
+#include "job.h"
+#include "options.h"
+#include "raii.h"
+
+namespace ttsav::av {
+
+class Output {
+ public:
+  // Opens the encoder and the muxer. `inputFormat` provides the tags carried over as the ffmpeg CLI does
+  // (may be null); `bitsPerRawSample` is the decoder's.
+  Output(const TranscodeOptions& options, MemoryWriter& writer, const AVFormatContext* input,
+         const AVStream* inputStream, int bitsPerRawSample);
+
+  // What the filter graph must deliver to the encoder.
+  const AudioFormat& EncoderFormat() const { return format_; }
+  // 0 when the encoder takes any frame size.
+  int FrameSize() const;
+  const AVCodecContext* Encoder() const { return enc_.get(); }
+
+  void WriteHeader();
+  // Encodes one frame (pts in the encoder's time base), or flushes on nullptr; muxes every packet produced.
+  void Encode(AVFrame* frame, double* encodeMs, double* muxMs);
+  void WriteTrailer();
+
+ private:
+  void CheckWriter(int ret, const char* what);
+
+  const TranscodeOptions& options_;
+  MemoryWriter& writer_;
+  OutputFormatPtr fmt_;
+  AVStream* stream_ = nullptr;
+  CodecPtr enc_;
+  AudioFormat format_;
+  PacketPtr pkt_;
+  bool headerWritten_ = false;
+};
+
+}  // namespace ttsav::av

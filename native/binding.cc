@@ -1,0 +1,49 @@
+// Module entry: registers the functions and checks, at load, that the libav libraries found at run time are
+// the ones the addon was built for.
+#include <napi.h>
+
+#include "av/log.h"
+#include "av/version.h"
+#include "convert.h"
+#include "transcode_worker.h"
+
+namespace ttsav {
+namespace {
+
+Napi::Value Versions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("ffmpeg", av::FFmpegVersionText());
+  Napi::Object libs = Napi::Object::New(env);
+  for (const auto& v : av::LibraryVersions()) {
+    Napi::Object lib = Napi::Object::New(env);
+    lib.Set("compiled", v.compiledText);
+    lib.Set("runtime", v.runtimeText);
+    lib.Set("compatible", v.compatible);
+    libs.Set(v.name, lib);
+  }
+  out.Set("libraries", libs);
+  out.Set("napi", static_cast<double>(NAPI_VERSION));
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  std::string problem = av::CheckLibraryVersions();
+  if (!problem.empty()) {
+    Napi::Error err = Napi::Error::New(env, problem);
+    err.Set("code", Napi::String::New(env, "ERR_TTSAV_LOAD"));
+    throw err;
+  }
+  av::InstallLogRouting();
+  exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
+  exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
+  exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace ttsav
+
+static Napi::Object InitTtsav(Napi::Env env, Napi::Object exports) { return ttsav::Init(env, exports); }
+
+NODE_API_MODULE(ttsav, InitTtsav)

@@ -1,0 +1,80 @@
+#include "convert.h"
+
+#include <cmath>
+#include <limits>
+
+namespace ttsav {
+namespace {
+
+[[noreturn]] void Bad(Napi::Env env, const std::string& key, const char* expected) {
+  ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected " + std::string(expected) + " for " + key);
+}
+
+double Number(const Napi::Object& obj, const char* key, double fallback, double min, double max) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) Bad(obj.Env(), key, "a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < min || d > max) Bad(obj.Env(), key, "a number in range");
+  return d;
+}
+
+int64_t Integer(const Napi::Object& obj, const char* key, int64_t fallback, int64_t min, int64_t max) {
+  double d = Number(obj, key, static_cast<double>(fallback), static_cast<double>(min), static_cast<double>(max));
+  if (d != std::floor(d)) Bad(obj.Env(), key, "an integer");
+  return static_cast<int64_t>(d);
+}
+
+std::string String(const Napi::Object& obj, const char* key, const std::string& fallback) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) Bad(obj.Env(), key, "a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.size() > 64 || s.find('\0') != std::string::npos) Bad(obj.Env(), key, "a short name");
+  return s;
+}
+
+bool Bool(const Napi::Object& obj, const char* key, bool fallback) {
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) Bad(obj.Env(), key, "a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+}  // namespace
+
+void ThrowCoded(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Error err = Napi::TypeError::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  throw err;
+}
+
+av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj) {
+  av::TranscodeOptions o;
+  o.container = String(obj, "container", o.container);
+  o.codec = String(obj, "codec", o.codec);
+  o.bitrate = Integer(obj, "bitrate", o.bitrate, 1000, 10000000);
+  o.sampleRate = static_cast<int>(Integer(obj, "sampleRate", o.sampleRate, 1000, 768000));
+  o.channels = static_cast<int>(Integer(obj, "channels", o.channels, 1, 64));
+  o.aacCoder = String(obj, "aacCoder", o.aacCoder);
+  o.faststart = Bool(obj, "faststart", o.faststart);
+  o.inputFormat = String(obj, "inputFormat", o.inputFormat);
+  o.probeSize = Integer(obj, "probeSize", o.probeSize, 32, 1LL << 31);
+  o.analyzeDurationUs = Integer(obj, "analyzeDurationUs", o.analyzeDurationUs, 0, 1LL << 40);
+  o.maxOutputBytes = static_cast<size_t>(Integer(obj, "maxOutputBytes", 0, 0, 1LL << 52));
+  o.maxDurationSeconds = Number(obj, "maxDurationSeconds", 0, 0, 1e9);
+  return o;
+}
+
+Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const std::string& message,
+                       int averror, const std::string& detail) {
+  Napi::Object e = Napi::Object::New(env);
+  e.Set("code", av::CodeName(code));
+  e.Set("message", message);
+  if (stage != av::Stage::None) e.Set("stage", av::StageName(stage));
+  if (averror != 0) e.Set("averror", averror);
+  if (!detail.empty()) e.Set("detail", detail);
+  return e;
+}
+
+}  // namespace ttsav

@@ -1,0 +1,22 @@
+// JS <-> C++ conversions for the binding, all on the main thread.
+#pragma once
+
+#include <napi.h>
+
+#include "av/error.h"
+#include "av/options.h"
+
+namespace ttsav {
+
+// Reads the normalized options object the TypeScript layer builds. Throws a JS TypeError (code
+// ERR_TTSAV_OPTIONS) for anything malformed: the addon may be called without the TypeScript layer.
+av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj);
+
+// The plain JS object describing a failure; the TypeScript layer wraps it in a TtsavError.
+Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const std::string& message,
+                       int averror, const std::string& detail);
+
+// Throws a JS Error with `code` set.
+[[noreturn]] void ThrowCoded(Napi::Env env, const char* code, const std::string& message);
+
+}  // namespace ttsav

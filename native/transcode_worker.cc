@@ -1,0 +1,148 @@
+#include "transcode_worker.h"
+
+#include <cstdlib>
+#include <new>
+
+#include "av/transcode.h"
+#include "convert.h"
+
+namespace ttsav {
+namespace {
+
+struct JobHandle {
+  std::shared_ptr<av::JobControl> control;
+};
+
+void FreeOutput(Napi::Env env, uint8_t* data, size_t* size) {
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
+  std::free(data);
+  delete size;
+}
+
+Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("probe", t.probe);
+  o.Set("decode", t.decode);
+  o.Set("filter", t.filter);
+  o.Set("encode", t.encode);
+  o.Set("mux", t.mux);
+  o.Set("total", t.total);
+  return o;
+}
+
+}  // namespace
+
+TranscodeWorker::TranscodeWorker(Napi::Function callback, Napi::Uint8Array input, av::TranscodeOptions options,
+                                 std::shared_ptr<av::JobControl> control)
+    : Napi::AsyncWorker(callback, "ttsav:transcode"),
+      inputRef_(Napi::Persistent(input)),
+      data_(input.Data()),
+      size_(input.ByteLength()),
+      options_(std::move(options)),
+      control_(std::move(control)) {}
+
+TranscodeWorker::~TranscodeWorker() {
+  // Output never handed to JS (the environment went away first) is freed here.
+  std::free(result_.data.data);
+}
+
+void TranscodeWorker::Execute() {
+  try {
+    result_ = av::Transcode(data_, size_, options_, *control_);
+    ok_ = true;
+  } catch (const av::Error& e) {
+    errorCode_ = e.code;
+    errorStage_ = e.stage;
+    errorMessage_ = e.what();
+    averror_ = e.averror;
+    errorDetail_ = e.detail;
+  } catch (const std::bad_alloc&) {
+    errorCode_ = av::ErrorCode::NoMemory;
+    errorMessage_ = "out of memory";
+  } catch (const std::exception& e) {
+    errorCode_ = av::ErrorCode::Internal;
+    errorMessage_ = e.what();
+  } catch (...) {
+    errorCode_ = av::ErrorCode::Internal;
+    errorMessage_ = "unknown native failure";
+  }
+}
+
+Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
+  Napi::Object r = Napi::Object::New(env);
+  av::OwnedBytes bytes = result_.data;
+  result_.data = {};
+  Napi::Buffer<uint8_t> buffer;
+  if (bytes.data == nullptr) {
+    buffer = Napi::Buffer<uint8_t>::New(env, 0);
+  } else {
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes.size));
+    // Zero-copy where the runtime allows external buffers; NewOrCopy copies (and frees ours) where it does not.
+    buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes.data, bytes.size, FreeOutput, new size_t(bytes.size));
+  }
+  r.Set("data", buffer);
+  r.Set("codec", result_.codec);
+  r.Set("sampleRate", result_.sampleRate);
+  r.Set("channels", result_.channels);
+  r.Set("bitrate", static_cast<double>(result_.bitrate));
+  r.Set("samples", static_cast<double>(result_.samples));
+  r.Set("durationSeconds", result_.durationSeconds);
+  Napi::Object in = Napi::Object::New(env);
+  in.Set("format", result_.inputFormat);
+  in.Set("codec", result_.inputCodec);
+  in.Set("sampleRate", result_.inputSampleRate);
+  in.Set("channels", result_.inputChannels);
+  in.Set("samples", static_cast<double>(result_.inputSamples));
+  in.Set("durationSeconds",
+         result_.inputSampleRate > 0 ? static_cast<double>(result_.inputSamples) / result_.inputSampleRate : 0.0);
+  r.Set("input", in);
+  r.Set("timings", TimingsToJs(env, result_.timings));
+  return r;
+}
+
+void TranscodeWorker::OnOK() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  inputRef_.Reset();
+  if (ok_) {
+    Napi::Value result = ResultToJs(env);
+    Callback().Call({env.Null(), result});
+  } else {
+    Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_)});
+  }
+}
+
+Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsObject() || !info[2].IsFunction())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "transcode(input: Uint8Array, options: object, callback: function)");
+  Napi::TypedArray typed = info[0].As<Napi::TypedArray>();
+  if (typed.TypedArrayType() != napi_uint8_array)
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected a Buffer or Uint8Array for input");
+  Napi::Object opts = info[1].As<Napi::Object>();
+  av::TranscodeOptions options = ToTranscodeOptions(opts);
+  Napi::Value timeout = opts.Get("timeoutMs");
+  int64_t timeoutMs = 0;
+  if (!timeout.IsUndefined()) {
+    if (!timeout.IsNumber()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected a number for timeoutMs");
+    timeoutMs = timeout.As<Napi::Number>().Int64Value();
+  }
+  auto control = std::make_shared<av::JobControl>(timeoutMs);
+  auto* worker = new TranscodeWorker(info[2].As<Napi::Function>(), typed.As<Napi::Uint8Array>(),
+                                     std::move(options), control);
+  worker->Queue();  // the worker deletes itself after OnOK
+  return Napi::External<JobHandle>::New(env, new JobHandle{control},
+                                        [](Napi::Env, JobHandle* handle) { delete handle; });
+}
+
+Napi::Value CancelTranscode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsExternal())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "cancel(handle, reason) takes the handle transcode() returned");
+  auto* handle = info[0].As<Napi::External<JobHandle>>().Data();
+  std::string reason = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "abort";
+  handle->control->Cancel(reason == "timeout" ? av::CancelReason::Timeout : av::CancelReason::Aborted);
+  return env.Undefined();
+}
+
+}  // namespace ttsav
