@@ -2,6 +2,12 @@
 // the ones the addon was built for.
 #include <napi.h>
 
+#include <string>
+
+extern "C" {
+#include <libavformat/avformat.h>
+}
+
 #include "av/log.h"
 #include "av/version.h"
 #include "convert.h"
@@ -27,6 +33,25 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Every demuxer name this libav has (comma lists split), for validating the inputFormat hint up front.
+Napi::Value Demuxers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  void* it = nullptr;
+  while (const AVInputFormat* fmt = av_demuxer_iterate(&it)) {
+    std::string names = fmt->name;
+    size_t start = 0;
+    while (start <= names.size()) {
+      size_t comma = names.find(',', start);
+      if (comma == std::string::npos) comma = names.size();
+      if (comma > start) out.Set(n++, names.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::string problem = av::CheckLibraryVersions();
   if (!problem.empty()) {
@@ -37,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   av::InstallLogRouting();
   exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
   exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
+  exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   return exports;
 }
