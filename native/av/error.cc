@@ -6,7 +6,12 @@ extern "C" {
 
 #include <cerrno>
 
+#include "log.h"
+
 namespace ttsav::av {
+
+Error::Error(ErrorCode code, Stage stage, const std::string& message, int averror)
+    : std::runtime_error(message), code(code), stage(stage), averror(averror), detail(CurrentJobLastLine()) {}
 
 const char* CodeName(ErrorCode code) {
   switch (code) {

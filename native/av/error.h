@@ -25,13 +25,13 @@ std::string AvErrorString(int averror);
 
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, Stage stage, const std::string& message, int averror = 0)
-      : std::runtime_error(message), code(code), stage(stage), averror(averror) {}
+  // Captures the job's last libav log line at the moment of failure (see log.h), before teardown logs more.
+  Error(ErrorCode code, Stage stage, const std::string& message, int averror = 0);
 
   ErrorCode code;
   Stage stage;
   int averror;
-  std::string detail;  // the job's last libav log line, filled in by the pipeline
+  std::string detail;  // the job's last libav log line when the error was raised
 };
 
 // Maps a libav return code to our error code, for a failure at `stage`.

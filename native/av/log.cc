@@ -25,9 +25,17 @@ void RoutingCallback(void* avcl, int level, const char* fmt, va_list vl) {
 }  // namespace
 
 void JobLog::Add(int /*level*/, std::string line) {
+  // "[mp3float @ 0x7f...] msg" -> "[mp3float] msg": the context's address is noise to a reader.
+  size_t at = line.find(" @ 0x");
+  if (!line.empty() && line[0] == '[' && at != std::string::npos) {
+    size_t close = line.find(']', at);
+    if (close != std::string::npos) line.erase(at, close - at);
+  }
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r' || line.back() == ' ')) line.pop_back();
   if (!line.empty()) last_ = std::move(line);
 }
+
+std::string CurrentJobLastLine() { return tCurrent != nullptr ? tCurrent->LastLine() : std::string(); }
 
 void InstallLogRouting() {
   static std::once_flag once;

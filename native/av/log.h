@@ -15,6 +15,9 @@ class JobLog {
   std::string last_;
 };
 
+// The last line logged for the job running on this thread ("" when none).
+std::string CurrentJobLastLine();
+
 // Installs the routing callback once per process (idempotent, thread-safe).
 void InstallLogRouting();
 

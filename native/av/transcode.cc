@@ -206,16 +206,11 @@ TranscodeResult Transcode(const uint8_t* data, size_t size, const TranscodeOptio
   JobLog log;
   ScopedJobLog scope(&log);
   auto start = Clock::now();
-  try {
-    control.ThrowIfStopped(Stage::None);
-    Pipeline pipeline(data, size, options, control);
-    TranscodeResult result = pipeline.Run();
-    result.timings.total = MsSince(start);
-    return result;
-  } catch (Error& e) {
-    e.detail = log.LastLine();
-    throw;
-  }
+  control.ThrowIfStopped(Stage::None);
+  Pipeline pipeline(data, size, options, control);
+  TranscodeResult result = pipeline.Run();
+  result.timings.total = MsSince(start);
+  return result;
 }
 
 }  // namespace ttsav::av

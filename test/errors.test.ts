@@ -1,0 +1,91 @@
+/** Bad input rejects with a TtsavError and a fitting code; nothing crashes or hangs, and work goes on after. */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { TtsavError, transcode } from '../lib/index';
+import { decodedSamples, fixture } from './helpers/media';
+
+async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TtsavError);
+    expect(err).toBeInstanceOf(Error);
+    return err as TtsavError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function goodTranscodeStillWorks(): Promise<void> {
+  const result = await transcode(fixture('edge.mp3'), { format: 'adts', channels: 1, bitrate: '64k' });
+  expect(decodedSamples(result.data, 1)).toBeGreaterThan(result.samples - 2048);
+}
+
+describe('bad input', () => {
+  const cases: { name: string; input: () => Buffer; code: string; stage?: string }[] = [
+    { name: 'empty', input: () => Buffer.alloc(0), code: 'ERR_TTSAV_INVALID_DATA', stage: 'probe' },
+    { name: 'random bytes', input: () => randomBytes(64 * 1024), code: 'ERR_TTSAV_INVALID_DATA' },
+    { name: 'an MP3 cut at 37%', input: () => fixture('cut37.mp3'), code: 'ERR_TTSAV_INVALID_DATA', stage: 'decode' },
+    { name: 'a PNG', input: () => fixture('image.png'), code: 'ERR_TTSAV_UNSUPPORTED', stage: 'probe' },
+    { name: 'a file with no audio stream', input: () => fixture('video-only.mp4'), code: 'ERR_TTSAV_UNSUPPORTED', stage: 'probe' },
+  ];
+  for (const c of cases) {
+    it(`${c.name} rejects with ${c.code}`, async () => {
+      const err = await rejection(transcode(c.input()));
+      expect(err.code).toBe(c.code);
+      if (c.stage) expect(err.stage).toBe(c.stage);
+      expect(err.message.length).toBeGreaterThan(0);
+      await goodTranscodeStillWorks();
+    });
+  }
+
+  it('reports why a truncated file was refused', async () => {
+    const err = await rejection(transcode(fixture('cut37.mp3')));
+    expect(err.message).toMatch(/truncated: decoded [\d.]+ s of the [\d.]+ s/);
+  });
+
+  it('says which codec has no audio stream or decoder', async () => {
+    const err = await rejection(transcode(fixture('video-only.mp4')));
+    expect(err.message).toMatch(/no audio stream/);
+    expect(err.averror).toBeLessThan(0);
+  });
+
+  it('carries the libav log line of the failing job as detail', async () => {
+    // Bytes that are not MP3, read as MP3: the demuxer logs why it gave up.
+    const err = await rejection(transcode(randomBytes(5000), { inputFormat: 'mp3' }));
+    expect(err.code).toBe('ERR_TTSAV_INVALID_DATA');
+    expect(err.detail).toMatch(/^\[mp3\] \S/);
+    // A corrupt frame in an otherwise fine MP3: the decoder says what it found.
+    const mp3 = Buffer.from(fixture('edge.mp3'));
+    for (let k = 0; k < 50; k++) mp3[(k * 104729 + 31) % mp3.length] ^= 0xff;
+    const decodeErr = await rejection(transcode(mp3));
+    expect(decodeErr.stage).toBe('decode');
+    expect(decodeErr.detail).toMatch(/^\[mp3float\] /);
+  });
+
+  it('survives 200 random and mangled inputs in parallel', async () => {
+    const base = fixture('edge.mp3');
+    const inputs: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      if (i % 2 === 0) {
+        inputs.push(randomBytes(1 + ((i * 7919) % 20000)));
+      } else {
+        const b = Buffer.from(base.subarray(0, Math.max(1, (base.length * i) / 200)));
+        for (let k = 0; k < 20; k++) b[(k * 104729 + i) % b.length] ^= 0xff; // flip some bytes
+        inputs.push(b);
+      }
+    }
+    const settled = await Promise.allSettled(inputs.map((input) => transcode(input, { format: 'adts' })));
+    for (const s of settled) {
+      if (s.status === 'rejected') {
+        expect(s.reason).toBeInstanceOf(TtsavError);
+        expect(['ERR_TTSAV_INVALID_DATA', 'ERR_TTSAV_UNSUPPORTED']).toContain((s.reason as TtsavError).code);
+      }
+    }
+    await goodTranscodeStillWorks();
+  });
+
+  it('rejects a non-buffer input with ERR_TTSAV_OPTIONS', async () => {
+    const err = await rejection(transcode('hello.mp3' as unknown as Buffer));
+    expect(err.code).toBe('ERR_TTSAV_OPTIONS');
+  });
+});

@@ -1,0 +1,101 @@
+/** Test helpers: run the ffmpeg/ffprobe CLIs (the oracle), decode to PCM, read MP4 boxes. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const FIXTURES = path.resolve(__dirname, '..', '..', '.tmp', 'fixtures');
+
+export function fixture(name: string): Buffer {
+  return readFileSync(path.join(FIXTURES, name));
+}
+
+export function fixturePath(name: string): string {
+  return path.join(FIXTURES, name);
+}
+
+export function ffmpeg(args: string[], input?: Buffer): Buffer {
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], {
+    input,
+    maxBuffer: 1 << 30,
+  });
+  if (r.status !== 0) throw new Error(`ffmpeg ${args.join(' ')} failed: ${r.stderr.toString()}`);
+  return r.stdout;
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards. */
+export function withTempDir<T>(fn: (dir: string) => T): T {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ttsav-test-'));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The seed recipe through the ffmpeg CLI: the oracle for byte identity. */
+export function ffmpegSeedRecipe(inputPath: string): Buffer {
+  return withTempDir((dir) => {
+    const out = path.join(dir, 'out.m4a');
+    ffmpeg(['-i', inputPath, '-c:a', 'aac', '-b:a', '192k', '-ar', '44100', '-ac', '2', '-f', 'mp4', out]);
+    return readFileSync(out);
+  });
+}
+
+/** Decodes media bytes with the ffmpeg CLI and returns samples per channel (s16 PCM, native rate/channels). */
+export function decodedSamples(data: Buffer, channels: number): number {
+  return withTempDir((dir) => {
+    const file = path.join(dir, 'in.bin');
+    writeFileSync(file, data);
+    const pcm = ffmpeg(['-i', file, '-f', 's16le', '-acodec', 'pcm_s16le', '-']);
+    return pcm.length / (2 * channels);
+  });
+}
+
+export interface ProbeInfo {
+  duration: number;
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  formatName: string;
+}
+
+export function ffprobe(data: Buffer): ProbeInfo {
+  return withTempDir((dir) => {
+    const file = path.join(dir, 'probe.bin');
+    writeFileSync(file, data);
+    const json = execFileSync('ffprobe', [
+      '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file,
+    ]).toString();
+    const info = JSON.parse(json) as {
+      format: { duration: string; format_name: string };
+      streams: { codec_name: string; sample_rate: string; channels: number; codec_type: string }[];
+    };
+    const audio = info.streams.find((s) => s.codec_type === 'audio');
+    if (!audio) throw new Error('no audio stream');
+    return {
+      duration: Number(info.format.duration),
+      codec: audio.codec_name,
+      sampleRate: Number(audio.sample_rate),
+      channels: audio.channels,
+      formatName: info.format.format_name,
+    };
+  });
+}
+
+/** Top-level ISO-BMFF boxes: type and offset, in file order. */
+export function topLevelBoxes(data: Buffer): { type: string; offset: number; size: number }[] {
+  const boxes: { type: string; offset: number; size: number }[] = [];
+  let offset = 0;
+  while (offset + 8 <= data.length) {
+    let size = data.readUInt32BE(offset);
+    const type = data.toString('latin1', offset + 4, offset + 8);
+    if (size === 1) size = Number(data.readBigUInt64BE(offset + 8));
+    else if (size === 0) size = data.length - offset;
+    if (size < 8) throw new Error(`bad box size ${size} at ${offset}`);
+    boxes.push({ type, offset, size });
+    offset += size;
+  }
+  if (offset !== data.length) throw new Error(`boxes end at ${offset}, file has ${data.length} bytes`);
+  return boxes;
+}

@@ -1,0 +1,147 @@
+/** Per-job limits, abort and timeout. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { TtsavError, transcode } from '../lib/index';
+import { loadNative, type NativeTranscodeOptions } from '../lib/native';
+import { fixture } from './helpers/media';
+import { spyOnNativeTranscode } from './helpers/native-spy';
+
+async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TtsavError);
+    return err as TtsavError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Calls the addon directly (no TypeScript timers) and reports what its callback got and when. */
+function nativeJob(input: Buffer, options: Partial<NativeTranscodeOptions>) {
+  const native = loadNative();
+  const started = performance.now();
+  let handle: ReturnType<typeof native.transcode> | undefined;
+  const done = new Promise<{ err: { code?: string; stage?: string } | null; ms: number }>((resolve) => {
+    handle = native.transcode(
+      input,
+      { container: 'mp4', codec: 'aac', bitrate: 192000, sampleRate: 44100, channels: 2, faststart: true, ...options },
+      (err) => resolve({ err: (err as { code?: string }) ?? null, ms: performance.now() - started }),
+    );
+  });
+  return { done, cancel: () => native.cancel(handle!, 'abort') };
+}
+
+let spy: ReturnType<typeof spyOnNativeTranscode> | undefined;
+afterEach(() => {
+  spy?.restore();
+  spy = undefined;
+});
+
+describe('limits', () => {
+  it('maxInputBytes rejects before any native work', async () => {
+    spy = spyOnNativeTranscode();
+    const input = fixture('edge.mp3');
+    const err = await rejection(transcode(input, { maxInputBytes: input.length - 1 }));
+    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect(err.message).toMatch(/maxInputBytes/);
+    expect(spy.calls()).toBe(0);
+    await transcode(input, { maxInputBytes: input.length, format: 'adts' });
+    expect(spy.calls()).toBe(1);
+  });
+
+  it('three hours of silent FLAC that declares its length stop at maxDurationSeconds at once', async () => {
+    const bomb = fixture('bomb.flac');
+    expect(bomb.length).toBeLessThan(4 * 1024 * 1024);
+    const started = performance.now();
+    const err = await rejection(transcode(bomb, { maxDurationSeconds: 60 }));
+    const ms = performance.now() - started;
+    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect(err.message).toMatch(/maxDurationSeconds/);
+    // Decoding three hours and encoding them would take minutes; the cap acts within the probe.
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('three hours of silent FLAC that hides its length stop at maxDurationSeconds while decoding', async () => {
+    const bomb = fixture('bomb-undeclared.flac');
+    const started = performance.now();
+    const err = await rejection(transcode(bomb, { maxDurationSeconds: 10 }));
+    const ms = performance.now() - started;
+    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect(err.stage).toBe('decode');
+    expect(ms).toBeLessThan(1000);
+    const rss = process.memoryUsage().rss;
+    expect(rss).toBeLessThan(1024 * 1024 * 1024);
+  });
+
+  it('maxDurationSeconds lets shorter audio through', async () => {
+    const result = await transcode(fixture('edge.mp3'), { maxDurationSeconds: 60 });
+    expect(result.durationSeconds).toBeGreaterThan(5);
+  });
+
+  it('maxOutputBytes holds: over the limit fails, at the exact size succeeds', async () => {
+    const input = fixture('edge.mp3');
+    const full = await transcode(input);
+    const err = await rejection(transcode(input, { maxOutputBytes: Math.floor(full.data.length / 2) }));
+    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect(err.stage).toBe('mux');
+    expect(err.message).toMatch(/maxOutputBytes/);
+    // faststart moves data after it is written: the limit covers that too.
+    const err2 = await rejection(transcode(input, { maxOutputBytes: full.data.length - 1 }));
+    expect(err2.code).toBe('ERR_TTSAV_LIMIT');
+    const exact = await transcode(input, { maxOutputBytes: full.data.length });
+    expect(Buffer.compare(exact.data, full.data)).toBe(0);
+  });
+});
+
+describe('abort and timeout', () => {
+  it('an already-aborted signal never starts native work', async () => {
+    spy = spyOnNativeTranscode();
+    const controller = new AbortController();
+    controller.abort();
+    const err = await rejection(transcode(fixture('edge.mp3'), { signal: controller.signal }));
+    expect(err.code).toBe('ERR_TTSAV_ABORTED');
+    expect(spy.calls()).toBe(0);
+  });
+
+  it('aborting a long transcode rejects promptly', async () => {
+    const controller = new AbortController();
+    const promise = transcode(fixture('long.mp3'), { signal: controller.signal });
+    setTimeout(() => controller.abort(), 200);
+    const started = performance.now();
+    const err = await rejection(promise);
+    expect(err.code).toBe('ERR_TTSAV_ABORTED');
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it('the native job itself stops at the cancel flag (a full pool of long jobs frees at once)', async () => {
+    const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const jobs = Array.from({ length: poolSize }, () => nativeJob(fixture('long.mp3'), {}));
+    await new Promise((r) => setTimeout(r, 300));
+    const cancelledAt = performance.now();
+    for (const job of jobs) job.cancel();
+    const results = await Promise.all(jobs.map((j) => j.done));
+    for (const r of results) expect(r.err?.code).toBe('ERR_TTSAV_ABORTED');
+    // Each of these jobs needs ~15 s of CPU; after the cancel they must all be gone within moments.
+    expect(performance.now() - cancelledAt).toBeLessThan(1500);
+    // And the pool serves again.
+    const after = await transcode(fixture('edge.mp3'), { format: 'adts' });
+    expect(after.samples).toBeGreaterThan(0);
+  });
+
+  it('timeoutMs rejects with ERR_TTSAV_TIMEOUT', async () => {
+    const started = performance.now();
+    const err = await rejection(transcode(fixture('long.mp3'), { timeoutMs: 300 }));
+    expect(err.code).toBe('ERR_TTSAV_TIMEOUT');
+    expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it('the native deadline fires on its own, without the TypeScript timer', async () => {
+    const r = await nativeJob(fixture('long.mp3'), { timeoutMs: 300 }).done;
+    expect(r.err?.code).toBe('ERR_TTSAV_TIMEOUT');
+    expect(r.ms).toBeLessThan(1500);
+  });
+
+  it('a short job finishes well inside a generous timeout', async () => {
+    const result = await transcode(fixture('edge.mp3'), { timeoutMs: 60_000, signal: new AbortController().signal });
+    expect(result.samples).toBeGreaterThan(0);
+  });
+});
