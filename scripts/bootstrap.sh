@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what ttsav needs from Debian/Ubuntu packages, skipping what is already there:
+# the FFmpeg development libraries and pkg-config (to build the addon), a C++ toolchain and CMake (node-gyp and
+# cmake-js builds), and the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation).
+set -euo pipefail
+
+PACKAGES=(
+  pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev
+  g++ make cmake python3
+  ffmpeg espeak-ng sox
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all system packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
