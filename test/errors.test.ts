@@ -56,7 +56,7 @@ describe('bad input', () => {
     expect(err.detail).toMatch(/^\[mp3\] \S/);
     // A corrupt frame in an otherwise fine MP3: the decoder says what it found.
     const mp3 = Buffer.from(fixture('edge.mp3'));
-    for (let k = 0; k < 50; k++) mp3[(k * 104729 + 31) % mp3.length] ^= 0xff;
+    for (let k = 0; k < 50; k++) mp3[(k * 104729 + 31) % mp3.length]! ^= 0xff;
     const decodeErr = await rejection(transcode(mp3));
     expect(decodeErr.stage).toBe('decode');
     expect(decodeErr.detail).toMatch(/^\[mp3float\] /);
@@ -70,7 +70,7 @@ describe('bad input', () => {
         inputs.push(randomBytes(1 + ((i * 7919) % 20000)));
       } else {
         const b = Buffer.from(base.subarray(0, Math.max(1, (base.length * i) / 200)));
-        for (let k = 0; k < 20; k++) b[(k * 104729 + i) % b.length] ^= 0xff; // flip some bytes
+        for (let k = 0; k < 20; k++) b[(k * 104729 + i) % b.length]! ^= 0xff; // flip some bytes
         inputs.push(b);
       }
     }
