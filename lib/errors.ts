@@ -24,9 +24,9 @@ export interface TtsavErrorInfo {
 
 export class TtsavError extends Error {
   readonly code: TtsavErrorCode;
-  readonly stage?: TtsavStage;
-  readonly averror?: number;
-  readonly detail?: string;
+  declare readonly stage?: TtsavStage;
+  declare readonly averror?: number;
+  declare readonly detail?: string;
 
   constructor(code: TtsavErrorCode, message: string, info: TtsavErrorInfo = {}) {
     super(message, info.cause === undefined ? undefined : { cause: info.cause });

@@ -1,6 +1,7 @@
 #include "transcode_worker.h"
 
 #include <cstdlib>
+#include <memory>
 #include <new>
 
 #include "av/transcode.h"
@@ -70,15 +71,18 @@ void TranscodeWorker::Execute() {
 
 Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
   Napi::Object r = Napi::Object::New(env);
-  av::OwnedBytes bytes = result_.data;
-  result_.data = {};
   Napi::Buffer<uint8_t> buffer;
-  if (bytes.data == nullptr) {
+  if (result_.data.data == nullptr) {
     buffer = Napi::Buffer<uint8_t>::New(env, 0);
   } else {
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes.size));
+    size_t size = result_.data.size;
+    auto hint = std::make_unique<size_t>(size);
     // Zero-copy where the runtime allows external buffers; NewOrCopy copies (and frees ours) where it does not.
-    buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes.data, bytes.size, FreeOutput, new size_t(bytes.size));
+    buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, result_.data.data, size, FreeOutput, hint.get());
+    // From here the Buffer's finalizer owns the bytes and the hint (and undoes this adjustment).
+    hint.release();
+    result_.data = {};
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
   }
   r.Set("data", buffer);
   r.Set("codec", result_.codec);
@@ -102,13 +106,20 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
 
 void TranscodeWorker::OnOK() {
   Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  inputRef_.Reset();
-  if (ok_) {
-    Napi::Value result = ResultToJs(env);
-    Callback().Call({env.Null(), result});
-  } else {
-    Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_)});
+  // Calls into JS fail (and node-addon-api throws) when the environment is being torn down, e.g. a worker
+  // thread terminated mid-transcode: Node lets running jobs finish, then completes them into a dead
+  // environment. Nothing is left to tell: drop the result (freed by the destructor) rather than let the
+  // exception reach std::terminate and take the whole process down.
+  try {
+    Napi::HandleScope scope(env);
+    inputRef_.Reset();
+    if (ok_) {
+      Napi::Value result = ResultToJs(env);
+      Callback().Call({env.Null(), result});
+    } else {
+      Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_)});
+    }
+  } catch (const Napi::Error&) {
   }
 }
 

@@ -1,0 +1,109 @@
+/**
+ * The addon in a real host: worker threads (context-aware; a terminated worker must not take the process down),
+ * load errors that name what to install, and external memory accounting for output buffers.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from './helpers/media';
+
+const ROOT = path.resolve(__dirname, '..');
+
+function node(code: string, args: string[] = [], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['-e', code, ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 120_000 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+describe('worker threads', () => {
+  it('loads and transcodes in several workers at once', () => {
+    const r = node(`
+      const { Worker } = require('node:worker_threads');
+      const code = "const { parentPort, workerData } = require('node:worker_threads');" +
+        "require('./dist/index.js').transcode(require('fs').readFileSync(workerData)).then(r => parentPort.postMessage(r.samples), e => parentPort.postMessage(e.code));";
+      Promise.all([0, 1, 2].map(() => new Promise((resolve) => {
+        const w = new Worker(code, { eval: true, workerData: process.argv[1] });
+        w.once('message', (m) => { resolve(m); w.terminate(); });
+      }))).then((all) => console.log(JSON.stringify(all)));`, [fixturePath('edge.mp3')]);
+    expect(r.status, r.stderr).toBe(0);
+    const samples = JSON.parse(r.stdout) as number[];
+    expect(samples).toHaveLength(3);
+    expect(new Set(samples).size).toBe(1);
+    expect(samples[0]).toBeGreaterThan(0);
+  });
+
+  it('terminating a worker in the middle of a transcode does not crash the process', () => {
+    const r = node(`
+      const { Worker } = require('node:worker_threads');
+      const fs = require('fs');
+      const code = "const { parentPort, workerData } = require('node:worker_threads');" +
+        "parentPort.postMessage('started');" +
+        "require('./dist/index.js').transcode(require('fs').readFileSync(workerData)).then(() => parentPort.postMessage('done'));";
+      (async () => {
+        const workers = [0, 1].map(() => new Worker(code, { eval: true, workerData: process.argv[1] }));
+        await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+        await new Promise((r) => setTimeout(r, 500));
+        await Promise.all(workers.map((w) => w.terminate()));
+        const { transcode } = require('./dist/index.js');
+        const after = await transcode(fs.readFileSync(process.argv[2]), { format: 'adts' });
+        console.log('alive', after.samples > 0);
+      })();`, [fixturePath('long.mp3'), fixturePath('edge.mp3')]);
+    expect(r.signal).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('alive true');
+  });
+});
+
+describe('load errors', () => {
+  it('a missing or broken libav library gives ERR_TTSAV_LOAD naming the packages', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ttsav-fake-lib-'));
+    try {
+      writeFileSync(path.join(dir, 'libavformat.so.59'), 'not a library');
+      const r = node(
+        "try { require('./dist/index.js').versions(); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }",
+        [],
+        { LD_LIBRARY_PATH: dir },
+      );
+      const err = JSON.parse(r.stdout) as { code: string; message: string };
+      expect(err.code).toBe('ERR_TTSAV_LOAD');
+      expect(err.message).toMatch(/libavformat/);
+      expect(err.message).toMatch(/apt-get install -y libavformat-dev libavcodec-dev/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a missing addon build gives ERR_TTSAV_LOAD', () => {
+    const r = node(
+      "require('./dist/index.js').transcode(Buffer.alloc(1)).catch((e) => console.log(e.code, /npm rebuild/.test(e.message)));",
+      [],
+      { TTSAV_ADDON: 'build/nowhere/ttsav.node' },
+    );
+    expect(r.stdout.trim()).toBe('ERR_TTSAV_LOAD true');
+  });
+});
+
+describe('memory', () => {
+  it('output buffers are reported as external memory and released when collected', () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', `
+      const { transcode } = require('./dist/index.js');
+      const input = require('fs').readFileSync(process.argv[1]);
+      (async () => {
+        await transcode(input);
+        gc();
+        const before = process.memoryUsage().external;
+        let results = await Promise.all(Array.from({ length: 20 }, () => transcode(input)));
+        const bytes = results.reduce((n, r) => n + r.data.length, 0);
+        const during = process.memoryUsage().external - before;
+        results = null;
+        for (let i = 0; i < 5; i++) { gc(); await new Promise((r) => setTimeout(r, 20)); }
+        const after = process.memoryUsage().external - before;
+        console.log(JSON.stringify({ bytes, during, after }));
+      })();`, fixturePath('edge.mp3')], { cwd: ROOT });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    const m = JSON.parse(r.stdout.toString()) as { bytes: number; during: number; after: number };
+    expect(m.during).toBeGreaterThanOrEqual(m.bytes * 0.9);
+    expect(m.after).toBeLessThan(m.bytes * 0.1);
+  });
+});
