@@ -1,5 +1,6 @@
 #include "filter.h"
 
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -11,6 +12,31 @@ extern "C" {
 #include "error.h"
 
 namespace ttsav::av {
+namespace {
+
+// Filters a caller's raw chain may not use: they read or write files, load plugins or talk to the network.
+const char* const kRefusedFilters[] = {"movie", "amovie", "ladspa", "lv2", "sofalizer", "azmq", "zmq",
+                                       "ametadata", "metadata", "asendcmd", "sendcmd"};
+
+struct InOutDeleter {
+  void operator()(AVFilterInOut* io) const { avfilter_inout_free(&io); }
+};
+
+AVFilterInOut* Endpoint(const char* name, AVFilterContext* ctx) {
+  AVFilterInOut* io = avfilter_inout_alloc();
+  if (io == nullptr) throw std::bad_alloc();
+  io->name = av_strdup(name);
+  io->filter_ctx = ctx;
+  io->pad_idx = 0;
+  io->next = nullptr;
+  if (io->name == nullptr) {
+    avfilter_inout_free(&io);
+    throw std::bad_alloc();
+  }
+  return io;
+}
+
+}  // namespace
 
 std::string DescribeLayout(const AVChannelLayout& layout) {
   char buf[128] = {0};
@@ -18,25 +44,30 @@ std::string DescribeLayout(const AVChannelLayout& layout) {
   return buf;
 }
 
-AudioFilter::AudioFilter(const AVCodecContext* in, const AudioFormat& out) : graph_(avfilter_graph_alloc()) {
+AudioFormat FormatOf(const AVCodecContext* dec) {
+  AudioFormat f;
+  f.sampleFormat = dec->sample_fmt;
+  f.sampleRate = dec->sample_rate;
+  if (dec->ch_layout.order == AV_CHANNEL_ORDER_NATIVE) {
+    f.layout = dec->ch_layout;  // native order: plain data
+  } else {
+    av_channel_layout_default(&f.layout, dec->ch_layout.nb_channels);
+  }
+  return f;
+}
+
+AudioFilter::AudioFilter(const AudioFormat& in, const std::string& chain, const AudioFormat& out, bool userChain)
+    : graph_(avfilter_graph_alloc()), in_(in) {
   if (!graph_) throw std::bad_alloc();
   graph_->nb_threads = 1;
 
-  // An input with no channel order (e.g. a WAV without a channel mask) gets the default layout for its count.
-  AVChannelLayout inLayout{};
-  if (in->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-    av_channel_layout_default(&inLayout, in->ch_layout.nb_channels);
-  } else {
-    Check(av_channel_layout_copy(&inLayout, &in->ch_layout), Stage::Filter, "cannot copy channel layout");
-  }
-  std::string srcArgs = "time_base=1/" + std::to_string(in->sample_rate) +
-                        ":sample_rate=" + std::to_string(in->sample_rate) +
-                        ":sample_fmt=" + av_get_sample_fmt_name(in->sample_fmt);
-  if (inLayout.order == AV_CHANNEL_ORDER_UNSPEC)
-    srcArgs += ":channels=" + std::to_string(inLayout.nb_channels);
+  std::string srcArgs = "time_base=1/" + std::to_string(in.sampleRate) +
+                        ":sample_rate=" + std::to_string(in.sampleRate) +
+                        ":sample_fmt=" + av_get_sample_fmt_name(in.sampleFormat);
+  if (in.layout.order == AV_CHANNEL_ORDER_NATIVE)
+    srcArgs += ":channel_layout=" + DescribeLayout(in.layout);
   else
-    srcArgs += ":channel_layout=" + DescribeLayout(inLayout);
-  av_channel_layout_uninit(&inLayout);
+    srcArgs += ":channels=" + std::to_string(in.layout.nb_channels);
 
   Check(avfilter_graph_create_filter(&src_, avfilter_get_by_name("abuffer"), "in", srcArgs.c_str(), nullptr,
                                      graph_.get()),
@@ -52,10 +83,43 @@ AudioFilter::AudioFilter(const AVCodecContext* in, const AudioFormat& out) : gra
   Check(avfilter_graph_create_filter(&format, avfilter_get_by_name("aformat"), "format", fmtArgs.c_str(), nullptr,
                                      graph_.get()),
         Stage::Filter, "cannot create the format filter");
-
-  Check(avfilter_link(src_, 0, format, 0), Stage::Filter, "cannot link the filter graph");
   Check(avfilter_link(format, 0, sink_, 0), Stage::Filter, "cannot link the filter graph");
-  Check(avfilter_graph_config(graph_.get(), nullptr), Stage::Filter, "cannot configure the filter graph");
+
+  if (chain.empty()) {
+    Check(avfilter_link(src_, 0, format, 0), Stage::Filter, "cannot link the filter graph");
+  } else {
+    // The chain's open input is fed by the source, its open output feeds the format filter.
+    AVFilterInOut* outputs = Endpoint("in", src_);
+    AVFilterInOut* inputs = Endpoint("out", format);
+    int ret = avfilter_graph_parse_ptr(graph_.get(), chain.c_str(), &inputs, &outputs, nullptr);
+    avfilter_inout_free(&inputs);
+    avfilter_inout_free(&outputs);
+    if (ret < 0) {
+      if (userChain)
+        throw Error(ErrorCode::Options, Stage::Filter, "invalid filter '" + chain + "': " + AvErrorString(ret), ret);
+      ThrowAv(ret, Stage::Filter, "cannot build the filter chain '" + chain + "'");
+    }
+    if (userChain) {
+      for (unsigned i = 0; i < graph_->nb_filters; i++) {
+        const AVFilterContext* f = graph_->filters[i];
+        if (f == src_ || f == sink_ || f == format) continue;
+        for (const char* refused : kRefusedFilters)
+          if (std::strcmp(f->filter->name, refused) == 0)
+            throw Error(ErrorCode::Options, Stage::Filter,
+                        std::string("filter '") + refused + "' is not allowed in a raw filter chain (it reaches "
+                        "outside the job: files, plugins or network)");
+        if (f->nb_inputs == 0)
+          throw Error(ErrorCode::Options, Stage::Filter,
+                      std::string("source filter '") + f->filter->name + "' is not allowed in a raw filter chain");
+      }
+    }
+  }
+  int ret = avfilter_graph_config(graph_.get(), nullptr);
+  if (ret < 0) {
+    if (userChain)
+      throw Error(ErrorCode::Options, Stage::Filter, "invalid filter '" + chain + "': " + AvErrorString(ret), ret);
+    ThrowAv(ret, Stage::Filter, "cannot configure the filter graph");
+  }
 }
 
 void AudioFilter::SetFrameSize(int samples) { av_buffersink_set_frame_size(sink_, static_cast<unsigned>(samples)); }

@@ -1,5 +1,6 @@
-// The filter graph is both resampler and re-chunker: abuffer -> aformat(encoder's format, rate, layout) ->
-// abuffersink, with the sink cut to the encoder's frame size (MP3 frames are 1152 samples, AAC takes 1024).
+// Filter graphs: abuffer -> [chain] -> aformat(out format, rate, layout) -> abuffersink, optionally cut to a fixed
+// frame size (the encoder's: MP3 frames are 1152 samples, AAC takes 1024). The aformat step makes libavfilter
+// insert the resampler; the sink's frame size makes the graph the re-chunker too.
 #pragma once
 
 #include <string>
@@ -16,26 +17,33 @@ namespace ttsav::av {
 struct AudioFormat {
   AVSampleFormat sampleFormat = AV_SAMPLE_FMT_NONE;
   int sampleRate = 0;
-  AVChannelLayout layout{};
+  AVChannelLayout layout{};  // always a native-order layout here (no heap data)
 };
+
+// The decoder's output format; an input without a channel order (e.g. a WAV without a channel mask) gets the
+// default layout for its channel count, as the ffmpeg CLI does.
+AudioFormat FormatOf(const AVCodecContext* dec);
 
 class AudioFilter {
  public:
-  // `in` is the decoder's output; `out` what the encoder takes.
-  AudioFilter(const AVCodecContext* in, const AudioFormat& out);
+  // `chain` is a libavfilter chain (e.g. "atempo=1.5,volume=3dB") or empty. `userChain` marks it as coming from
+  // the caller: parse failures and refused filters are then option errors.
+  AudioFilter(const AudioFormat& in, const std::string& chain, const AudioFormat& out, bool userChain = false);
   AudioFilter(const AudioFilter&) = delete;
   AudioFilter& operator=(const AudioFilter&) = delete;
 
   // Every frame pulled holds exactly `samples` per channel, except the last one.
   void SetFrameSize(int samples);
-  // Takes a decoded frame (its data is referenced, not copied); nullptr signals the end of input.
+  // Takes a frame (its data is referenced, not copied); nullptr signals the end of input.
   void Push(AVFrame* frame);
   // Returns true with a frame, false when the graph needs more input or is drained.
   bool Pull(AVFrame* frame);
   AVRational OutputTimeBase() const;
+  const AudioFormat& Input() const { return in_; }
 
  private:
   GraphPtr graph_;
+  AudioFormat in_;
   AVFilterContext* src_ = nullptr;
   AVFilterContext* sink_ = nullptr;
 };

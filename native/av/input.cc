@@ -49,7 +49,8 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
       needInfo = true;
     } else {
       const AVCodecParameters* p = fmt_->streams[audio]->codecpar;
-      needInfo = p->codec_id == AV_CODEC_ID_NONE || p->sample_rate <= 0 || p->ch_layout.nb_channels <= 0;
+      needInfo = p->codec_id == AV_CODEC_ID_NONE || p->sample_rate <= 0 || p->ch_layout.nb_channels <= 0 ||
+                 p->format < 0;  // e.g. WavPack: the sample format is known only from a decoded frame
     }
   }
   if (needInfo) {
@@ -80,8 +81,14 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
   dec_->thread_count = 1;  // audio decoders gain nothing from threads; parallelism comes from jobs
   ret = avcodec_open2(dec_.get(), decoder, nullptr);
   if (ret < 0) ThrowAv(ret, Stage::Probe, std::string("cannot open decoder '") + decoder->name + "'");
-  if (dec_->sample_rate <= 0 || dec_->ch_layout.nb_channels <= 0)
-    throw Error(ErrorCode::InvalidData, Stage::Probe, "audio stream declares no sample rate or channel count");
+  if (dec_->sample_rate <= 0 || dec_->ch_layout.nb_channels <= 0 || dec_->sample_fmt == AV_SAMPLE_FMT_NONE)
+    throw Error(ErrorCode::InvalidData, Stage::Probe,
+                "audio stream declares no sample rate, channel count or sample format");
+  // The resampler's filter grows with the input/output rate ratio: a header declaring ~450 MHz (a few flipped
+  // bits) made it allocate 1.4 GB. 768 kHz is the highest rate real audio uses.
+  if (dec_->sample_rate > 768000)
+    throw Error(ErrorCode::Unsupported, Stage::Probe,
+                "input sample rate " + std::to_string(dec_->sample_rate) + " Hz is over 768000 Hz");
 
   // Like the ffmpeg CLI: timestamps start at zero.
   if (fmt_->start_time != AV_NOPTS_VALUE)

@@ -10,23 +10,66 @@
 
 namespace ttsav::av {
 
+// The filter chain applied between decoding and the encoder's format conversion, in this order:
+// trim silence -> tempo -> volume or loudness -> fades -> padding -> raw filter string.
+struct FilterOptions {
+  bool trimStart = false;           // drop leading audio quieter than trimThresholdDb
+  bool trimEnd = false;             // drop trailing audio quieter than trimThresholdDb
+  double trimThresholdDb = -50;     // dBFS
+  double tempo = 1;                 // speed factor, pitch kept (0.5 - 4)
+  double volumeDb = 0;              // fixed gain
+  bool loudness = false;            // EBU R128 normalization (measure first, then linear gain, or dynamic)
+  double loudnessI = -16;           // target integrated loudness, LUFS
+  double loudnessTP = -1.5;         // target true peak, dBTP
+  double loudnessLRA = 11;          // target loudness range, LU (dynamic mode)
+  double fadeInMs = 0;
+  double fadeOutMs = 0;
+  double padBeforeMs = 0;           // silence before the audio
+  double padAfterMs = 0;            // silence after the audio
+  std::string raw;                  // libavfilter chain for power users, applied last
+
+  // True when the audio must be analysed before it is encoded (a first decode pass).
+  bool NeedsAnalysis() const { return trimStart || trimEnd || loudness || fadeOutMs > 0; }
+};
+
 struct TranscodeOptions {
-  std::string container = "mp4";  // libavformat muxer name: "mp4" or "adts"
-  std::string codec = "aac";       // encoder name
+  std::string container = "mp4";  // libavformat muxer name: "mp4", "adts", "ogg", "webm", "mp3"
+  std::string codec = "aac";       // encoder name: "aac", "libopus", "libmp3lame"
   int64_t bitrate = 192000;        // bit/s
-  int sampleRate = 44100;
-  int channels = 2;
+  int sampleRate = 44100;          // 0: keep the source's rate when the encoder takes it, else fallbackSampleRate
+  int fallbackSampleRate = 44100;
+  int channels = 2;                // 0: keep the source's channel count (up to maxChannels)
+  int maxChannels = 8;
   std::string aacCoder;            // "" = encoder default (twoloop), or "twoloop" / "fast"
   bool faststart = true;           // moov before mdat (mp4 only)
+  bool fragmented = false;         // fragmented MP4 (mp4 only): streamable, no seeking needed
   std::string inputFormat;         // demuxer name; "" = probe
   int64_t probeSize = 5000000;     // bytes the prober may read
   int64_t analyzeDurationUs = 5000000;
   size_t maxOutputBytes = 0;       // 0 = no limit
-  double maxDurationSeconds = 0;   // decoded audio; 0 = no limit
+  double maxDurationSeconds = 0;   // decoded audio, all inputs together; 0 = no limit
+  double gapMs = 0;                // silence between inputs (concat)
+  FilterOptions filters;
+  bool measure = false;            // report the loudness of the audio fed to the encoder
+};
+
+// EBU R128 figures.
+struct Loudness {
+  double integrated = 0;  // LUFS
+  double truePeak = 0;    // dBTP
+  double lra = 0;         // LU
+};
+
+// What the loudness filter did.
+struct LoudnessApplied {
+  bool applied = false;
+  std::string mode;       // "linear" or "dynamic"
+  Loudness measured;      // of the audio before normalization
+  double gainDb = 0;      // linear mode
 };
 
 struct StageTimings {
-  double probe = 0, decode = 0, filter = 0, encode = 0, mux = 0, total = 0;  // milliseconds
+  double probe = 0, analyze = 0, decode = 0, filter = 0, encode = 0, mux = 0, total = 0;  // milliseconds
 };
 
 struct TranscodeResult {
@@ -41,8 +84,12 @@ struct TranscodeResult {
   std::string inputCodec;
   int inputSampleRate = 0;
   int inputChannels = 0;
-  int64_t inputSamples = 0;     // decoded samples per channel
+  int64_t inputSamples = 0;     // decoded samples per channel, all inputs
+  int inputs = 0;               // number of inputs joined
   StageTimings timings;
+  bool hasLoudness = false;     // options.measure
+  Loudness loudness;            // of the audio fed to the encoder
+  LoudnessApplied normalization;
 };
 
 }  // namespace ttsav::av

@@ -22,20 +22,45 @@ bool SupportsRate(const AVCodec* codec, int rate) {
   return false;
 }
 
+const AVCodec* FindEncoder(const std::string& name) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(name.c_str());
+  if (codec == nullptr)
+    throw Error(ErrorCode::Unsupported, Stage::Encode, "no encoder named '" + name + "' in this libav");
+  return codec;
+}
+
+// Planar float when the encoder takes it (what the filters work in), else interleaved float, else its first.
+AVSampleFormat PickSampleFormat(const AVCodec* codec) {
+  if (codec->sample_fmts == nullptr) return AV_SAMPLE_FMT_FLTP;
+  for (AVSampleFormat want : {AV_SAMPLE_FMT_FLTP, AV_SAMPLE_FMT_FLT})
+    for (const AVSampleFormat* f = codec->sample_fmts; *f != AV_SAMPLE_FMT_NONE; f++)
+      if (*f == want) return want;
+  return codec->sample_fmts[0];
+}
+
 }  // namespace
 
-Output::Output(const TranscodeOptions& options, MemoryWriter& writer, const AVFormatContext* input,
-               const AVStream* inputStream, int bitsPerRawSample)
+int ResolveSampleRate(const TranscodeOptions& options, int sourceRate) {
+  const AVCodec* codec = FindEncoder(options.codec);
+  if (options.sampleRate > 0) {
+    if (!SupportsRate(codec, options.sampleRate))
+      throw Error(ErrorCode::Options, Stage::Encode,
+                  "encoder '" + options.codec + "' does not take sampleRate " + std::to_string(options.sampleRate));
+    return options.sampleRate;
+  }
+  return SupportsRate(codec, sourceRate) ? sourceRate : options.fallbackSampleRate;
+}
+
+Output::Output(const TranscodeOptions& options, int sampleRate, int channels, MemoryWriter& writer,
+               const AVFormatContext* input, const AVStream* inputStream, int bitsPerRawSample)
     : options_(options), writer_(writer), pkt_(NewPacket()) {
   const AVOutputFormat* ofmt = av_guess_format(options.container.c_str(), nullptr, nullptr);
   if (ofmt == nullptr)
     throw Error(ErrorCode::Unsupported, Stage::Mux, "no muxer named '" + options.container + "' in this libav");
-  const AVCodec* codec = avcodec_find_encoder_by_name(options.codec.c_str());
-  if (codec == nullptr)
-    throw Error(ErrorCode::Unsupported, Stage::Encode, "no encoder named '" + options.codec + "' in this libav");
-  if (!SupportsRate(codec, options.sampleRate))
+  const AVCodec* codec = FindEncoder(options.codec);
+  if (!SupportsRate(codec, sampleRate))
     throw Error(ErrorCode::Options, Stage::Encode,
-                "encoder '" + options.codec + "' does not take sampleRate " + std::to_string(options.sampleRate));
+                "encoder '" + options.codec + "' does not take sampleRate " + std::to_string(sampleRate));
 
   AVFormatContext* raw = nullptr;
   Check(avformat_alloc_output_context2(&raw, ofmt, nullptr, nullptr), Stage::Mux, "cannot create the muxer");
@@ -59,14 +84,14 @@ Output::Output(const TranscodeOptions& options, MemoryWriter& writer, const AVFo
 
   enc_.reset(avcodec_alloc_context3(codec));
   if (!enc_) throw std::bad_alloc();
-  format_.sampleFormat = codec->sample_fmts != nullptr ? codec->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
-  format_.sampleRate = options.sampleRate;
-  av_channel_layout_default(&format_.layout, options.channels);
+  format_.sampleFormat = PickSampleFormat(codec);
+  format_.sampleRate = sampleRate;
+  av_channel_layout_default(&format_.layout, channels);
 
   enc_->sample_fmt = format_.sampleFormat;
-  enc_->sample_rate = options.sampleRate;
+  enc_->sample_rate = sampleRate;
   Check(av_channel_layout_copy(&enc_->ch_layout, &format_.layout), Stage::Encode, "cannot set channel layout");
-  enc_->time_base = AVRational{1, options.sampleRate};
+  enc_->time_base = AVRational{1, sampleRate};
   enc_->bit_rate = options.bitrate;
   enc_->thread_count = 1;
   int rawBits = av_get_bytes_per_sample(enc_->sample_fmt) * 8;
@@ -102,10 +127,16 @@ void Output::CheckWriter(int ret, const char* what) {
 
 void Output::WriteHeader() {
   Dict muxOpts;
-  if (options_.faststart && options_.container == "mp4") muxOpts.Set("movflags", "+faststart");
+  if (options_.container == "mp4" && options_.fragmented) {
+    // Fragmented MP4: an empty moov up front, then self-contained moof+mdat fragments of about a second each,
+    // written in order with no seeking back: it can be streamed and cut at any fragment boundary.
+    muxOpts.Set("movflags", "+empty_moov+default_base_moof");
+    muxOpts.Set("frag_duration", static_cast<int64_t>(1000000));
+  } else if (options_.container == "mp4" && options_.faststart) {
+    muxOpts.Set("movflags", "+faststart");
+  }
   int ret = avformat_write_header(fmt_.get(), muxOpts.Addr());
   CheckWriter(ret, "cannot write the header");
-  headerWritten_ = true;
 }
 
 void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
@@ -131,7 +162,6 @@ void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
 void Output::WriteTrailer() {
   int ret = av_write_trailer(fmt_.get());
   CheckWriter(ret, "cannot finish the output");
-  headerWritten_ = false;
 }
 
 }  // namespace ttsav::av

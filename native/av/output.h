@@ -11,10 +11,11 @@ namespace ttsav::av {
 
 class Output {
  public:
-  // Opens the encoder and the muxer. `inputFormat` provides the tags carried over as the ffmpeg CLI does
-  // (may be null); `bitsPerRawSample` is the decoder's.
-  Output(const TranscodeOptions& options, MemoryWriter& writer, const AVFormatContext* input,
-         const AVStream* inputStream, int bitsPerRawSample);
+  // Opens the encoder (at `sampleRate` Hz, `channels` channels, already resolved) and the muxer. `input` and
+  // `inputStream` provide the tags carried over as the ffmpeg CLI does (may be null); `bitsPerRawSample` is the
+  // decoder's.
+  Output(const TranscodeOptions& options, int sampleRate, int channels, MemoryWriter& writer,
+         const AVFormatContext* input, const AVStream* inputStream, int bitsPerRawSample);
 
   // What the filter graph must deliver to the encoder.
   const AudioFormat& EncoderFormat() const { return format_; }
@@ -37,7 +38,10 @@ class Output {
   CodecPtr enc_;
   AudioFormat format_;
   PacketPtr pkt_;
-  bool headerWritten_ = false;
 };
+
+// The sample rate an encoder will run at: `requested` if given (> 0), else the source's rate when the encoder
+// takes it, else `fallback`. Throws an Options error when the encoder cannot take the requested rate.
+int ResolveSampleRate(const TranscodeOptions& options, int sourceRate);
 
 }  // namespace ttsav::av

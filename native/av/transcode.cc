@@ -1,18 +1,27 @@
 #include "transcode.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
 #include <new>
 #include <optional>
 #include <string>
 
+#include "analysis.h"
 #include "filter.h"
 #include "input.h"
 #include "io.h"
 #include "log.h"
 #include "output.h"
 #include "raii.h"
+
+extern "C" {
+#include <libavutil/samplefmt.h>
+}
 
 namespace ttsav::av {
 namespace {
@@ -29,54 +38,84 @@ std::string Seconds(double s) {
   return buf;
 }
 
+std::string Num(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
+
+// Re-throws an input's error with the input's position in the message (concat jobs).
+[[noreturn]] void RethrowForInput(const Error& e, size_t index, size_t count) {
+  if (count <= 1) throw e;
+  Error tagged(e.code, e.stage, "input " + std::to_string(index) + ": " + e.what(), e.averror);
+  tagged.detail = e.detail;
+  throw tagged;
+}
+
+// What the analysis pass found, in the tail's samples (output rate, gaps included).
+struct Analysis {
+  int64_t samples = 0;
+  int64_t soundStart = -1;
+  int64_t soundEnd = -1;
+  std::optional<Loudness> loudness;
+};
+
 class Pipeline {
  public:
-  Pipeline(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
-      : options_(options), control_(control), writer_(options.maxOutputBytes) {
+  Pipeline(const std::vector<InputBytes>& inputs, const TranscodeOptions& options, JobControl& control)
+      : inputs_(inputs), options_(options), control_(control), writer_(options.maxOutputBytes) {
+    if (inputs.empty()) throw Error(ErrorCode::Options, Stage::Probe, "no input to transcode");
+  }
+
+  TranscodeResult Run() {
+    auto first = Open(0);
+    const AVCodecContext* dec = first->Decoder();
+    int rate = ResolveSampleRate(options_, dec->sample_rate);
+    int channels = options_.channels > 0 ? options_.channels : std::min(dec->ch_layout.nb_channels, options_.maxChannels);
+
     auto start = Clock::now();
-    input_.emplace(data, size, options, control);
-    const AVCodecContext* dec = input_->Decoder();
-    inRate_ = dec->sample_rate;
-    inChannels_ = dec->ch_layout.nb_channels;
-    inFormat_ = dec->sample_fmt;
-    CheckDeclaredDuration();
-    timings_.probe = MsSince(start);
-
-    start = Clock::now();
-    output_.emplace(options, writer_, input_->Format(), input_->Stream(), dec->bits_per_raw_sample);
+    output_.emplace(options_, rate, channels, writer_, first->Format(), first->Stream(), dec->bits_per_raw_sample);
     timings_.encode += MsSince(start);
+    // The common format every input is converted to before the shared tail of filters.
+    common_.sampleFormat = AV_SAMPLE_FMT_FLTP;
+    common_.sampleRate = rate;
+    common_.layout = output_->EncoderFormat().layout;
+    gapSamples_ = inputs_.size() > 1 ? MsToSamples(options_.gapMs, rate) : 0;
+
+    std::optional<Analysis> analysis;
+    if (options_.filters.NeedsAnalysis()) {
+      start = Clock::now();
+      analysis = Analyze(std::move(first));
+      timings_.analyze = MsSince(start);
+    }
 
     start = Clock::now();
-    filter_.emplace(dec, output_->EncoderFormat());
-    if (output_->FrameSize() > 0) filter_->SetFrameSize(output_->FrameSize());
-    outTimeBase_ = filter_->OutputTimeBase();
+    tail_.emplace(common_, TailChain(analysis), output_->EncoderFormat(), !options_.filters.raw.empty());
+    if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
+    if (options_.measure) meter_.emplace(output_->EncoderFormat());
     timings_.filter += MsSince(start);
 
     start = Clock::now();
     output_->WriteHeader();
     timings_.mux += MsSince(start);
-  }
 
-  TranscodeResult Run() {
-    auto pkt = NewPacket();
-    auto decoded = NewFrame();
+    decodedSeconds_ = 0;
+    inSamples_ = 0;
+    int64_t tailPts = 0;
     auto filtered = NewFrame();
-    for (;;) {
-      control_.ThrowIfStopped(Stage::Decode);
-      auto start = Clock::now();
-      bool more = input_->ReadPacket(pkt.get());
-      timings_.decode += MsSince(start);
-      if (!more) break;
-      Decode(pkt.get(), decoded.get(), filtered.get());
-      av_packet_unref(pkt.get());
+    for (size_t i = 0; i < inputs_.size(); i++) {
+      if (i > 0 && gapSamples_ > 0) {
+        ForEachSilence(gapSamples_, [&](AVFrame* f) { PushTail(f, &tailPts, filtered.get()); });
+      }
+      std::unique_ptr<Input> in = (i == 0 && first) ? std::move(first) : Open(i);
+      DecodeAll(*in, i, [&](AVFrame* f) { PushTail(f, &tailPts, filtered.get()); });
     }
-    // Flush in order: decoder, filter graph, encoder, then the trailer.
-    Decode(nullptr, decoded.get(), filtered.get());
-    CheckWhole();
-    auto start = Clock::now();
-    filter_->Push(nullptr);
+    start = Clock::now();
+    tail_->Push(nullptr);
     timings_.filter += MsSince(start);
-    Drain(filtered.get());
+    DrainTail(filtered.get());
     control_.ThrowIfStopped(Stage::Encode);
     output_->Encode(nullptr, &timings_.encode, &timings_.mux);
     start = Clock::now();
@@ -91,20 +130,46 @@ class Pipeline {
     result.bitrate = enc->bit_rate;
     result.samples = outSamples_;
     result.durationSeconds = static_cast<double>(outSamples_) / enc->sample_rate;
-    result.inputFormat = input_->Format()->iformat->name;
-    result.inputCodec = input_->Decoder()->codec->name;
-    result.inputSampleRate = inRate_;
-    result.inputChannels = inChannels_;
+    result.inputFormat = firstFormat_;
+    result.inputCodec = firstCodec_;
+    result.inputSampleRate = firstRate_;
+    result.inputChannels = firstChannels_;
     result.inputSamples = inSamples_;
+    result.inputs = static_cast<int>(inputs_.size());
     result.timings = timings_;
+    if (meter_) {
+      result.hasLoudness = true;
+      result.loudness = meter_->Finish();
+    }
+    result.normalization = normalization_;
     result.data = writer_.Release();
     return result;
   }
 
  private:
+  std::unique_ptr<Input> Open(size_t i) {
+    auto start = Clock::now();
+    std::unique_ptr<Input> in;
+    try {
+      in = std::make_unique<Input>(inputs_[i].data, inputs_[i].size, options_, control_);
+      CheckDeclaredDuration(*in);
+    } catch (const Error& e) {
+      RethrowForInput(e, i, inputs_.size());
+    }
+    if (i == 0 && firstFormat_.empty()) {
+      const AVCodecContext* dec = in->Decoder();
+      firstFormat_ = in->Format()->iformat->name;
+      firstCodec_ = dec->codec->name;
+      firstRate_ = dec->sample_rate;
+      firstChannels_ = dec->ch_layout.nb_channels;
+    }
+    timings_.probe += MsSince(start);
+    return in;
+  }
+
   // A container that declares a duration beyond the cap is refused before any decoding.
-  void CheckDeclaredDuration() {
-    double declared = input_->DeclaredSeconds();
+  void CheckDeclaredDuration(const Input& in) {
+    double declared = in.DeclaredSeconds();
     if (options_.maxDurationSeconds > 0 && declared > options_.maxDurationSeconds + 1.0)
       throw Error(ErrorCode::Limit, Stage::Probe,
                   "input declares " + Seconds(declared) + " of audio, over maxDurationSeconds (" +
@@ -113,101 +178,266 @@ class Pipeline {
 
   // A file whose audio stops well short of the duration its container declares was cut: refuse it rather than
   // pass a partial result off as whole.
-  void CheckWhole() {
-    double declared = input_->DeclaredSeconds();
+  static void CheckWhole(const Input& in, int64_t decodedSamples) {
+    double declared = in.DeclaredSeconds();
     if (declared <= 0) return;
-    double decoded = static_cast<double>(inSamples_) / inRate_;
+    double decoded = static_cast<double>(decodedSamples) / in.Decoder()->sample_rate;
     if (decoded < declared * 0.9 - 0.1)
       throw Error(ErrorCode::InvalidData, Stage::Decode,
                   "input is truncated: decoded " + Seconds(decoded) + " of the " + Seconds(declared) +
                       " its container declares");
   }
 
-  void Decode(AVPacket* pkt, AVFrame* decoded, AVFrame* filtered) {
-    AVCodecContext* dec = input_->Decoder();
-    auto start = Clock::now();
-    int ret = avcodec_send_packet(dec, pkt);
-    if (ret < 0 && ret != AVERROR_EOF) ThrowAv(ret, Stage::Decode, "cannot decode the input");
-    for (;;) {
-      ret = avcodec_receive_frame(dec, decoded);
-      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
-      if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the input");
-      timings_.decode += MsSince(start);
-      Filter(decoded, pkt, filtered);
-      av_frame_unref(decoded);
-      start = Clock::now();
+  // Decodes all of input `index`, converting it to the common format, and hands each frame to `sink` (the
+  // frame is only valid during the call).
+  void DecodeAll(Input& in, size_t index, const std::function<void(AVFrame*)>& sink) {
+    try {
+      DecodeAllUnchecked(in, sink);
+    } catch (const Error& e) {
+      RethrowForInput(e, index, inputs_.size());
     }
-    timings_.decode += MsSince(start);
   }
 
-  void Filter(AVFrame* frame, const AVPacket* pkt, AVFrame* filtered) {
-    if (frame->sample_rate != inRate_ || frame->ch_layout.nb_channels != inChannels_ || frame->format != inFormat_)
-      throw Error(ErrorCode::Unsupported, Stage::Decode,
-                  "input changes its sample rate, channel count or sample format mid-stream");
-    inSamples_ += frame->nb_samples;
-    if (options_.maxDurationSeconds > 0 &&
-        static_cast<double>(inSamples_) > options_.maxDurationSeconds * inRate_)
-      throw Error(ErrorCode::Limit, Stage::Decode,
-                  "decoded audio exceeds maxDurationSeconds (" + Seconds(options_.maxDurationSeconds) + ")");
-
-    // Timestamps as the ffmpeg CLI makes them: in 1/sample_rate, with sub-sample rounding carried over.
-    AVRational tb = input_->Stream()->time_base;
-    int64_t pts = frame->best_effort_timestamp;
-    if (pts == AV_NOPTS_VALUE && pkt != nullptr) pts = pkt->pts;
-    if (pts == AV_NOPTS_VALUE) {
-      pts = nextPts_;
-      tb = AVRational{1, inRate_};
-    }
-    AVRational sampleTb{1, inRate_};
-    frame->pts = av_rescale_delta(tb, pts, sampleTb, frame->nb_samples, &rescaleLast_, sampleTb);
-    nextPts_ = frame->pts + frame->nb_samples;
-
+  void DecodeAllUnchecked(Input& in, const std::function<void(AVFrame*)>& sink) {
+    AVCodecContext* dec = in.Decoder();
+    AudioFormat inFormat = FormatOf(dec);
     auto start = Clock::now();
-    filter_->Push(frame);
+    AudioFilter normalizer(inFormat, "", common_);
     timings_.filter += MsSince(start);
-    Drain(filtered);
+    auto pkt = NewPacket();
+    auto decoded = NewFrame();
+    auto normalized = NewFrame();
+    int64_t samples = 0;
+    int64_t nextPts = 0;
+    int64_t rescaleLast = AV_NOPTS_VALUE;
+
+    auto drainNormalizer = [&] {
+      for (;;) {
+        auto t = Clock::now();
+        bool got = normalizer.Pull(normalized.get());
+        timings_.filter += MsSince(t);
+        if (!got) return;
+        sink(normalized.get());
+        av_frame_unref(normalized.get());
+      }
+    };
+    auto decode = [&](AVPacket* packet) {
+      auto t = Clock::now();
+      int ret = avcodec_send_packet(dec, packet);
+      if (ret < 0 && ret != AVERROR_EOF) ThrowAv(ret, Stage::Decode, "cannot decode the input");
+      for (;;) {
+        ret = avcodec_receive_frame(dec, decoded.get());
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
+        if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the input");
+        timings_.decode += MsSince(t);
+        AVFrame* f = decoded.get();
+        if (f->sample_rate != inFormat.sampleRate || f->ch_layout.nb_channels != inFormat.layout.nb_channels ||
+            f->format != inFormat.sampleFormat)
+          throw Error(ErrorCode::Unsupported, Stage::Decode,
+                      "input changes its sample rate, channel count or sample format mid-stream");
+        samples += f->nb_samples;
+        inSamples_ += f->nb_samples;
+        decodedSeconds_ += static_cast<double>(f->nb_samples) / inFormat.sampleRate;
+        if (options_.maxDurationSeconds > 0 && decodedSeconds_ > options_.maxDurationSeconds)
+          throw Error(ErrorCode::Limit, Stage::Decode,
+                      "decoded audio exceeds maxDurationSeconds (" + Seconds(options_.maxDurationSeconds) + ")");
+        // Timestamps as the ffmpeg CLI makes them: in 1/sample_rate, with sub-sample rounding carried over.
+        AVRational tb = in.Stream()->time_base;
+        int64_t pts = f->best_effort_timestamp;
+        if (pts == AV_NOPTS_VALUE && packet != nullptr) pts = packet->pts;
+        if (pts == AV_NOPTS_VALUE) {
+          pts = nextPts;
+          tb = AVRational{1, inFormat.sampleRate};
+        }
+        AVRational sampleTb{1, inFormat.sampleRate};
+        f->pts = av_rescale_delta(tb, pts, sampleTb, f->nb_samples, &rescaleLast, sampleTb);
+        nextPts = f->pts + f->nb_samples;
+        auto tf = Clock::now();
+        normalizer.Push(f);
+        timings_.filter += MsSince(tf);
+        av_frame_unref(f);
+        drainNormalizer();
+        t = Clock::now();
+      }
+      timings_.decode += MsSince(t);
+    };
+
+    for (;;) {
+      control_.ThrowIfStopped(Stage::Decode);
+      auto t = Clock::now();
+      bool more = in.ReadPacket(pkt.get());
+      timings_.decode += MsSince(t);
+      if (!more) break;
+      decode(pkt.get());
+      av_packet_unref(pkt.get());
+    }
+    decode(nullptr);  // flush the decoder
+    CheckWhole(in, samples);
+    auto t = Clock::now();
+    normalizer.Push(nullptr);
+    timings_.filter += MsSince(t);
+    drainNormalizer();
   }
 
-  void Drain(AVFrame* filtered) {
+  // Calls `sink` with frames of silence in the common format, `count` samples in all.
+  void ForEachSilence(int64_t count, const std::function<void(AVFrame*)>& sink) {
+    auto frame = NewFrame();
+    while (count > 0) {
+      int n = static_cast<int>(std::min<int64_t>(count, 4096));
+      frame->format = common_.sampleFormat;
+      frame->sample_rate = common_.sampleRate;
+      frame->nb_samples = n;
+      Check(av_channel_layout_copy(&frame->ch_layout, &common_.layout), Stage::Filter, "cannot make silence");
+      Check(av_frame_get_buffer(frame.get(), 0), Stage::Filter, "cannot make silence");
+      av_samples_set_silence(frame->extended_data, 0, n, common_.layout.nb_channels, common_.sampleFormat);
+      sink(frame.get());
+      av_frame_unref(frame.get());
+      count -= n;
+    }
+  }
+
+  // First pass: decode everything once (decoding costs ~1% of encoding) to learn where the sound is and how
+  // loud it is. The tail's analysis sees what the tail will see: all inputs in the common format, gaps included.
+  Analysis Analyze(std::unique_ptr<Input> first) {
+    const FilterOptions& f = options_.filters;
+    SoundBounds bounds(f.trimThresholdDb);
+    std::optional<LoudnessMeter> meter;
+    if (f.loudness) meter.emplace(common_);
+    auto feed = [&](AVFrame* frame) {
+      control_.ThrowIfStopped(Stage::Filter);
+      bounds.Feed(frame);
+      if (meter) meter->Feed(frame);
+    };
+    for (size_t i = 0; i < inputs_.size(); i++) {
+      if (i > 0 && gapSamples_ > 0) ForEachSilence(gapSamples_, feed);
+      std::unique_ptr<Input> in = i == 0 ? std::move(first) : Open(i);
+      DecodeAll(*in, i, feed);
+    }
+    Analysis a;
+    a.samples = bounds.Samples();
+    a.soundStart = bounds.First();
+    a.soundEnd = bounds.End();
+    if (meter) a.loudness = meter->Finish();
+    return a;
+  }
+
+  // The tail's filter chain: trim silence -> tempo -> volume or loudness -> fades -> padding -> raw.
+  std::string TailChain(const std::optional<Analysis>& analysis) {
+    const FilterOptions& f = options_.filters;
+    const int rate = common_.sampleRate;
+    std::string chain;
+    auto add = [&](const std::string& filter) {
+      if (!chain.empty()) chain += ',';
+      chain += filter;
+    };
+
+    int64_t length = analysis ? analysis->samples : -1;  // samples at this point of the chain, when known
+    if (analysis && (f.trimStart || f.trimEnd) && analysis->soundStart >= 0) {
+      int64_t from = f.trimStart ? analysis->soundStart : 0;
+      int64_t to = f.trimEnd ? analysis->soundEnd : analysis->samples;
+      add("atrim=start_sample=" + std::to_string(from) + ":end_sample=" + std::to_string(to));
+      add("asetpts=N/SR/TB");
+      length = to - from;
+    }
+    if (f.tempo != 1) {
+      // atempo is best within 0.5-2: chain steps for factors beyond.
+      double t = f.tempo;
+      while (t > 2.0) {
+        add("atempo=2");
+        t /= 2.0;
+      }
+      while (t < 0.5) {
+        add("atempo=0.5");
+        t /= 0.5;
+      }
+      add("atempo=" + Num(t));
+      if (length >= 0) length = static_cast<int64_t>(std::llround(static_cast<double>(length) / f.tempo));
+    }
+    if (f.volumeDb != 0) add("volume=" + Num(f.volumeDb) + "dB");
+    if (f.loudness && analysis && analysis->loudness && std::isfinite(analysis->loudness->integrated)) {
+      const Loudness& m = *analysis->loudness;
+      normalization_.applied = true;
+      normalization_.measured = m;
+      double gain = f.loudnessI - m.integrated;
+      if (m.truePeak + gain <= f.loudnessTP) {
+        // Linear: one exact gain, the programme's dynamics untouched.
+        normalization_.mode = "linear";
+        normalization_.gainDb = gain;
+        add("volume=" + Num(gain) + "dB");
+      } else {
+        // The gain would push true peaks past the target: libav's dynamic EBU R128 normalizer instead.
+        normalization_.mode = "dynamic";
+        add("loudnorm=I=" + Num(f.loudnessI) + ":TP=" + Num(f.loudnessTP) + ":LRA=" + Num(f.loudnessLRA) +
+            ":measured_I=" + Num(m.integrated) + ":measured_TP=" + Num(m.truePeak) + ":measured_LRA=" +
+            Num(m.lra) + ":linear=false");
+        add("aresample=" + std::to_string(rate));  // loudnorm works at 192 kHz
+      }
+    }
+    if (f.fadeInMs > 0 || f.fadeOutMs > 0) add("asetpts=N/SR/TB");
+    if (f.fadeInMs > 0) add("afade=t=in:start_sample=0:nb_samples=" + std::to_string(MsToSamples(f.fadeInMs, rate)));
+    if (f.fadeOutMs > 0 && length > 0) {
+      int64_t n = std::min(MsToSamples(f.fadeOutMs, rate), length);
+      add("afade=t=out:start_sample=" + std::to_string(length - n) + ":nb_samples=" + std::to_string(n));
+    }
+    if (f.padBeforeMs > 0) add("adelay=delays=" + std::to_string(MsToSamples(f.padBeforeMs, rate)) + "S:all=1");
+    if (f.padAfterMs > 0) add("apad=pad_len=" + std::to_string(MsToSamples(f.padAfterMs, rate)));
+    if (!f.raw.empty()) add(f.raw);
+    return chain;
+  }
+
+  void PushTail(AVFrame* frame, int64_t* tailPts, AVFrame* filtered) {
+    frame->pts = *tailPts;
+    *tailPts += frame->nb_samples;
+    auto start = Clock::now();
+    tail_->Push(frame);
+    timings_.filter += MsSince(start);
+    DrainTail(filtered);
+  }
+
+  void DrainTail(AVFrame* filtered) {
     for (;;) {
       auto start = Clock::now();
-      bool got = filter_->Pull(filtered);
+      bool got = tail_->Pull(filtered);
       timings_.filter += MsSince(start);
       if (!got) return;
       control_.ThrowIfStopped(Stage::Encode);
-      filtered->pts = av_rescale_q(filtered->pts, outTimeBase_, output_->Encoder()->time_base);
+      // The encoder's clock is the count of samples it has been given.
+      filtered->pts = outSamples_;
       outSamples_ += filtered->nb_samples;
+      if (meter_) meter_->Feed(filtered);
       output_->Encode(filtered, &timings_.encode, &timings_.mux);
       av_frame_unref(filtered);
     }
   }
 
+  const std::vector<InputBytes>& inputs_;
   const TranscodeOptions& options_;
   JobControl& control_;
   MemoryWriter writer_;
-  std::optional<Input> input_;
   std::optional<Output> output_;
-  std::optional<AudioFilter> filter_;
-  int inRate_ = 0;
-  int inChannels_ = 0;
-  int inFormat_ = -1;
-  AVRational outTimeBase_{1, 1};
+  std::optional<AudioFilter> tail_;
+  std::optional<LoudnessMeter> meter_;
+  AudioFormat common_;
+  int64_t gapSamples_ = 0;
+  std::string firstFormat_, firstCodec_;
+  int firstRate_ = 0, firstChannels_ = 0;
   int64_t inSamples_ = 0;
+  double decodedSeconds_ = 0;
   int64_t outSamples_ = 0;
-  int64_t nextPts_ = 0;
-  int64_t rescaleLast_ = AV_NOPTS_VALUE;
+  LoudnessApplied normalization_;
   StageTimings timings_;
 };
 
 }  // namespace
 
-TranscodeResult Transcode(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control) {
+TranscodeResult Transcode(const std::vector<InputBytes>& inputs, const TranscodeOptions& options,
+                          JobControl& control) {
   InstallLogRouting();
   JobLog log;
   ScopedJobLog scope(&log);
   auto start = Clock::now();
   control.ThrowIfStopped(Stage::None);
-  Pipeline pipeline(data, size, options, control);
+  Pipeline pipeline(inputs, options, control);
   TranscodeResult result = pipeline.Run();
   result.timings.total = MsSince(start);
   return result;

@@ -1,0 +1,46 @@
+// What the first pass learns about the audio before it is encoded: where the sound starts and ends (for
+// trimming silence and placing a fade-out) and its EBU R128 loudness (for normalization).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "filter.h"
+#include "options.h"
+
+namespace ttsav::av {
+
+// EBU R128 meter: libavfilter's ebur128 (K-weighted, gated, true peak by 4x oversampling) on a side graph.
+class LoudnessMeter {
+ public:
+  explicit LoudnessMeter(const AudioFormat& format);
+  void Feed(const AVFrame* frame);
+  Loudness Finish();
+
+ private:
+  void Drain();
+  AudioFilter graph_;
+  FramePtr frame_;
+  double integrated_ = -70, lra_ = 0, truePeak_ = 0;  // truePeak_ linear
+  bool any_ = false;
+};
+
+// Scans planar float audio for the first and last sample louder than a threshold.
+class SoundBounds {
+ public:
+  explicit SoundBounds(double thresholdDb);
+  void Feed(const AVFrame* frame);  // AV_SAMPLE_FMT_FLTP
+  int64_t Samples() const { return samples_; }
+  // First sample above the threshold, or -1 when all is quiet.
+  int64_t First() const { return first_; }
+  // One past the last sample above the threshold, or -1.
+  int64_t End() const { return end_; }
+
+ private:
+  float threshold_;
+  int64_t samples_ = 0;
+  int64_t first_ = -1;
+  int64_t end_ = -1;
+};
+
+}  // namespace ttsav::av
