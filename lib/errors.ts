@@ -8,6 +8,7 @@ export type TtsavErrorCode =
   | 'ERR_TTSAV_TIMEOUT' // the job ran past timeoutMs
   | 'ERR_TTSAV_NO_MEMORY' // an allocation failed
   | 'ERR_TTSAV_LOAD' // the native addon or the libav libraries it needs could not be loaded
+  | 'ERR_TTSAV_HW_UNAVAILABLE' // the hardware device type asked for (hwaccel) cannot be opened here
   | 'ERR_TTSAV_INTERNAL'; // libav failed in a way no input should cause: please report it
 
 /** The pipeline stage a failure happened in, when it happened in one. */
@@ -47,6 +48,7 @@ const CODES: ReadonlySet<string> = new Set<TtsavErrorCode>([
   'ERR_TTSAV_TIMEOUT',
   'ERR_TTSAV_NO_MEMORY',
   'ERR_TTSAV_LOAD',
+  'ERR_TTSAV_HW_UNAVAILABLE',
   'ERR_TTSAV_INTERNAL',
 ]);
 const STAGES: ReadonlySet<string> = new Set<TtsavStage>(['probe', 'decode', 'filter', 'encode', 'mux']);

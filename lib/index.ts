@@ -1,7 +1,23 @@
-export { transcode } from './transcode';
-export type { TranscodeResult, StageTimings, InputInfo } from './transcode';
-export { AAC_CHANNELS, AAC_SAMPLE_RATES, DEFAULTS } from './options';
-export type { TranscodeOptions, OutputFormat, AacCoder } from './options';
+export { transcode, concat } from './transcode';
+export type { TranscodeResult, StageTimings, InputInfo, Loudness } from './transcode';
+export { AAC_CHANNELS, AAC_SAMPLE_RATES, presets } from './options';
+export type {
+  TranscodeOptions,
+  ConcatOptions,
+  OutputFormat,
+  OutputCodec,
+  AacCoder,
+  PresetName,
+  Preset,
+  Filters,
+  LoudnessTarget,
+  TrimSilence,
+  HwAccel,
+} from './options';
+export { probe } from './probe';
+export type { ProbeOptions, ProbeResult } from './probe';
+export { formats, hwDevices } from './capabilities';
+export type { FormatInfo, HwDevice } from './capabilities';
 export { TtsavError } from './errors';
 export type { TtsavErrorCode, TtsavStage } from './errors';
 export { versions } from './versions';

@@ -5,19 +5,64 @@
 import path from 'node:path';
 import { TtsavError } from './errors';
 
+/** The filter settings the addon reads (see FilterOptions in native/av/options.h). */
+export interface NativeFilterOptions {
+  trimStart?: boolean;
+  trimEnd?: boolean;
+  trimThresholdDb?: number;
+  tempo?: number;
+  volumeDb?: number;
+  loudness?: boolean;
+  loudnessI?: number;
+  loudnessTP?: number;
+  loudnessLRA?: number;
+  fadeInMs?: number;
+  fadeOutMs?: number;
+  padBeforeMs?: number;
+  padAfterMs?: number;
+  raw?: string;
+}
+
 /** The options object the addon reads; built by options.ts, never by users. */
 export interface NativeTranscodeOptions {
-  container: 'mp4' | 'adts';
-  codec: 'aac';
+  container: 'mp4' | 'adts' | 'ogg' | 'webm' | 'mp3';
+  codec: string;
   bitrate: number;
+  /** 0: the source's rate when the encoder takes it, else fallbackSampleRate. */
   sampleRate: number;
+  fallbackSampleRate: number;
+  /** 0: the source's channel count, up to maxChannels. */
   channels: number;
+  maxChannels: number;
   aacCoder?: 'twoloop' | 'fast';
   faststart: boolean;
+  fragmented?: boolean;
   inputFormat?: string;
   maxOutputBytes?: number;
   maxDurationSeconds?: number;
   timeoutMs?: number;
+  gapMs?: number;
+  filters?: NativeFilterOptions;
+  measure?: boolean;
+}
+
+export interface NativeLoudness {
+  integrated: number;
+  truePeak: number;
+  lra: number;
+}
+
+export interface NativeProbeResult {
+  container: string;
+  codec: string;
+  decoder: string;
+  sampleRate: number;
+  channels: number;
+  layout: string;
+  bitrate: number;
+  durationSeconds?: number;
+  durationEstimated: boolean;
+  tags: Record<string, string>;
 }
 
 export interface NativeTranscodeResult {
@@ -29,7 +74,10 @@ export interface NativeTranscodeResult {
   samples: number;
   durationSeconds: number;
   input: { format: string; codec: string; sampleRate: number; channels: number; samples: number; durationSeconds: number };
-  timings: { probe: number; decode: number; filter: number; encode: number; mux: number; total: number };
+  inputs: number;
+  timings: { probe: number; analyze: number; decode: number; filter: number; encode: number; mux: number; total: number };
+  loudness?: NativeLoudness;
+  normalization?: { mode: 'linear' | 'dynamic'; measured: NativeLoudness; gainDb?: number };
 }
 
 export interface NativeLibraryVersion {
@@ -43,11 +91,15 @@ export type NativeJob = { readonly __ttsavJob: unique symbol };
 
 export interface NativeBinding {
   transcode(
-    input: Uint8Array,
+    input: Uint8Array | Uint8Array[],
     options: NativeTranscodeOptions,
     callback: (err: unknown, result?: NativeTranscodeResult) => void,
   ): NativeJob;
   cancel(job: NativeJob, reason: 'abort' | 'timeout'): void;
+  probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;
+  hwDevices(callback: (err: unknown, devices?: { type: string; available: boolean; reason?: string }[]) => void): void;
+  hasMuxer(name: string): boolean;
+  hasEncoder(name: string): boolean;
   demuxers(): string[];
   versions(): { ffmpeg: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
 }

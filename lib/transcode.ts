@@ -1,14 +1,26 @@
-/** transcode(): one whole job on the libuv threadpool, buffer in, buffer out. */
-import { TtsavError, fromNative } from './errors';
-import { loadNative, type NativeTranscodeResult } from './native';
-import { normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
+/** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
+import { TtsavError } from './errors';
+import { runNativeJob } from './job';
+import { requireHwDevice } from './capabilities';
+import { loadNative, type NativeLoudness, type NativeTranscodeResult } from './native';
+import {
+  FORMATS,
+  normalizeOptions,
+  type ConcatOptions,
+  type NormalizedOptions,
+  type OutputCodec,
+  type OutputFormat,
+  type TranscodeOptions,
+} from './options';
 
 export interface StageTimings {
-  /** Opening the input, probing, opening the decoder (ms). */
+  /** Opening the inputs, probing, opening the decoders (ms). */
   probe: number;
+  /** The first pass over the audio (trimSilence, loudness, fadeOut need it), decode included (ms). */
+  analyze: number;
   /** Reading packets and decoding them (ms). */
   decode: number;
-  /** Resampling, remixing and re-chunking in the filter graph (ms). */
+  /** Resampling, remixing, filters and re-chunking (ms). */
   filter: number;
   /** Opening the encoder and encoding (ms). */
   encode: number;
@@ -19,23 +31,37 @@ export interface StageTimings {
 }
 
 export interface InputInfo {
-  /** Demuxer that read the input ('mp3', 'wav', 'mov,mp4,m4a,3gp,3g2,mj2', …). */
+  /** Demuxer that read the (first) input ('mp3', 'wav', 'mov,mp4,m4a,3gp,3g2,mj2', …). */
   format: string;
   /** Decoder used ('mp3float', 'flac', …). */
   codec: string;
   sampleRate: number;
   channels: number;
-  /** Samples per channel actually decoded. */
+  /** Samples per channel decoded (all inputs together for concat, at each input's own rate). */
   samples: number;
-  /** samples / sampleRate. */
+  /** samples / sampleRate (meaningful for a single input). */
   durationSeconds: number;
+}
+
+/** EBU R128 figures. */
+export interface Loudness {
+  /** Integrated loudness, LUFS. */
+  integrated: number;
+  /** True peak, dBTP. */
+  truePeak: number;
+  /** Loudness range, LU. */
+  lra: number;
 }
 
 export interface TranscodeResult {
   /** The encoded file. */
   data: Buffer;
   format: OutputFormat;
-  codec: 'aac';
+  codec: OutputCodec;
+  /** For an HTTP Content-Type. */
+  mimeType: string;
+  /** The usual file extension, without the dot. */
+  extension: string;
   sampleRate: number;
   channels: number;
   /** The encoder's bitrate in bit/s. */
@@ -45,69 +71,85 @@ export interface TranscodeResult {
   /** samples / sampleRate: the playable length, from decoded samples (not a container's estimate). */
   durationSeconds: number;
   input: InputInfo;
+  /** How many inputs were joined (1 unless concat). */
+  inputs: number;
   timings: StageTimings;
+  /** With `measure: true`: the loudness of the audio fed to the encoder (what the output decodes to, within the
+   *  codec's error). */
+  loudness?: Loudness;
+  /** With `filters.loudness`: how the level was set, and what was measured before. */
+  normalization?: { mode: 'linear' | 'dynamic'; measured: Loudness; gainDb?: number };
+  /** The hardware device the job used: always 'none' — no libav audio encoder or filter uses one. */
+  hwaccel: 'none';
 }
 
 function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResult {
-  return {
+  const spec = FORMATS[format];
+  const result: TranscodeResult = {
     data: r.data,
     format,
-    codec: 'aac',
+    codec: spec.codec,
+    mimeType: spec.mimeType,
+    extension: spec.extension,
     sampleRate: r.sampleRate,
     channels: r.channels,
     bitrate: r.bitrate,
     samples: r.samples,
     durationSeconds: r.durationSeconds,
     input: r.input,
+    inputs: r.inputs,
     timings: r.timings,
+    hwaccel: 'none',
   };
+  const round = (l: NativeLoudness): Loudness => ({ integrated: l.integrated, truePeak: l.truePeak, lra: l.lra });
+  if (r.loudness) result.loudness = round(r.loudness);
+  if (r.normalization) {
+    result.normalization = { mode: r.normalization.mode, measured: round(r.normalization.measured) };
+    if (r.normalization.gainDb !== undefined) result.normalization.gainDb = r.normalization.gainDb;
+  }
+  return result;
 }
 
-function abortedError(signal: AbortSignal): TtsavError {
-  return new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted', { cause: signal.reason });
+function checkInput(input: unknown, name: string): Uint8Array {
+  if (!(input instanceof Uint8Array))
+    throw new TtsavError('ERR_TTSAV_OPTIONS', `Expected a Buffer or Uint8Array for ${name} but received ${input === null ? 'null' : typeof input}`);
+  return input;
+}
+
+async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): Promise<TranscodeResult> {
+  const native = loadNative();
+  const bytes = Array.isArray(inputs) ? inputs.reduce((n, b) => n + b.byteLength, 0) : inputs.byteLength;
+  if (job.maxInputBytes !== undefined && bytes > job.maxInputBytes)
+    throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${bytes} bytes, over maxInputBytes (${job.maxInputBytes})`);
+  if (job.signal?.aborted) throw new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted', { cause: job.signal.reason });
+  if (job.hwaccel !== 'none' && job.hwaccel !== 'auto') await requireHwDevice(job.hwaccel);
+  return runNativeJob(
+    'transcode',
+    (callback) => native.transcode(inputs, job.native, callback),
+    (r: NativeTranscodeResult) => toResult(job.format, r),
+    job.signal,
+    job.timeoutMs,
+  );
 }
 
 /**
- * Transcodes audio bytes (MP3, WAV, FLAC, Ogg/Opus, M4A, …) to AAC in memory. The whole job runs on the libuv
+ * Transcodes audio bytes (MP3, WAV, FLAC, Ogg/Opus, M4A, …) in memory. The whole job runs on the libuv
  * threadpool; the input is read in place, so do not modify or transfer it until the promise settles.
  */
 export async function transcode(input: Buffer | Uint8Array, options?: TranscodeOptions): Promise<TranscodeResult> {
-  if (!(input instanceof Uint8Array)) throw new TtsavError('ERR_TTSAV_OPTIONS', `Expected a Buffer or Uint8Array for input but received ${input === null ? 'null' : typeof input}`);
+  const bytes = checkInput(input, 'input');
   const native = loadNative();
-  const job = normalizeOptions(options, native.demuxers.bind(native));
-  if (job.maxInputBytes !== undefined && input.byteLength > job.maxInputBytes)
-    throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${input.byteLength} bytes, over maxInputBytes (${job.maxInputBytes})`);
-  const { signal } = job;
-  if (signal?.aborted) throw abortedError(signal);
+  return run(bytes, normalizeOptions(options, native.demuxers.bind(native)));
+}
 
-  return new Promise<TranscodeResult>((resolve, reject) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      return true;
-    };
-    const handle = native.transcode(input, job.native, (err, result) => {
-      if (!finish()) return;
-      if (err || !result) reject(fromNative(err));
-      else resolve(toResult(job.format, result));
-    });
-    // Cancelling sets the native job's flag: a running job stops at its next packet, a queued one as soon as
-    // it starts. The promise settles now either way.
-    function onAbort(): void {
-      native.cancel(handle, 'abort');
-      if (finish()) reject(abortedError(signal!));
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (job.timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        native.cancel(handle, 'timeout');
-        if (finish()) reject(new TtsavError('ERR_TTSAV_TIMEOUT', `the transcode ran past its timeout (${job.timeoutMs} ms)`));
-      }, job.timeoutMs);
-      timer.unref();
-    }
-  });
+/**
+ * Joins several inputs (any formats, rates and layouts) into one output in one job, with optional silence
+ * between them (`gapMs`). Filters apply to the joined audio.
+ */
+export async function concat(inputs: readonly (Buffer | Uint8Array)[], options?: ConcatOptions): Promise<TranscodeResult> {
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > 10000)
+    throw new TtsavError('ERR_TTSAV_OPTIONS', 'Expected an array of 1 to 10000 Buffers or Uint8Arrays for inputs');
+  const list = inputs.map((b, i) => checkInput(b, `inputs[${i}]`));
+  const native = loadNative();
+  return run(list, normalizeOptions(options, native.demuxers.bind(native), true));
 }

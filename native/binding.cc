@@ -11,6 +11,7 @@ extern "C" {
 #include "av/log.h"
 #include "av/version.h"
 #include "convert.h"
+#include "info_workers.h"
 #include "transcode_worker.h"
 
 namespace ttsav {
@@ -62,6 +63,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   av::InstallLogRouting();
   exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
   exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
+  exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));
+  exports.Set("hwDevices", Napi::Function::New(env, StartHwDevices, "hwDevices"));
+  exports.Set("hasMuxer", Napi::Function::New(env, HasMuxer, "hasMuxer"));
+  exports.Set("hasEncoder", Napi::Function::New(env, HasEncoder, "hasEncoder"));
   exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   return exports;

@@ -49,13 +49,47 @@ void ThrowCoded(Napi::Env env, const char* code, const std::string& message) {
   throw err;
 }
 
+av::FilterOptions ToFilterOptions(const Napi::Object& obj) {
+  av::FilterOptions f;
+  f.trimStart = Bool(obj, "trimStart", f.trimStart);
+  f.trimEnd = Bool(obj, "trimEnd", f.trimEnd);
+  f.trimThresholdDb = Number(obj, "trimThresholdDb", f.trimThresholdDb, -120, 0);
+  f.tempo = Number(obj, "tempo", f.tempo, 0.5, 4);
+  f.volumeDb = Number(obj, "volumeDb", f.volumeDb, -60, 60);
+  f.loudness = Bool(obj, "loudness", f.loudness);
+  f.loudnessI = Number(obj, "loudnessI", f.loudnessI, -70, -5);
+  f.loudnessTP = Number(obj, "loudnessTP", f.loudnessTP, -9, 0);
+  f.loudnessLRA = Number(obj, "loudnessLRA", f.loudnessLRA, 1, 50);
+  f.fadeInMs = Number(obj, "fadeInMs", f.fadeInMs, 0, 3600000);
+  f.fadeOutMs = Number(obj, "fadeOutMs", f.fadeOutMs, 0, 3600000);
+  f.padBeforeMs = Number(obj, "padBeforeMs", f.padBeforeMs, 0, 3600000);
+  f.padAfterMs = Number(obj, "padAfterMs", f.padAfterMs, 0, 3600000);
+  Napi::Value raw = obj.Get("raw");
+  if (!raw.IsUndefined()) {
+    if (!raw.IsString()) Bad(obj.Env(), "filter", "a string");
+    f.raw = raw.As<Napi::String>().Utf8Value();
+    if (f.raw.size() > 4096 || f.raw.find('\0') != std::string::npos) Bad(obj.Env(), "filter", "a filter chain");
+  }
+  return f;
+}
+
 av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj) {
   av::TranscodeOptions o;
   o.container = String(obj, "container", o.container);
   o.codec = String(obj, "codec", o.codec);
   o.bitrate = Integer(obj, "bitrate", o.bitrate, 1000, 10000000);
-  o.sampleRate = static_cast<int>(Integer(obj, "sampleRate", o.sampleRate, 1000, 768000));
-  o.channels = static_cast<int>(Integer(obj, "channels", o.channels, 1, 64));
+  o.sampleRate = static_cast<int>(Integer(obj, "sampleRate", o.sampleRate, 0, 768000));
+  o.fallbackSampleRate = static_cast<int>(Integer(obj, "fallbackSampleRate", o.fallbackSampleRate, 1000, 768000));
+  o.channels = static_cast<int>(Integer(obj, "channels", o.channels, 0, 64));
+  o.maxChannels = static_cast<int>(Integer(obj, "maxChannels", o.maxChannels, 1, 64));
+  o.fragmented = Bool(obj, "fragmented", o.fragmented);
+  o.gapMs = Number(obj, "gapMs", 0, 0, 3600000);
+  o.measure = Bool(obj, "measure", o.measure);
+  Napi::Value filters = obj.Get("filters");
+  if (!filters.IsUndefined()) {
+    if (!filters.IsObject()) Bad(obj.Env(), "filters", "an object");
+    o.filters = ToFilterOptions(filters.As<Napi::Object>());
+  }
   o.aacCoder = String(obj, "aacCoder", o.aacCoder);
   o.faststart = Bool(obj, "faststart", o.faststart);
   o.inputFormat = String(obj, "inputFormat", o.inputFormat);

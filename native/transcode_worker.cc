@@ -20,9 +20,18 @@ void FreeOutput(Napi::Env env, uint8_t* data, size_t* size) {
   delete size;
 }
 
+Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("integrated", l.integrated);
+  o.Set("truePeak", l.truePeak);
+  o.Set("lra", l.lra);
+  return o;
+}
+
 Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("probe", t.probe);
+  o.Set("analyze", t.analyze);
   o.Set("decode", t.decode);
   o.Set("filter", t.filter);
   o.Set("encode", t.encode);
@@ -33,12 +42,30 @@ Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
 
 }  // namespace
 
-TranscodeWorker::TranscodeWorker(Napi::Function callback, Napi::Uint8Array input, av::TranscodeOptions options,
+std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs) {
+  auto view = [&](Napi::Value v) -> av::InputBytes {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected a Buffer or Uint8Array for input");
+    auto a = v.As<Napi::Uint8Array>();
+    return {a.Data(), a.ByteLength()};
+  };
+  std::vector<av::InputBytes> out;
+  if (inputs.IsArray()) {
+    auto arr = inputs.As<Napi::Array>();
+    if (arr.Length() == 0 || arr.Length() > 10000)
+      ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected between 1 and 10000 inputs");
+    for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(view(arr.Get(i)));
+  } else {
+    out.push_back(view(inputs));
+  }
+  return out;
+}
+
+TranscodeWorker::TranscodeWorker(Napi::Function callback, Napi::Value inputs, av::TranscodeOptions options,
                                  std::shared_ptr<av::JobControl> control)
     : Napi::AsyncWorker(callback, "ttsav:transcode"),
-      inputRef_(Napi::Persistent(input)),
-      data_(input.Data()),
-      size_(input.ByteLength()),
+      inputRef_(Napi::Persistent(inputs)),
+      inputs_(InputViews(callback.Env(), inputs)),
       options_(std::move(options)),
       control_(std::move(control)) {}
 
@@ -49,7 +76,7 @@ TranscodeWorker::~TranscodeWorker() {
 
 void TranscodeWorker::Execute() {
   try {
-    result_ = av::Transcode(data_, size_, options_, *control_);
+    result_ = av::Transcode(inputs_, options_, *control_);
     ok_ = true;
   } catch (const av::Error& e) {
     errorCode_ = e.code;
@@ -100,6 +127,15 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
   in.Set("durationSeconds",
          result_.inputSampleRate > 0 ? static_cast<double>(result_.inputSamples) / result_.inputSampleRate : 0.0);
   r.Set("input", in);
+  r.Set("inputs", result_.inputs);
+  if (result_.hasLoudness) r.Set("loudness", LoudnessToJs(env, result_.loudness));
+  if (result_.normalization.applied) {
+    Napi::Object n = Napi::Object::New(env);
+    n.Set("mode", result_.normalization.mode);
+    n.Set("measured", LoudnessToJs(env, result_.normalization.measured));
+    if (result_.normalization.mode == "linear") n.Set("gainDb", result_.normalization.gainDb);
+    r.Set("normalization", n);
+  }
   r.Set("timings", TimingsToJs(env, result_.timings));
   return r;
 }
@@ -125,11 +161,9 @@ void TranscodeWorker::OnOK() {
 
 Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsObject() || !info[2].IsFunction())
-    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "transcode(input: Uint8Array, options: object, callback: function)");
-  Napi::TypedArray typed = info[0].As<Napi::TypedArray>();
-  if (typed.TypedArrayType() != napi_uint8_array)
-    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected a Buffer or Uint8Array for input");
+  if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS",
+               "transcode(input: Uint8Array | Uint8Array[], options: object, callback: function)");
   Napi::Object opts = info[1].As<Napi::Object>();
   av::TranscodeOptions options = ToTranscodeOptions(opts);
   Napi::Value timeout = opts.Get("timeoutMs");
@@ -139,9 +173,12 @@ Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
     timeoutMs = timeout.As<Napi::Number>().Int64Value();
   }
   auto control = std::make_shared<av::JobControl>(timeoutMs);
-  auto* worker = new TranscodeWorker(info[2].As<Napi::Function>(), typed.As<Napi::Uint8Array>(),
-                                     std::move(options), control);
+  auto* worker = new TranscodeWorker(info[2].As<Napi::Function>(), info[0], std::move(options), control);
   worker->Queue();  // the worker deletes itself after OnOK
+  return NewJobHandle(env, control);
+}
+
+Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& control) {
   return Napi::External<JobHandle>::New(env, new JobHandle{control},
                                         [](Napi::Env, JobHandle* handle) { delete handle; });
 }

@@ -6,16 +6,19 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "av/error.h"
 #include "av/job.h"
 #include "av/options.h"
+#include "av/transcode.h"
 
 namespace ttsav {
 
 class TranscodeWorker : public Napi::AsyncWorker {
  public:
-  TranscodeWorker(Napi::Function callback, Napi::Uint8Array input, av::TranscodeOptions options,
+  // `inputs` is one Uint8Array or an array of them (joined in order); they are kept alive and read in place.
+  TranscodeWorker(Napi::Function callback, Napi::Value inputs, av::TranscodeOptions options,
                   std::shared_ptr<av::JobControl> control);
   ~TranscodeWorker() override;
 
@@ -25,9 +28,8 @@ class TranscodeWorker : public Napi::AsyncWorker {
  private:
   Napi::Value ResultToJs(Napi::Env env);
 
-  Napi::Reference<Napi::Uint8Array> inputRef_;
-  const uint8_t* data_;
-  size_t size_;
+  Napi::Reference<Napi::Value> inputRef_;
+  std::vector<av::InputBytes> inputs_;
   av::TranscodeOptions options_;
   std::shared_ptr<av::JobControl> control_;
 
@@ -40,8 +42,14 @@ class TranscodeWorker : public Napi::AsyncWorker {
   std::string errorDetail_;
 };
 
-// JS: transcode(input: Uint8Array, options: object, callback(err, result)) => job handle (External)
+// Reads a Uint8Array, or an array of them, into views (throws an option error otherwise).
+std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs);
+
+// JS: transcode(input: Uint8Array | Uint8Array[], options: object, callback(err, result)) => job handle (External)
 Napi::Value StartTranscode(const Napi::CallbackInfo& info);
+// A JS handle (External) on a job's control, for cancel().
+Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& control);
+
 // JS: cancel(handle, reason: 'abort' | 'timeout') => void
 Napi::Value CancelTranscode(const Napi::CallbackInfo& info);
 

@@ -19,7 +19,7 @@ describe('option validation', () => {
     ['channels "2"', { channels: '2' }, /for channels but received "2" of type string/],
     ['bitrate "fast"', { bitrate: 'fast' }, /for bitrate but received "fast" of type string/],
     ['bitrate 1e9', { bitrate: 1e9 }, /integer between 8000 and 512000/],
-    ['format "wav"', { format: 'wav' }, /Expected one of 'm4a', 'mp4', 'adts' for format but received "wav"/],
+    ['format "wav"', { format: 'wav' }, /Expected one of 'm4a', 'mp4', 'adts', 'fmp4', 'ogg', 'webm', 'mp3' for format but received "wav"/],
     ['aacCoder "anmr"', { aacCoder: 'anmr' }, /Expected one of 'twoloop', 'fast' for aacCoder/],
     ['faststart "yes"', { faststart: 'yes' }, /Expected boolean for faststart/],
     ['faststart with adts', { format: 'adts', faststart: true }, /faststart applies to m4a and mp4/],
@@ -55,7 +55,7 @@ describe('option validation', () => {
   it('defaults to the seed recipe: m4a, AAC-LC 192k, 44.1 kHz, stereo, faststart', () => {
     const n = normalizeOptions(undefined);
     expect(n.format).toBe('m4a');
-    expect(n.native).toEqual({ container: 'mp4', codec: 'aac', bitrate: 192000, sampleRate: 44100, channels: 2, faststart: true });
+    expect(n.native).toEqual({ container: 'mp4', codec: 'aac', bitrate: 192000, sampleRate: 44100, fallbackSampleRate: 44100, channels: 2, maxChannels: 8, faststart: true });
     expect(normalizeOptions({ format: 'adts' }).native.faststart).toBe(false);
   });
 

@@ -124,3 +124,15 @@ bool Input::ReadPacket(AVPacket* pkt) {
 }
 
 }  // namespace ttsav::av
+
+namespace ttsav::av {
+
+double Input::ContainerSeconds(bool* estimated) const {
+  *estimated = fmt_->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
+  if (stream_->duration != AV_NOPTS_VALUE && stream_->duration > 0)
+    return static_cast<double>(stream_->duration) * av_q2d(stream_->time_base);
+  if (fmt_->duration != AV_NOPTS_VALUE && fmt_->duration > 0) return static_cast<double>(fmt_->duration) / AV_TIME_BASE;
+  return -1;
+}
+
+}  // namespace ttsav::av

@@ -25,6 +25,8 @@ class Input {
   // Duration the container declares, in seconds, when it is read from the file (not guessed from the bitrate);
   // negative when unknown. Used to tell a truncated file from a whole one.
   double DeclaredSeconds() const { return declaredSeconds_; }
+  // The container's duration however it was found (possibly estimated from the bitrate); negative if unknown.
+  double ContainerSeconds(bool* estimated) const;
 
  private:
   MemoryReader reader_;

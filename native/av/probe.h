@@ -1,0 +1,31 @@
+// Probing: what an input is, from its headers and a bounded look at its first packets; no full decode.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "job.h"
+#include "options.h"
+
+namespace ttsav::av {
+
+struct ProbeResult {
+  std::string container;      // demuxer name
+  std::string codec;          // codec name (e.g. "mp3", "aac", "opus")
+  std::string decoder;        // decoder libav would use
+  int sampleRate = 0;
+  int channels = 0;
+  std::string layout;         // "mono", "stereo", ...
+  int64_t bitrate = 0;        // bit/s, 0 when unknown
+  double durationSeconds = -1;  // negative when unknown
+  bool durationEstimated = false;  // guessed from the bitrate, not read from the file
+  std::vector<std::pair<std::string, std::string>> tags;  // container tags, then the audio stream's
+};
+
+// Uses options.inputFormat and the probing bounds. Throws Error like Transcode.
+ProbeResult Probe(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control);
+
+}  // namespace ttsav::av

@@ -1,0 +1,159 @@
+#include "info_workers.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
+
+#include "av/hw.h"
+#include "av/probe.h"
+#include "convert.h"
+#include "transcode_worker.h"
+
+namespace ttsav {
+namespace {
+
+class ProbeWorker : public Napi::AsyncWorker {
+ public:
+  ProbeWorker(Napi::Function callback, Napi::Uint8Array input, av::TranscodeOptions options,
+              std::shared_ptr<av::JobControl> control)
+      : Napi::AsyncWorker(callback, "ttsav:probe"),
+        inputRef_(Napi::Persistent(input)),
+        data_(input.Data()),
+        size_(input.ByteLength()),
+        options_(std::move(options)),
+        control_(std::move(control)) {}
+
+  void Execute() override {
+    try {
+      result_ = av::Probe(data_, size_, options_, *control_);
+      ok_ = true;
+    } catch (const av::Error& e) {
+      code_ = e.code;
+      stage_ = e.stage;
+      message_ = e.what();
+      averror_ = e.averror;
+      detail_ = e.detail;
+    } catch (const std::bad_alloc&) {
+      code_ = av::ErrorCode::NoMemory;
+      message_ = "out of memory";
+    } catch (const std::exception& e) {
+      message_ = e.what();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      Napi::HandleScope scope(env);
+      inputRef_.Reset();
+      if (!ok_) {
+        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_)});
+        return;
+      }
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("container", result_.container);
+      r.Set("codec", result_.codec);
+      r.Set("decoder", result_.decoder);
+      r.Set("sampleRate", result_.sampleRate);
+      r.Set("channels", result_.channels);
+      r.Set("layout", result_.layout);
+      r.Set("bitrate", static_cast<double>(result_.bitrate));
+      if (result_.durationSeconds >= 0) r.Set("durationSeconds", result_.durationSeconds);
+      r.Set("durationEstimated", result_.durationEstimated);
+      Napi::Object tags = Napi::Object::New(env);
+      for (const auto& [k, v] : result_.tags) tags.Set(k, v);
+      r.Set("tags", tags);
+      Callback().Call({env.Null(), r});
+    } catch (const Napi::Error&) {
+      // The environment is going away (see TranscodeWorker::OnOK).
+    }
+  }
+
+ private:
+  Napi::Reference<Napi::Uint8Array> inputRef_;
+  const uint8_t* data_;
+  size_t size_;
+  av::TranscodeOptions options_;
+  std::shared_ptr<av::JobControl> control_;
+  bool ok_ = false;
+  av::ProbeResult result_;
+  av::ErrorCode code_ = av::ErrorCode::Internal;
+  av::Stage stage_ = av::Stage::None;
+  std::string message_;
+  int averror_ = 0;
+  std::string detail_;
+};
+
+class HwWorker : public Napi::AsyncWorker {
+ public:
+  explicit HwWorker(Napi::Function callback) : Napi::AsyncWorker(callback, "ttsav:hw") {}
+  void Execute() override {
+    try {
+      devices_ = av::HwDevices();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      Napi::HandleScope scope(env);
+      Napi::Array out = Napi::Array::New(env, devices_.size());
+      for (size_t i = 0; i < devices_.size(); i++) {
+        Napi::Object d = Napi::Object::New(env);
+        d.Set("type", devices_[i].type);
+        d.Set("available", devices_[i].available);
+        if (!devices_[i].available) d.Set("reason", devices_[i].reason);
+        out.Set(static_cast<uint32_t>(i), d);
+      }
+      Callback().Call({env.Null(), out});
+    } catch (const Napi::Error&) {
+    }
+  }
+
+ private:
+  std::vector<av::HwDeviceInfo> devices_;
+};
+
+std::string NameArg(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) ThrowCoded(info.Env(), "ERR_TTSAV_OPTIONS", "Expected a name");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+}  // namespace
+
+Napi::Value StartProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "probe(input: Uint8Array, options: object, callback: function)");
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected a Buffer or Uint8Array for input");
+  av::TranscodeOptions options = ToTranscodeOptions(info[1].As<Napi::Object>());
+  auto control = std::make_shared<av::JobControl>(0);
+  auto* worker = new ProbeWorker(info[2].As<Napi::Function>(), info[0].As<Napi::Uint8Array>(), std::move(options),
+                                 control);
+  worker->Queue();
+  return NewJobHandle(env, control);
+}
+
+Napi::Value StartHwDevices(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "hwDevices(callback)");
+  (new HwWorker(info[0].As<Napi::Function>()))->Queue();
+  return env.Undefined();
+}
+
+Napi::Value HasMuxer(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), av_guess_format(NameArg(info).c_str(), nullptr, nullptr) != nullptr);
+}
+
+Napi::Value HasEncoder(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), avcodec_find_encoder_by_name(NameArg(info).c_str()) != nullptr);
+}
+
+}  // namespace ttsav
