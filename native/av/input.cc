@@ -89,6 +89,11 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
   if (dec_->sample_rate > 768000)
     throw Error(ErrorCode::Unsupported, Stage::Probe,
                 "input sample rate " + std::to_string(dec_->sample_rate) + " Hz is over 768000 Hz");
+  // libswresample converts at most 64 channels (SWR_CH_MAX); a header declaring more is refused here rather than
+  // failing the filter graph as if the caller's options were wrong.
+  if (dec_->ch_layout.nb_channels > 64)
+    throw Error(ErrorCode::Unsupported, Stage::Probe,
+                "input has " + std::to_string(dec_->ch_layout.nb_channels) + " channels, over 64");
 
   // Like the ffmpeg CLI: timestamps start at zero.
   if (fmt_->start_time != AV_NOPTS_VALUE)

@@ -141,12 +141,19 @@ void Output::WriteHeader() {
 
 void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
   auto start = std::chrono::steady_clock::now();
+  // The encoder took the caller's options when it opened: audio it refuses now (AAC refuses NaN/Inf samples,
+  // which corrupt float input decodes to; the error may surface on send or receive) is the input's fault.
+  auto fail = [](int err) {
+    if (err == AVERROR(EINVAL))
+      throw Error(ErrorCode::InvalidData, Stage::Encode, "cannot encode the decoded audio: " + AvErrorString(err), err);
+    ThrowAv(err, Stage::Encode, "cannot encode");
+  };
   int ret = avcodec_send_frame(enc_.get(), frame);
-  if (ret < 0) ThrowAv(ret, Stage::Encode, "cannot encode");
+  if (ret < 0) fail(ret);
   for (;;) {
     ret = avcodec_receive_packet(enc_.get(), pkt_.get());
     if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
-    if (ret < 0) ThrowAv(ret, Stage::Encode, "cannot encode");
+    if (ret < 0) fail(ret);
     *encodeMs += MsSince(start);
     auto muxStart = std::chrono::steady_clock::now();
     pkt_->stream_index = stream_->index;

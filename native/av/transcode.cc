@@ -370,7 +370,10 @@ class Pipeline {
         add("loudnorm=I=" + Num(f.loudnessI) + ":TP=" + Num(f.loudnessTP) + ":LRA=" + Num(f.loudnessLRA) +
             ":measured_I=" + Num(m.integrated) + ":measured_TP=" + Num(m.truePeak) + ":measured_LRA=" +
             Num(m.lra) + ":linear=false");
-        add("aresample=" + std::to_string(rate));  // loudnorm works at 192 kHz
+        // loudnorm works at 192 kHz. Pin the common format again: with a packed-format encoder (libopus takes s16
+        // first) and any filter after this, libavfilter 5.1 cannot pick the resampler's channel layout.
+        add("aresample=" + std::to_string(rate) + ",aformat=sample_fmts=fltp:channel_layouts=" +
+            DescribeLayout(common_.layout));
       }
     }
     if (f.fadeInMs > 0 || f.fadeOutMs > 0) add("asetpts=N/SR/TB");
