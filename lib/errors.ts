@@ -8,6 +8,8 @@ export type TtsavErrorCode =
   | 'ERR_TTSAV_TIMEOUT' // the job ran past timeoutMs
   | 'ERR_TTSAV_NO_MEMORY' // an allocation failed
   | 'ERR_TTSAV_LOAD' // the native addon or the libav libraries it needs could not be loaded
+  | 'ERR_TTSAV_TTS' // a text-to-speech engine failed (HTTP status or close reason in message and detail)
+  | 'ERR_TTSAV_TTS_TIMEOUT' // a text-to-speech request ran past a deadline (connect, idle or total)
   | 'ERR_TTSAV_HW_UNAVAILABLE' // the hardware device type asked for (hwaccel) cannot be opened here
   | 'ERR_TTSAV_INTERNAL'; // libav failed in a way no input should cause: please report it
 
@@ -48,6 +50,8 @@ const CODES: ReadonlySet<string> = new Set<TtsavErrorCode>([
   'ERR_TTSAV_TIMEOUT',
   'ERR_TTSAV_NO_MEMORY',
   'ERR_TTSAV_LOAD',
+  'ERR_TTSAV_TTS',
+  'ERR_TTSAV_TTS_TIMEOUT',
   'ERR_TTSAV_HW_UNAVAILABLE',
   'ERR_TTSAV_INTERNAL',
 ]);
