@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what ttsav needs from Debian/Ubuntu packages, skipping what is already there:
 # the FFmpeg development libraries and pkg-config (to build the addon), a C++ toolchain and CMake (node-gyp and
-# cmake-js builds), and the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation).
+# cmake-js builds), the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation), and clang with
+# its sanitizer and libFuzzer runtimes (the fuzz test).
 set -euo pipefail
 
 PACKAGES=(
   pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev
   g++ make cmake python3
   ffmpeg espeak-ng sox
+  clang libclang-rt-14-dev
 )
 
 missing=()
