@@ -71,6 +71,7 @@ export interface NativeTranscodeResult {
   sampleRate: number;
   channels: number;
   bitrate: number;
+  averageBitrate: number;
   samples: number;
   durationSeconds: number;
   input: { format: string; codec: string; sampleRate: number; channels: number; samples: number; durationSeconds: number };

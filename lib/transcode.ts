@@ -64,8 +64,11 @@ export interface TranscodeResult {
   extension: string;
   sampleRate: number;
   channels: number;
-  /** The encoder's bitrate in bit/s. */
+  /** The encoder's target bitrate in bit/s. */
   bitrate: number;
+  /** What the encoder actually spent: encoded audio bytes × 8 / duration (container overhead excluded). libav's
+   *  AAC encoder is an average-bitrate encoder: band-limited speech can land 10–20% off the target. */
+  averageBitrate: number;
   /** Samples per channel fed to the encoder (encoder priming excluded). */
   samples: number;
   /** samples / sampleRate: the playable length, from decoded samples (not a container's estimate). */
@@ -94,6 +97,7 @@ function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResu
     sampleRate: r.sampleRate,
     channels: r.channels,
     bitrate: r.bitrate,
+    averageBitrate: r.averageBitrate,
     samples: r.samples,
     durationSeconds: r.durationSeconds,
     input: r.input,

@@ -116,6 +116,7 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
   r.Set("sampleRate", result_.sampleRate);
   r.Set("channels", result_.channels);
   r.Set("bitrate", static_cast<double>(result_.bitrate));
+  r.Set("averageBitrate", result_.averageBitrate);
   r.Set("samples", static_cast<double>(result_.samples));
   r.Set("durationSeconds", result_.durationSeconds);
   Napi::Object in = Napi::Object::New(env);

@@ -1,5 +1,6 @@
 #include "filter.h"
 
+#include <cctype>
 #include <cstring>
 #include <new>
 #include <string>
@@ -21,6 +22,26 @@ const char* const kRefusedFilters[] = {"movie", "amovie", "ladspa", "lv2", "sofa
 struct InOutDeleter {
   void operator()(AVFilterInOut* io) const { avfilter_inout_free(&io); }
 };
+
+// Refuses a caller's chain that names a refused filter, before libavfilter parses it: parsing initializes the
+// filters, and some (movie, amovie) open files or URLs as they initialize.
+void CheckUserChain(const std::string& chain) {
+  size_t i = 0;
+  while (i < chain.size()) {
+    if (!(std::isalnum(static_cast<unsigned char>(chain[i])) || chain[i] == '_')) {
+      i++;
+      continue;
+    }
+    size_t start = i;
+    while (i < chain.size() && (std::isalnum(static_cast<unsigned char>(chain[i])) || chain[i] == '_')) i++;
+    std::string word = chain.substr(start, i - start);
+    for (const char* refused : kRefusedFilters)
+      if (word == refused)
+        throw Error(ErrorCode::Options, Stage::Filter,
+                    std::string("filter '") + refused + "' is not allowed in a raw filter chain (it reaches outside "
+                    "the job: files, plugins or network)");
+  }
+}
 
 AVFilterInOut* Endpoint(const char* name, AVFilterContext* ctx) {
   AVFilterInOut* io = avfilter_inout_alloc();
@@ -88,6 +109,7 @@ AudioFilter::AudioFilter(const AudioFormat& in, const std::string& chain, const 
   if (chain.empty()) {
     Check(avfilter_link(src_, 0, format, 0), Stage::Filter, "cannot link the filter graph");
   } else {
+    if (userChain) CheckUserChain(chain);
     // The chain's open input is fed by the source, its open output feeds the format filter.
     AVFilterInOut* outputs = Endpoint("in", src_);
     AVFilterInOut* inputs = Endpoint("out", format);
@@ -103,11 +125,6 @@ AudioFilter::AudioFilter(const AudioFormat& in, const std::string& chain, const 
       for (unsigned i = 0; i < graph_->nb_filters; i++) {
         const AVFilterContext* f = graph_->filters[i];
         if (f == src_ || f == sink_ || f == format) continue;
-        for (const char* refused : kRefusedFilters)
-          if (std::strcmp(f->filter->name, refused) == 0)
-            throw Error(ErrorCode::Options, Stage::Filter,
-                        std::string("filter '") + refused + "' is not allowed in a raw filter chain (it reaches "
-                        "outside the job: files, plugins or network)");
         if (f->nb_inputs == 0)
           throw Error(ErrorCode::Options, Stage::Filter,
                       std::string("source filter '") + f->filter->name + "' is not allowed in a raw filter chain");

@@ -78,6 +78,7 @@ struct TranscodeResult {
   int sampleRate = 0;
   int channels = 0;
   int64_t bitrate = 0;
+  double averageBitrate = 0;    // of the encoded audio payload, bit/s
   int64_t samples = 0;          // output samples per channel, as fed to the encoder
   double durationSeconds = 0;   // samples / sampleRate
   std::string inputFormat;      // demuxer that read the input

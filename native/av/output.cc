@@ -130,7 +130,9 @@ void Output::WriteHeader() {
   if (options_.container == "mp4" && options_.fragmented) {
     // Fragmented MP4: an empty moov up front, then self-contained moof+mdat fragments of about a second each,
     // written in order with no seeking back: it can be streamed and cut at any fragment boundary.
-    muxOpts.Set("movflags", "+empty_moov+default_base_moof");
+    // delay_moov: the moov waits for the first fragment, so it can carry the edit list that hides the encoder's
+    // priming samples (players that honour edit lists in fragmented files then start exactly on time).
+    muxOpts.Set("movflags", "+empty_moov+default_base_moof+delay_moov");
     muxOpts.Set("frag_duration", static_cast<int64_t>(1000000));
   } else if (options_.container == "mp4" && options_.faststart) {
     muxOpts.Set("movflags", "+faststart");
@@ -156,6 +158,7 @@ void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
     if (ret < 0) fail(ret);
     *encodeMs += MsSince(start);
     auto muxStart = std::chrono::steady_clock::now();
+    payloadBytes_ += pkt_->size;
     pkt_->stream_index = stream_->index;
     av_packet_rescale_ts(pkt_.get(), enc_->time_base, stream_->time_base);
     ret = av_interleaved_write_frame(fmt_.get(), pkt_.get());  // takes the packet's reference

@@ -22,6 +22,8 @@ class Output {
   // 0 when the encoder takes any frame size.
   int FrameSize() const;
   const AVCodecContext* Encoder() const { return enc_.get(); }
+  // Bytes of encoded audio (packet payloads, no container overhead) so far.
+  int64_t PayloadBytes() const { return payloadBytes_; }
 
   void WriteHeader();
   // Encodes one frame (pts in the encoder's time base), or flushes on nullptr; muxes every packet produced.
@@ -38,6 +40,7 @@ class Output {
   CodecPtr enc_;
   AudioFormat format_;
   PacketPtr pkt_;
+  int64_t payloadBytes_ = 0;
 };
 
 // The sample rate an encoder will run at: `requested` if given (> 0), else the source's rate when the encoder

@@ -130,6 +130,7 @@ class Pipeline {
     result.bitrate = enc->bit_rate;
     result.samples = outSamples_;
     result.durationSeconds = static_cast<double>(outSamples_) / enc->sample_rate;
+    if (outSamples_ > 0) result.averageBitrate = output_->PayloadBytes() * 8.0 / result.durationSeconds;
     result.inputFormat = firstFormat_;
     result.inputCodec = firstCodec_;
     result.inputSampleRate = firstRate_;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const DIR = path.resolve(__dirname, '..', '..', '.tmp', 'fixtures');
-const VERSION = '3'; // bump when the list below changes
+const VERSION = '6'; // bump when the list below changes
 
 function ff(...args: string[]): void {
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...args], { stdio: 'pipe' });
@@ -46,6 +46,16 @@ export default function setup(): void {
   const piped = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i',
     'anullsrc=r=44100:cl=mono', '-t', '10800', '-c:a', 'flac', '-f', 'flac', 'pipe:1'], { maxBuffer: 1 << 30 });
   writeFileSync(p('bomb-undeclared.flac'), piped);
+
+  // Issue 3 (filters, presets): a WAV as TTS tools pipe it (placeholder sizes in the header); speech at -30 and
+  // -10 LUFS; speech padded with a second of silence on each side.
+  writeFileSync(p('piped.wav'), execFileSync('espeak-ng', ['--stdout', TEXT]));
+  ff('-i', p('speech.wav'), '-af', 'volume=-10dB', p('loud30.wav'));
+  ff('-i', p('speech.wav'), '-af', 'acompressor=threshold=-30dB:ratio=20:attack=1:release=50:makeup=52,alimiter=limit=0.97:level=false:attack=1:release=20,volume=-1.3dB', p('loud10.wav'));
+  ff('-i', p('speech.wav'), '-af', 'adelay=delays=1000:all=1,apad=pad_dur=1', p('padded.wav'));
+  // Full-band stereo (tones plus independent noise per channel): content an encoder must spend its bits on.
+  ff('-f', 'lavfi', '-i', 'aevalsrc=0.2*sin(2*PI*440*t)+0.4*(random(0)-0.5)|0.2*sin(2*PI*554*t)+0.4*(random(1)-0.5):s=48000:d=8',
+    '-c:a', 'flac', p('wideband.flac'));
 
   writeFileSync(stamp, VERSION);
 }

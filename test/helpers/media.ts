@@ -99,3 +99,43 @@ export function topLevelBoxes(data: Buffer): { type: string; offset: number; siz
   if (offset !== data.length) throw new Error(`boxes end at ${offset}, file has ${data.length} bytes`);
   return boxes;
 }
+
+/** EBU R128 of media bytes, measured by the ffmpeg CLI's ebur128 filter (its summary). */
+export function ebur128(data: Buffer): { integrated: number; truePeak: number; lra: number } {
+  return withTempDir((dir) => {
+    const file = path.join(dir, 'loud.bin');
+    writeFileSync(file, data);
+    const r = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-nostdin', '-i', file, '-af', 'ebur128=peak=true', '-f', 'null', '-']);
+    const text = r.stderr.toString();
+    const summary = text.slice(text.lastIndexOf('Summary:'));
+    const num = (re: RegExp): number => {
+      const m = re.exec(summary);
+      if (!m) throw new Error(`no ${re} in ebur128 summary: ${summary}`);
+      return Number(m[1]);
+    };
+    return { integrated: num(/I:\s+(-?[\d.]+) LUFS/), truePeak: num(/Peak:\s+(-?[\d.]+|-inf) dBFS/), lra: num(/LRA:\s+(-?[\d.]+) LU/) };
+  });
+}
+
+/** ffprobe's view of the audio stream, including its bitrate. */
+export function ffprobeStream(data: Buffer): { codec: string; sampleRate: number; channels: number; bitrate: number } {
+  return withTempDir((dir) => {
+    const file = path.join(dir, 'probe.bin');
+    writeFileSync(file, data);
+    const json = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries',
+      'stream=codec_name,sample_rate,channels,bit_rate', '-print_format', 'json', file]).toString();
+    const s = (JSON.parse(json) as { streams: { codec_name: string; sample_rate: string; channels: number; bit_rate?: string }[] }).streams[0]!;
+    return { codec: s.codec_name, sampleRate: Number(s.sample_rate), channels: s.channels, bitrate: Number(s.bit_rate ?? 0) };
+  });
+}
+
+/** Decodes with the CLI and returns { samples per channel, stderr } — stderr lists any decode errors. */
+export function decodeCheck(data: Buffer, channels: number, rate?: number): { samples: number; errors: string } {
+  return withTempDir((dir) => {
+    const file = path.join(dir, 'in.bin');
+    writeFileSync(file, data);
+    const args = ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, ...(rate ? ['-ar', String(rate)] : []), '-f', 's16le', '-acodec', 'pcm_s16le', '-'];
+    const r = spawnSync('ffmpeg', args, { maxBuffer: 1 << 30 });
+    return { samples: r.stdout.length / (2 * channels), errors: r.stderr.toString() + (r.status !== 0 ? `exit ${r.status}` : '') };
+  });
+}
