@@ -139,3 +139,19 @@ export function decodeCheck(data: Buffer, channels: number, rate?: number): { sa
     return { samples: r.stdout.length / (2 * channels), errors: r.stderr.toString() + (r.status !== 0 ? `exit ${r.status}` : '') };
   });
 }
+
+/** Decodes to mono 32-bit float PCM at `rate` Hz with the CLI. */
+export function decodePcm(data: Buffer, rate: number): Float32Array {
+  return withTempDir((dir) => {
+    const file = path.join(dir, 'in.bin');
+    writeFileSync(file, data);
+    const pcm = ffmpeg(['-i', file, '-ac', '1', '-ar', String(rate), '-f', 'f32le', '-']);
+    return new Float32Array(pcm.buffer, pcm.byteOffset, pcm.length / 4);
+  });
+}
+
+export function rms(samples: Float32Array, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += samples[i]! * samples[i]!;
+  return Math.sqrt(sum / Math.max(1, to - from));
+}
