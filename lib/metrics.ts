@@ -1,0 +1,230 @@
+/**
+ * Pool metrics: counters, gauges and histograms kept in plain numbers (no timers, no allocation per job beyond a
+ * few additions), readable as an object (`pool.metrics()`) or in Prometheus' text exposition format
+ * (`pool.metricsText()`).
+ */
+import type { StageTimings } from './transcode';
+
+/** Upper bounds (seconds) of the duration histograms' buckets; +Inf is implied. */
+export const SECONDS_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export const STAGES = ['probe', 'analyze', 'decode', 'filter', 'encode', 'mux', 'total'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface HistogramSnapshot {
+  /** Upper bounds of the buckets (the last, +Inf, is not listed). */
+  buckets: number[];
+  /** Cumulative counts per bucket, one more than `buckets` (the last is +Inf, equal to `count`). */
+  counts: number[];
+  count: number;
+  sum: number;
+}
+
+export class Histogram {
+  private readonly counts: number[];
+  private total = 0;
+  private sum = 0;
+  constructor(private readonly bounds: readonly number[] = SECONDS_BUCKETS) {
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+  observe(value: number): void {
+    let i = 0;
+    while (i < this.bounds.length && value > this.bounds[i]!) i++;
+    this.counts[i]!++;
+    this.total++;
+    this.sum += value;
+  }
+  snapshot(): HistogramSnapshot {
+    let running = 0;
+    const cumulative = this.counts.map((c) => (running += c));
+    return { buckets: [...this.bounds], counts: cumulative, count: this.total, sum: this.sum };
+  }
+}
+
+export interface PoolMetrics {
+  jobs: {
+    /** Calls accepted into the pool (queued or started). */
+    submitted: number;
+    /** Jobs handed to transcode() (admitted by concurrency and budget). */
+    started: number;
+    succeeded: number;
+    /** Failed jobs, including those that never started (aborted or timed out while queued, queue full). */
+    failed: number;
+    /** Failures by TtsavError code. */
+    failedByCode: Record<string, number>;
+    /** Jobs that ran alone because their estimate was over the whole budget. */
+    oversize: number;
+  };
+  /** Jobs waiting for a slot. */
+  queueDepth: number;
+  /** Jobs running now. */
+  inFlightJobs: number;
+  /** Sum of the running jobs' estimates (bytes). */
+  inFlightBytes: number;
+  /** The highest inFlightBytes seen since the pool was created. */
+  maxInFlightBytesSeen: number;
+  /** The highest inFlightJobs seen. */
+  maxInFlightJobsSeen: number;
+  /** The admission budget (bytes; Infinity when unbounded). */
+  budgetBytes: number;
+  /** Current concurrency limit (moves under concurrency: 'auto'). */
+  concurrency: number;
+  /** Upper bound of the concurrency limit. */
+  maxConcurrency: number;
+  /** Seconds of audio produced by succeeded jobs. */
+  audioSeconds: number;
+  /** Input bytes of succeeded jobs. */
+  bytesIn: number;
+  /** Output bytes of succeeded jobs. */
+  bytesOut: number;
+  /** Sum of result.timings per stage over succeeded jobs, in seconds (worker-thread time). */
+  stageSeconds: Record<StageName, number>;
+  histograms: {
+    /** Wall time from start to settle of each started job (seconds). */
+    jobSeconds: HistogramSnapshot;
+    /** Time each started job waited in the queue (seconds). */
+    queueWaitSeconds: HistogramSnapshot;
+    /** result.timings per stage of succeeded jobs (seconds). */
+    stageSeconds: Record<StageName, HistogramSnapshot>;
+  };
+}
+
+/** The mutable counters behind PoolMetrics. */
+export class MetricsRecorder {
+  submitted = 0;
+  started = 0;
+  succeeded = 0;
+  failed = 0;
+  oversize = 0;
+  readonly failedByCode = new Map<string, number>();
+  maxInFlightBytesSeen = 0;
+  maxInFlightJobsSeen = 0;
+  audioSeconds = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  readonly stageSeconds: Record<StageName, number> = { probe: 0, analyze: 0, decode: 0, filter: 0, encode: 0, mux: 0, total: 0 };
+  readonly jobSeconds = new Histogram();
+  readonly queueWaitSeconds = new Histogram();
+  readonly stageHistograms: Record<StageName, Histogram> = {
+    probe: new Histogram(),
+    analyze: new Histogram(),
+    decode: new Histogram(),
+    filter: new Histogram(),
+    encode: new Histogram(),
+    mux: new Histogram(),
+    total: new Histogram(),
+  };
+
+  fail(code: string): void {
+    this.failed++;
+    this.failedByCode.set(code, (this.failedByCode.get(code) ?? 0) + 1);
+  }
+
+  succeed(inputBytes: number, outputBytes: number, audioSeconds: number, timings: StageTimings): void {
+    this.succeeded++;
+    this.bytesIn += inputBytes;
+    this.bytesOut += outputBytes;
+    this.audioSeconds += audioSeconds;
+    for (const stage of STAGES) {
+      const ms = timings[stage];
+      if (typeof ms !== 'number' || !Number.isFinite(ms)) continue;
+      this.stageSeconds[stage] += ms / 1000;
+      this.stageHistograms[stage].observe(ms / 1000);
+    }
+  }
+
+  inFlight(jobs: number, bytes: number): void {
+    if (bytes > this.maxInFlightBytesSeen) this.maxInFlightBytesSeen = bytes;
+    if (jobs > this.maxInFlightJobsSeen) this.maxInFlightJobsSeen = jobs;
+  }
+
+  snapshot(live: Pick<PoolMetrics, 'queueDepth' | 'inFlightJobs' | 'inFlightBytes' | 'budgetBytes' | 'concurrency' | 'maxConcurrency'>): PoolMetrics {
+    const stageSeconds = { ...this.stageSeconds };
+    const stageHist = {} as Record<StageName, HistogramSnapshot>;
+    for (const s of STAGES) stageHist[s] = this.stageHistograms[s].snapshot();
+    return {
+      jobs: {
+        submitted: this.submitted,
+        started: this.started,
+        succeeded: this.succeeded,
+        failed: this.failed,
+        failedByCode: Object.fromEntries(this.failedByCode),
+        oversize: this.oversize,
+      },
+      ...live,
+      maxInFlightBytesSeen: this.maxInFlightBytesSeen,
+      maxInFlightJobsSeen: this.maxInFlightJobsSeen,
+      audioSeconds: this.audioSeconds,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      stageSeconds,
+      histograms: {
+        jobSeconds: this.jobSeconds.snapshot(),
+        queueWaitSeconds: this.queueWaitSeconds.snapshot(),
+        stageSeconds: stageHist,
+      },
+    };
+  }
+}
+
+function num(n: number): string {
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  if (Number.isNaN(n)) return 'NaN';
+  return String(n);
+}
+
+function labels(pairs: Record<string, string>): string {
+  const entries = Object.entries(pairs);
+  if (entries.length === 0) return '';
+  const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+  return `{${entries.map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}`;
+}
+
+/**
+ * Prometheus text exposition format (version 0.0.4) of a metrics snapshot. Metric names start with `prefix`
+ * (default `ttsav_pool`).
+ */
+export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
+  const out: string[] = [];
+  const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string): string => {
+    const full = `${prefix}_${name}`;
+    out.push(`# HELP ${full} ${help}`, `# TYPE ${full} ${type}`);
+    return full;
+  };
+  const single = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
+    out.push(`${family(name, type, help)} ${num(value)}`);
+  };
+  const histogram = (full: string, h: HistogramSnapshot, extra: Record<string, string> = {}): void => {
+    h.buckets.forEach((le, i) => out.push(`${full}_bucket${labels({ ...extra, le: num(le) })} ${h.counts[i]}`));
+    out.push(`${full}_bucket${labels({ ...extra, le: '+Inf' })} ${h.count}`);
+    out.push(`${full}_sum${labels(extra)} ${num(h.sum)}`, `${full}_count${labels(extra)} ${h.count}`);
+  };
+
+  single('jobs_submitted_total', 'counter', 'Transcode jobs accepted by the pool.', m.jobs.submitted);
+  single('jobs_started_total', 'counter', 'Transcode jobs started (admitted by concurrency and memory budget).', m.jobs.started);
+  single('jobs_succeeded_total', 'counter', 'Transcode jobs that succeeded.', m.jobs.succeeded);
+  const failed = family('jobs_failed_total', 'counter', 'Transcode jobs that failed, by error code (including jobs that never started).');
+  const codes = Object.entries(m.jobs.failedByCode);
+  if (codes.length === 0) out.push(`${failed} 0`);
+  for (const [code, n] of codes) out.push(`${failed}${labels({ code })} ${n}`);
+  single('jobs_oversize_total', 'counter', 'Jobs whose estimate exceeded the whole budget and ran alone.', m.jobs.oversize);
+  single('queue_depth', 'gauge', 'Jobs waiting for a slot.', m.queueDepth);
+  single('in_flight_jobs', 'gauge', 'Jobs running now.', m.inFlightJobs);
+  single('in_flight_bytes', 'gauge', 'Estimated bytes held by the running jobs.', m.inFlightBytes);
+  single('in_flight_bytes_max', 'gauge', 'Highest in_flight_bytes seen.', m.maxInFlightBytesSeen);
+  single('in_flight_jobs_max', 'gauge', 'Highest in_flight_jobs seen.', m.maxInFlightJobsSeen);
+  single('budget_bytes', 'gauge', 'Admission budget (maxInFlightBytes).', m.budgetBytes);
+  single('concurrency_limit', 'gauge', 'Current concurrency limit.', m.concurrency);
+  single('concurrency_max', 'gauge', 'Upper bound of the concurrency limit.', m.maxConcurrency);
+  single('audio_seconds_total', 'counter', 'Seconds of audio produced.', m.audioSeconds);
+  single('input_bytes_total', 'counter', 'Input bytes of succeeded jobs.', m.bytesIn);
+  single('output_bytes_total', 'counter', 'Output bytes of succeeded jobs.', m.bytesOut);
+  const stageTotal = family('stage_seconds_total', 'counter', 'Worker-thread time per pipeline stage, summed over succeeded jobs.');
+  for (const s of STAGES) out.push(`${stageTotal}${labels({ stage: s })} ${num(m.stageSeconds[s])}`);
+  histogram(family('job_duration_seconds', 'histogram', 'Wall time of each started job, start to settle.'), m.histograms.jobSeconds);
+  histogram(family('queue_wait_seconds', 'histogram', 'Time each started job waited in the queue.'), m.histograms.queueWaitSeconds);
+  const stageHist = family('stage_seconds', 'histogram', 'Worker-thread time per pipeline stage of each succeeded job.');
+  for (const s of STAGES) histogram(stageHist, m.histograms.stageSeconds[s], { stage: s });
+  return out.join('\n') + '\n';
+}
