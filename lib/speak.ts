@@ -1,0 +1,353 @@
+/**
+ * speak() and speakMany(): text → TTS engine → transcode(), in memory. The synthesized audio goes to the addon as
+ * a Buffer with its format named (no probing), never through a file.
+ */
+import os from 'node:os';
+import { TtsavError } from './errors';
+import { invalidOption, normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
+import { makeSubtitles, normalizeSubtitleOptions, punctuate, type SubtitleOptions, type Subtitles } from './subtitles';
+import { transcode, type TranscodeResult } from './transcode';
+import { edge } from './tts/edge';
+import { espeak } from './tts/espeak';
+import { abortedError, checkSignal } from './tts/prosody';
+import type { Synthesis, SynthesizeOptions, TtsAudioFormat, TtsEngine, WordBoundary } from './tts/types';
+
+export type EngineName = 'edge' | 'espeak';
+
+export interface SpeakOptions extends Omit<TranscodeOptions, 'signal'> {
+  /** 'espeak' (offline, the default), 'edge' (online), or an engine instance (edge({...}), espeak({...}), your own). */
+  engine?: EngineName | TtsEngine;
+  voice?: string;
+  rate?: string;
+  pitch?: string;
+  volume?: string;
+  /** Make SRT and WebVTT subtitles from the word boundaries (true, or cue limits). */
+  subtitles?: boolean | SubtitleOptions;
+  /** Cancels synthesis and transcode. */
+  signal?: AbortSignal;
+}
+
+export interface SpeakResult {
+  /** The encoded audio (the transcode's data). */
+  audio: Buffer;
+  format: OutputFormat;
+  /** Length of the encoded audio, from its samples. */
+  durationSeconds: number;
+  /** With `subtitles`: cues timed to the encoded audio. */
+  subtitles?: Subtitles;
+  /** What the engine produced. */
+  tts: { engine: string; voice: string; format: TtsAudioFormat; bytes: number; durationSeconds: number; requests: number; words: WordBoundary[] };
+  /** The full transcode result (sample rate, channels, timings, …). */
+  transcode: TranscodeResult;
+}
+
+const TTS_KEYS = ['engine', 'voice', 'rate', 'pitch', 'volume', 'subtitles', 'signal'] as const;
+
+const shared: Partial<Record<EngineName, TtsEngine>> = {};
+/** The process-wide engine behind engine: 'edge' / 'espeak'. */
+export function defaultEngine(name: EngineName): TtsEngine {
+  return (shared[name] ??= name === 'edge' ? edge() : espeak());
+}
+
+function resolveEngine(value: unknown): TtsEngine {
+  if (value === undefined) return defaultEngine('espeak');
+  if (value === 'edge' || value === 'espeak') return defaultEngine(value);
+  const e = value as TtsEngine;
+  if (typeof e === 'object' && e !== null && typeof e.synthesize === 'function' && typeof e.format === 'object') return e;
+  throw invalidOption('engine', "'espeak', 'edge' or a TtsEngine", value);
+}
+
+interface Prepared {
+  engine: TtsEngine;
+  synth: SynthesizeOptions;
+  transcodeOptions: TranscodeOptions;
+  subtitles?: Required<SubtitleOptions>;
+  signal?: AbortSignal;
+}
+
+/** Validates everything up front (before any network or native work). */
+function prepare(options: unknown): Prepared {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption('options', 'an object', options);
+  const o = options as Record<string, unknown>;
+  const engine = resolveEngine(o.engine);
+  const signal = checkSignal(o.signal);
+  const synth: SynthesizeOptions = {};
+  for (const k of ['voice', 'rate', 'pitch', 'volume'] as const) if (o[k] !== undefined) synth[k] = o[k] as string;
+  engine.validate(synth);
+  const transcodeOptions: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (!(TTS_KEYS as readonly string[]).includes(k) && v !== undefined) transcodeOptions[k] = v;
+  // The engine says what it sends: name the demuxer so the transcoder does not probe.
+  transcodeOptions.inputFormat ??= engine.format.container;
+  normalizeOptions(transcodeOptions); // throws ERR_TTSAV_OPTIONS now rather than after the synthesis
+  const p: Prepared = { engine, synth, transcodeOptions: transcodeOptions as TranscodeOptions };
+  if (o.subtitles !== undefined && o.subtitles !== false) p.subtitles = normalizeSubtitleOptions(o.subtitles);
+  if (signal) p.signal = signal;
+  return p;
+}
+
+/**
+ * How the transcode's filters move time: words at t in the synthesized audio land at
+ * (t - trimmedStart) / tempo + padBefore in the output. Leading silence removed by trimSilence is not reported by
+ * the transcoder; it is worked out from the durations (exact when only the start is trimmed; when both ends are,
+ * bounded by the first word's start).
+ */
+function timingFor(options: TranscodeOptions, synth: Synthesis, result: TranscodeResult): { scale: number; offsetMs: number; durationMs: number } {
+  const f = (options as { filters?: { tempo?: number; pad?: { before?: number; after?: number }; trimSilence?: boolean | { start?: boolean; end?: boolean } } }).filters ?? {};
+  const tempo = typeof f.tempo === 'number' && f.tempo > 0 ? f.tempo : 1;
+  const before = f.pad?.before ?? 0;
+  const after = f.pad?.after ?? 0;
+  const outMs = result.durationSeconds * 1000;
+  const inMs = (result.input?.durationSeconds ?? synth.durationSeconds) * 1000;
+  let trimmedStart = 0;
+  if (f.trimSilence) {
+    const t = f.trimSilence === true ? { start: true, end: true } : { start: f.trimSilence.start ?? true, end: f.trimSilence.end ?? true };
+    const trimmed = Math.max(0, inMs - (outMs - before - after) * tempo);
+    if (t.start && !t.end) trimmedStart = trimmed;
+    else if (t.start) trimmedStart = Math.min(trimmed, synth.words[0]?.offsetMs ?? 0);
+  }
+  return { scale: 1 / tempo, offsetMs: before - trimmedStart / tempo, durationMs: outMs };
+}
+
+type TranscodeFn = (input: Uint8Array, options: TranscodeOptions) => Promise<TranscodeResult>;
+
+async function synthesizeStage(text: string, p: Prepared, signal: AbortSignal | undefined): Promise<Synthesis> {
+  if (typeof text !== 'string' || text.trim() === '') throw invalidOption('text', 'a non-empty string', text);
+  const synth = await p.engine.synthesize(text, signal ? { ...p.synth, signal } : p.synth);
+  if (synth.bytes === 0) throw new TtsavError('ERR_TTSAV_TTS', `${p.engine.name} produced no audio`);
+  return synth;
+}
+
+async function transcodeStage(text: string, synth: Synthesis, p: Prepared, signal: AbortSignal | undefined, run: TranscodeFn): Promise<SpeakResult> {
+  const input = synth.chunks.length === 1 ? synth.chunks[0]! : Buffer.concat(synth.chunks, synth.bytes);
+  const result = await run(input, signal ? { ...p.transcodeOptions, signal } : p.transcodeOptions);
+  const out: SpeakResult = {
+    audio: result.data,
+    format: result.format,
+    durationSeconds: result.durationSeconds,
+    tts: { engine: p.engine.name, voice: synth.voice, format: synth.format, bytes: synth.bytes, durationSeconds: synth.durationSeconds, requests: synth.requests, words: synth.words },
+    transcode: result,
+  };
+  if (p.subtitles) out.subtitles = makeSubtitles(punctuate(synth.words, text), p.subtitles, timingFor(p.transcodeOptions, synth, result));
+  return out;
+}
+
+/**
+ * Speaks text: synthesizes it with the engine (espeak-ng offline by default) and transcodes the audio in memory.
+ * Transcode options (format, preset, bitrate, filters, …) are transcode()'s.
+ */
+export async function speak(text: string, options?: SpeakOptions): Promise<SpeakResult> {
+  const p = prepare(options);
+  if (p.signal?.aborted) throw abortedError(p.signal);
+  const synth = await synthesizeStage(text, p, p.signal);
+  return transcodeStage(text, synth, p, p.signal, transcode);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// speakMany: two stages, each with its own limit, and a bound on the items held between source and consumer.
+
+export interface SpeakItem {
+  /** Returned with the outcome; defaults to the item's index. */
+  id?: string | number;
+  text: string;
+  voice?: string;
+  rate?: string;
+  pitch?: string;
+  volume?: string;
+}
+
+export type SpeakOutcome =
+  | { id: string | number; index: number; result: SpeakResult }
+  | { id: string | number; index: number; error: TtsavError };
+
+export interface SpeakProgress {
+  /** Items taken from the source so far. */
+  started: number;
+  succeeded: number;
+  failed: number;
+  /** Items in each stage now, and finished items waiting for the consumer. */
+  synthesizing: number;
+  waitingForTranscode: number;
+  transcoding: number;
+  waitingForConsumer: number;
+}
+
+/** Anything with transcode() — e.g. a batch pool — to run the second stage instead of transcode(). */
+export interface TranscodePool {
+  transcode(input: Uint8Array, options?: TranscodeOptions): Promise<TranscodeResult>;
+}
+
+export interface SpeakManyOptions extends SpeakOptions {
+  /** Syntheses at once (network-bound for edge). Default 4. */
+  ttsConcurrency?: number;
+  /** Transcodes at once (CPU-bound). Default min(cores, UV_THREADPOOL_SIZE or 4). */
+  transcodeConcurrency?: number;
+  /** Runs the transcodes (its own limits apply as well as transcodeConcurrency). */
+  pool?: TranscodePool;
+  /** Most items held at once anywhere between the source and the consumer (bounds memory).
+   *  Default ttsConcurrency + 2 × transcodeConcurrency. */
+  maxInFlight?: number;
+  onProgress?: (progress: SpeakProgress) => void;
+}
+
+function limit(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) throw invalidOption(name, 'integer between 1 and 10000', value);
+  return value;
+}
+
+function toTtsavError(err: unknown): TtsavError {
+  if (err instanceof TtsavError) return err;
+  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+}
+
+/**
+ * Speaks many items: an async iterable of per-item outcomes ({ id, index, result } or { id, index, error }) in
+ * completion order. Synthesis and transcoding run as two stages with separate limits; at most maxInFlight items
+ * are held at once, so a slow consumer slows the source instead of filling memory. One item's failure is its own.
+ * Aborting the signal (or leaving the loop early) cancels what is running; after an abort the iteration throws
+ * ERR_TTSAV_ABORTED.
+ */
+export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIterable<string | SpeakItem>, options: SpeakManyOptions = {}): AsyncGenerator<SpeakOutcome, void, undefined> {
+  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  const { ttsConcurrency, transcodeConcurrency, pool, maxInFlight, onProgress, ...speakOptions } = options;
+  const ttsLimit = limit('ttsConcurrency', ttsConcurrency, 4);
+  const threadpool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  const txLimit = limit('transcodeConcurrency', transcodeConcurrency, Math.max(1, Math.min(os.availableParallelism(), threadpool)));
+  const held = limit('maxInFlight', maxInFlight, ttsLimit + 2 * txLimit);
+  if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof pool.transcode !== 'function')) throw invalidOption('pool', 'an object with a transcode(input, options) method', pool);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidOption('onProgress', 'a function', onProgress);
+  const base = prepare(speakOptions);
+  const run: TranscodeFn = pool ? (input, o) => pool.transcode(input, o) : transcode;
+
+  const controller = new AbortController();
+  const outer = base.signal;
+  const onOuterAbort = (): void => controller.abort(outer!.reason);
+  if (outer?.aborted) throw abortedError(outer, 'speakMany');
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = controller.signal;
+
+  const source: Iterator<string | SpeakItem> | AsyncIterator<string | SpeakItem> =
+    Symbol.asyncIterator in (items as object) ? (items as AsyncIterable<string | SpeakItem>)[Symbol.asyncIterator]() : (items as Iterable<string | SpeakItem>)[Symbol.iterator]();
+
+  const state = { started: 0, succeeded: 0, failed: 0, synthesizing: 0, transcoding: 0 };
+  const waiting: { id: string | number; index: number; text: string; synth: Synthesis; p: Prepared }[] = [];
+  const finished: SpeakOutcome[] = [];
+  let inFlight = 0;
+  let sourceDone = false;
+  let pulling = false;
+  let sourceError: unknown;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const progress = (): void => {
+    if (!onProgress) return;
+    try {
+      onProgress({ started: state.started, succeeded: state.succeeded, failed: state.failed, synthesizing: state.synthesizing, waitingForTranscode: waiting.length, transcoding: state.transcoding, waitingForConsumer: finished.length });
+    } catch {
+      // a throwing progress callback must not break the pipeline
+    }
+  };
+  const settle = (outcome: SpeakOutcome): void => {
+    if ('error' in outcome) state.failed++;
+    else state.succeeded++;
+    finished.push(outcome);
+    progress();
+    notify();
+  };
+
+  const itemPrepared = (item: SpeakItem): Prepared => {
+    const own: SynthesizeOptions = { ...base.synth };
+    for (const k of ['voice', 'rate', 'pitch', 'volume'] as const) if (item[k] !== undefined) own[k] = item[k];
+    if ((['voice', 'rate', 'pitch', 'volume'] as const).every((k) => item[k] === undefined)) return base;
+    base.engine.validate(own);
+    return { ...base, synth: own };
+  };
+
+  const startTranscode = (): void => {
+    while (state.transcoding < txLimit && waiting.length > 0) {
+      const w = waiting.shift()!;
+      state.transcoding++;
+      transcodeStage(w.text, w.synth, w.p, signal, run).then(
+        (result) => settle({ id: w.id, index: w.index, result }),
+        (err: unknown) => settle({ id: w.id, index: w.index, error: toTtsavError(err) }),
+      ).finally(() => {
+        state.transcoding--;
+        pump();
+      });
+    }
+  };
+
+  const startSynthesis = (raw: string | SpeakItem, index: number): void => {
+    const item: SpeakItem = typeof raw === 'string' ? { text: raw } : (raw ?? ({} as SpeakItem));
+    const id = typeof raw === 'object' && raw !== null && raw.id !== undefined ? raw.id : index;
+    state.synthesizing++;
+    (async () => {
+      if (typeof raw !== 'string' && (typeof raw !== 'object' || raw === null)) throw invalidOption('item', 'a string or { text }', raw);
+      const p = itemPrepared(item);
+      return { p, synth: await synthesizeStage(item.text, p, signal) };
+    })().then(
+      ({ p, synth }) => {
+        waiting.push({ id, index, text: item.text, synth, p });
+        startTranscode();
+      },
+      (err: unknown) => settle({ id, index, error: toTtsavError(err) }),
+    ).finally(() => {
+      state.synthesizing--;
+      pump();
+    });
+  };
+
+  function pump(): void {
+    startTranscode();
+    if (pulling || sourceDone || signal.aborted || state.synthesizing >= ttsLimit || inFlight >= held) return;
+    pulling = true;
+    Promise.resolve()
+      .then(() => source.next())
+      .then(
+        (r) => {
+          pulling = false;
+          if (r.done) sourceDone = true;
+          else {
+            inFlight++;
+            startSynthesis(r.value, state.started++);
+          }
+          pump();
+          notify();
+        },
+        (err: unknown) => {
+          pulling = false;
+          sourceDone = true;
+          sourceError = err;
+          notify();
+        },
+      );
+  }
+
+  signal.addEventListener('abort', notify, { once: true });
+  try {
+    pump();
+    for (;;) {
+      if (signal.aborted) throw abortedError(signal, 'speakMany');
+      if (finished.length > 0) {
+        const next = finished.shift()!;
+        inFlight--;
+        pump();
+        yield next;
+        continue;
+      }
+      if (sourceError !== undefined) throw sourceError;
+      if (sourceDone && inFlight === 0) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    outer?.removeEventListener('abort', onOuterAbort);
+    if (!sourceDone || inFlight > 0) controller.abort(new Error('speakMany ended early'));
+    if (!sourceDone) await (source as AsyncIterator<unknown>).return?.();
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The EdgeTTS ("Read Aloud") wire protocol: URLs and the Sec-MS-GEC token, the messages a client sends, parsing
+ * what the service sends back, and splitting long text into requests the service accepts.
+ */
+import { createHash } from 'node:crypto';
+import { TtsavError } from '../errors';
+import { invalidOption } from '../options';
+
+export const TRUSTED_CLIENT_TOKEN = '6A5AA1D4EAFF4E9FB37E23D68491D6F4';
+export const DEFAULT_ENDPOINT = 'wss://speech.platform.bing.com';
+export const SYNTHESIZE_PATH = '/consumer/speech/synthesize/readaloud/edge/v1';
+export const VOICES_PATH = '/consumer/speech/synthesize/readaloud/voices/list';
+export const CHROMIUM_VERSION = '130.0.2849.68';
+export const SEC_MS_GEC_VERSION = `1-${CHROMIUM_VERSION}`;
+export const OUTPUT_FORMAT = 'audio-24khz-48kbitrate-mono-mp3';
+export const ORIGIN = 'chrome-extension://jdiccldimpdaibmpdkjnbmckianbfold';
+export const USER_AGENT =
+  `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${CHROMIUM_VERSION.split('.')[0]}.0.0.0 ` +
+  `Safari/537.36 Edg/${CHROMIUM_VERSION.split('.')[0]}.0.0.0`;
+/** Seconds between 1601-01-01 (Windows file time epoch) and 1970-01-01. */
+const WINDOWS_EPOCH_OFFSET = 11644473600n;
+
+/**
+ * The Sec-MS-GEC token: SHA-256 of the Windows file time (100 ns ticks since 1601) rounded down to 5 minutes,
+ * followed by the trusted client token, as uppercase hex. `nowMs` is the (skew-corrected) Unix time in ms.
+ */
+export function secMsGec(nowMs: number, token = TRUSTED_CLIENT_TOKEN): string {
+  let seconds = BigInt(Math.floor(nowMs / 1000)) + WINDOWS_EPOCH_OFFSET;
+  seconds -= seconds % 300n;
+  return createHash('sha256').update(`${seconds * 10_000_000n}${token}`, 'ascii').digest('hex').toUpperCase();
+}
+
+export interface Endpoint {
+  /** 'wss:' or 'ws:' */
+  scheme: 'ws' | 'wss';
+  /** host[:port] */
+  host: string;
+}
+
+/** Parses `ws://host:port` or `wss://host[:port]` (a trailing '/' is allowed; a path is not: the protocol's stays). */
+export function parseEndpoint(value: unknown, name = 'endpoint'): Endpoint {
+  const m = typeof value === 'string' ? /^(wss?):\/\/([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?\/?$/.exec(value.trim()) : null;
+  if (!m) throw invalidOption(name, "a URL like 'wss://speech.platform.bing.com' or 'ws://127.0.0.1:8080' (scheme, host and port only)", value);
+  const port = m[3] ? Number(m[3].slice(1)) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) throw invalidOption(name, 'a port between 1 and 65535', value);
+  return { scheme: m[1] as 'ws' | 'wss', host: `${m[2]}${m[3] ?? ''}` };
+}
+
+export function connectionId(): string {
+  return globalThis.crypto.randomUUID().replace(/-/g, '');
+}
+
+export function synthesizeUrl(ep: Endpoint, nowMs: number, connId = connectionId()): string {
+  return (
+    `${ep.scheme}://${ep.host}${SYNTHESIZE_PATH}?TrustedClientToken=${TRUSTED_CLIENT_TOKEN}` +
+    `&Sec-MS-GEC=${secMsGec(nowMs)}&Sec-MS-GEC-Version=${SEC_MS_GEC_VERSION}&ConnectionId=${connId}`
+  );
+}
+
+export function voicesUrl(ep: Endpoint, nowMs: number): string {
+  const scheme = ep.scheme === 'ws' ? 'http' : 'https';
+  return (
+    `${scheme}://${ep.host}${VOICES_PATH}?trustedclienttoken=${TRUSTED_CLIENT_TOKEN}` +
+    `&Sec-MS-GEC=${secMsGec(nowMs)}&Sec-MS-GEC-Version=${SEC_MS_GEC_VERSION}`
+  );
+}
+
+export function requestHeaders(): Record<string, string> {
+  return {
+    Pragma: 'no-cache',
+    'Cache-Control': 'no-cache',
+    Origin: ORIGIN,
+    'User-Agent': USER_AGENT,
+    'Accept-Encoding': 'gzip, deflate, br',
+    'Accept-Language': 'en-US,en;q=0.9',
+  };
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** The X-Timestamp the browser sends: 'Thu Nov 28 2026 12:00:00 GMT+0000 (Coordinated Universal Time)'. */
+export function timestamp(nowMs: number): string {
+  const d = new Date(nowMs);
+  return (
+    `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${pad(d.getUTCDate())} ${d.getUTCFullYear()} ` +
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} GMT+0000 (Coordinated Universal Time)`
+  );
+}
+
+export function speechConfigMessage(nowMs: number): string {
+  const config = {
+    context: {
+      synthesis: {
+        audio: {
+          metadataoptions: { sentenceBoundaryEnabled: 'false', wordBoundaryEnabled: 'true' },
+          outputFormat: OUTPUT_FORMAT,
+        },
+      },
+    },
+  };
+  return (
+    `X-Timestamp:${timestamp(nowMs)}\r\nContent-Type:application/json; charset=utf-8\r\nPath:speech.config\r\n\r\n` +
+    `${JSON.stringify(config)}\r\n`
+  );
+}
+
+/** 'en-US-AriaNeural' → 'Microsoft Server Speech Text to Speech Voice (en-US, AriaNeural)'. */
+export function fullVoiceName(voice: string): string {
+  if (voice.startsWith('Microsoft Server Speech Text to Speech Voice (')) return voice;
+  const i = voice.lastIndexOf('-');
+  return `Microsoft Server Speech Text to Speech Voice (${voice.slice(0, i)}, ${voice.slice(i + 1)})`;
+}
+
+const SHORT_VOICE = /^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){1,3}-[A-Za-z0-9]+Neural$/;
+const FULL_VOICE = /^Microsoft Server Speech Text to Speech Voice \([a-z]{2,3}(?:-[A-Za-z0-9]{2,8}){1,3}, [A-Za-z0-9]+Neural\)$/;
+
+export function checkEdgeVoice(voice: unknown): string {
+  if (typeof voice !== 'string' || !(SHORT_VOICE.test(voice) || FULL_VOICE.test(voice)))
+    throw invalidOption('voice', "an EdgeTTS voice name like 'en-US-AriaNeural' or 'zh-CN-XiaoxiaoNeural'", voice);
+  return voice;
+}
+
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+export function ssmlMessage(requestId: string, nowMs: number, voice: string, prosody: { rate: string; pitch: string; volume: string }, escapedText: string): string {
+  return (
+    `X-RequestId:${requestId}\r\nContent-Type:application/ssml+xml\r\nX-Timestamp:${timestamp(nowMs)}Z\r\nPath:ssml\r\n\r\n` +
+    `<speak version='1.0' xmlns='http://www.w3.org/2001/10/synthesis' xml:lang='en-US'>` +
+    `<voice name='${escapeXml(fullVoiceName(voice))}'><prosody pitch='${prosody.pitch}' rate='${prosody.rate}' volume='${prosody.volume}'>` +
+    `${escapedText}</prosody></voice></speak>`
+  );
+}
+
+/** Splits a text message into its header map and body. */
+export function parseTextMessage(data: string): { headers: Record<string, string>; body: string } {
+  const split = data.indexOf('\r\n\r\n');
+  const head = split < 0 ? data : data.slice(0, split);
+  const body = split < 0 ? '' : data.slice(split + 4);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return { headers, body };
+}
+
+/** A binary message: [uint16 BE header length][headers][payload]. */
+export function parseBinaryMessage(data: Buffer): { headers: Record<string, string>; payload: Buffer } {
+  if (data.length < 2) throw new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS sent a binary message shorter than its header length field');
+  const len = data.readUInt16BE(0);
+  if (2 + len > data.length) throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS sent a binary message whose header length (${len}) exceeds it (${data.length} bytes)`);
+  return { headers: parseTextMessage(data.toString('utf8', 2, 2 + len)).headers, payload: data.subarray(2 + len) };
+}
+
+export interface RawWordBoundary {
+  text: string;
+  /** 100 ns ticks */
+  offset: number;
+  duration: number;
+}
+
+/** Reads the WordBoundary entries of an audio.metadata body. */
+export function parseMetadata(body: string): RawWordBoundary[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS sent audio.metadata that is not JSON');
+  }
+  const out: RawWordBoundary[] = [];
+  const list = (json as { Metadata?: unknown }).Metadata;
+  if (!Array.isArray(list)) return out;
+  for (const m of list as { Type?: string; Data?: { Offset?: number; Duration?: number; text?: { Text?: string } } }[]) {
+    if (m.Type !== 'WordBoundary' || !m.Data) continue;
+    const { Offset, Duration, text } = m.Data;
+    if (typeof Offset !== 'number' || typeof Duration !== 'number' || typeof text?.Text !== 'string') continue;
+    out.push({ text: text.Text, offset: Offset, duration: Duration });
+  }
+  return out;
+}
+
+// Characters XML 1.0 does not allow (the service rejects the request), replaced by spaces.
+const INVALID_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const SENTENCE_END = /[.!?。！？；;…]/;
+
+function escapedBytes(ch: string): number {
+  switch (ch) {
+    case '&':
+      return 5;
+    case '<':
+    case '>':
+      return 4;
+    case '"':
+    case "'":
+      return 6;
+    default:
+      return Buffer.byteLength(ch, 'utf8');
+  }
+}
+
+/**
+ * Splits text into pieces whose XML-escaped UTF-8 size is at most maxBytes, cutting at the last line break or
+ * sentence end in the second half of the window, else at the last space, else at a sentence end anywhere, else
+ * between characters (never inside a surrogate pair or an escape). Line breaks become spaces within a piece.
+ */
+export function splitText(text: string, maxBytes: number): string[] {
+  const clean = text.replace(INVALID_XML, ' ').replace(/\r\n?/g, '\n');
+  const chars = Array.from(clean);
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < chars.length) {
+    let bytes = 0;
+    let end = start;
+    while (end < chars.length && bytes + escapedBytes(chars[end]!) <= maxBytes) bytes += escapedBytes(chars[end++]!);
+    if (end === start) end = start + 1; // one character over the limit on its own: cannot happen for maxBytes >= 6
+    let cut = end;
+    if (end < chars.length) {
+      let lastBreak = -1;
+      let lastSpace = -1;
+      for (let i = end - 1; i > start; i--) {
+        const c = chars[i]!;
+        if (lastBreak < 0 && (c === '\n' || SENTENCE_END.test(c))) lastBreak = i + 1;
+        if (lastSpace < 0 && /\s/.test(c)) lastSpace = i + 1;
+        if (lastBreak >= 0 && lastSpace >= 0) break;
+      }
+      const half = start + (end - start) / 2;
+      if (lastBreak > half) cut = lastBreak;
+      else if (lastSpace > start) cut = lastSpace;
+      else if (lastBreak > start) cut = lastBreak;
+    }
+    const piece = chars.slice(start, cut).join('').replace(/\s*\n\s*/g, ' ').replace(/[ \t]+/g, ' ').trim();
+    if (piece !== '') pieces.push(piece);
+    start = cut;
+  }
+  return pieces;
+}

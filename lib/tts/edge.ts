@@ -1,0 +1,419 @@
+/**
+ * edge(): Microsoft Edge's online "Read Aloud" voices over their websocket protocol, with a deadline on every
+ * request (connect, idle, total), a cancel that closes the socket, bounded retries with backoff and jitter, clock
+ * skew correction on 403, a configurable endpoint, and long text split and joined.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import WebSocket from 'ws';
+import { TtsavError } from '../errors';
+import { invalidOption } from '../options';
+import {
+  checkEdgeVoice,
+  connectionId,
+  DEFAULT_ENDPOINT,
+  escapeXml,
+  parseBinaryMessage,
+  parseEndpoint,
+  parseMetadata,
+  parseTextMessage,
+  requestHeaders,
+  speechConfigMessage,
+  splitText,
+  ssmlMessage,
+  synthesizeUrl,
+  voicesUrl,
+  type Endpoint,
+} from './edge-protocol';
+import { mp3Info } from './mp3';
+import { abortedError, checkSignal, checkText, formatRelative, parsePitch, parseRate, parseVolume, sleep } from './prosody';
+import type { Synthesis, SynthesizeOptions, TtsAudioFormat, TtsEngine, TtsVoice, WordBoundary } from './types';
+
+export interface EdgeOptions {
+  /** Default voice. Default 'en-US-AriaNeural'. */
+  voice?: string;
+  /** Default rate, pitch and volume ('+0%', '+0Hz', '+0%'). */
+  rate?: string;
+  pitch?: string;
+  volume?: string;
+  /**
+   * 'wss://host[:port]' or 'ws://host:port' replacing the scheme, host and port of wss://speech.platform.bing.com
+   * (path and query stay the protocol's). Default: env TTSAV_EDGE_ENDPOINT (read when each request starts), else
+   * the service.
+   */
+  endpoint?: string;
+  /** Deadline for the websocket to open (TCP, TLS, HTTP upgrade), per attempt. Default 10000 ms. */
+  connectTimeoutMs?: number;
+  /** Longest silence between two frames from the service, per attempt. Default 10000 ms. */
+  idleTimeoutMs?: number;
+  /** Deadline for one request (one piece of the text), retries and backoff included. Default 60000 ms. */
+  timeoutMs?: number;
+  /** Retries after 429, 5xx, a dropped connection or a turn without audio. Default 3. */
+  maxRetries?: number;
+  /** First backoff delay; doubles each retry, with jitter (×0.5–1). Default 500 ms. */
+  retryDelayMs?: number;
+  /** Longest backoff delay (Retry-After included). Default 8000 ms. */
+  maxRetryDelayMs?: number;
+  /** Largest piece of text per request, in bytes after XML escaping. Default 4096 (the service's limit). */
+  maxChunkBytes?: number;
+  /** How long voices() keeps its list. Default 1 hour. */
+  voicesCacheMs?: number;
+}
+
+const KNOWN = new Set<keyof EdgeOptions>([
+  'voice', 'rate', 'pitch', 'volume', 'endpoint', 'connectTimeoutMs', 'idleTimeoutMs', 'timeoutMs', 'maxRetries',
+  'retryDelayMs', 'maxRetryDelayMs', 'maxChunkBytes', 'voicesCacheMs',
+]);
+
+function int(name: string, value: unknown, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw invalidOption(name, `integer between ${min} and ${max}`, value);
+  return value;
+}
+
+/** Why one attempt failed, before deciding whether to retry. */
+interface AttemptFailure {
+  kind: 'http' | 'dropped' | 'no-audio' | 'network' | 'timeout' | 'protocol';
+  message: string;
+  status?: number;
+  date?: string;
+  retryAfterMs?: number;
+  which?: 'connect' | 'idle' | 'total';
+}
+
+class Failure extends Error {
+  constructor(readonly info: AttemptFailure) {
+    super(info.message);
+  }
+}
+
+interface Piece {
+  chunks: Buffer[];
+  bytes: number;
+  words: { text: string; offset: number; duration: number }[];
+}
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+const FATAL_NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'SELF_SIGNED_CERT_IN_CHAIN']);
+
+export const EDGE_FORMAT: TtsAudioFormat = Object.freeze({ container: 'mp3', codec: 'mp3', sampleRate: 24000, channels: 1 });
+
+export class EdgeEngine implements TtsEngine {
+  readonly name = 'edge';
+  readonly format = EDGE_FORMAT;
+  private readonly o: Required<Omit<EdgeOptions, 'endpoint'>> & { endpoint?: Endpoint };
+  /** Server time minus local time, learned from a 403's Date header. */
+  clockSkewMs = 0;
+  private voicesCache?: { at: number; list: TtsVoice[] };
+  private voicesPending?: Promise<TtsVoice[]>;
+
+  constructor(options: EdgeOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    for (const key of Object.keys(options))
+      if (!KNOWN.has(key as keyof EdgeOptions) && (options as Record<string, unknown>)[key] !== undefined)
+        throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown edge() option '${key}'; known options: ${[...KNOWN].join(', ')}`);
+    this.o = {
+      voice: checkEdgeVoice(options.voice ?? 'en-US-AriaNeural'),
+      rate: formatRelative(parseRate(options.rate ?? '+0%')),
+      pitch: formatRelative(parsePitch(options.pitch ?? '+0Hz')),
+      volume: formatRelative(parseVolume(options.volume ?? '+0%')),
+      connectTimeoutMs: int('connectTimeoutMs', options.connectTimeoutMs, 1, 600_000, 10_000),
+      idleTimeoutMs: int('idleTimeoutMs', options.idleTimeoutMs, 1, 600_000, 10_000),
+      timeoutMs: int('timeoutMs', options.timeoutMs, 1, 3_600_000, 60_000),
+      maxRetries: int('maxRetries', options.maxRetries, 0, 10, 3),
+      retryDelayMs: int('retryDelayMs', options.retryDelayMs, 0, 60_000, 500),
+      maxRetryDelayMs: int('maxRetryDelayMs', options.maxRetryDelayMs, 0, 300_000, 8_000),
+      maxChunkBytes: int('maxChunkBytes', options.maxChunkBytes, 64, 4096, 4096),
+      voicesCacheMs: int('voicesCacheMs', options.voicesCacheMs, 0, 7 * 86_400_000, 3_600_000),
+    };
+    if (options.endpoint !== undefined) this.o.endpoint = parseEndpoint(options.endpoint);
+  }
+
+  /** The endpoint for a request starting now: the option, else env TTSAV_EDGE_ENDPOINT, else the service. */
+  endpoint(): Endpoint {
+    if (this.o.endpoint) return this.o.endpoint;
+    const env = process.env.TTSAV_EDGE_ENDPOINT;
+    if (env !== undefined && env !== '') return parseEndpoint(env, 'TTSAV_EDGE_ENDPOINT');
+    return parseEndpoint(DEFAULT_ENDPOINT);
+  }
+
+  validate(options: SynthesizeOptions): void {
+    this.resolve(options);
+  }
+
+  private resolve(options: SynthesizeOptions = {}): { voice: string; prosody: { rate: string; pitch: string; volume: string }; signal?: AbortSignal } {
+    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    const r = {
+      voice: options.voice === undefined ? this.o.voice : checkEdgeVoice(options.voice),
+      prosody: {
+        rate: options.rate === undefined ? this.o.rate : formatRelative(parseRate(options.rate)),
+        pitch: options.pitch === undefined ? this.o.pitch : formatRelative(parsePitch(options.pitch)),
+        volume: options.volume === undefined ? this.o.volume : formatRelative(parseVolume(options.volume)),
+      },
+    };
+    const signal = checkSignal(options.signal);
+    return signal ? { ...r, signal } : r;
+  }
+
+  async synthesize(text: string, options: SynthesizeOptions = {}): Promise<Synthesis> {
+    checkText(text);
+    const { voice, prosody, signal } = this.resolve(options);
+    if (signal?.aborted) throw abortedError(signal);
+    const endpoint = this.endpoint();
+    const pieces = splitText(text, this.o.maxChunkBytes);
+    if (pieces.length === 0) throw new TtsavError('ERR_TTSAV_OPTIONS', 'Expected text with something to speak but received only unusable characters');
+    const chunks: Buffer[] = [];
+    const words: WordBoundary[] = [];
+    let bytes = 0;
+    let shiftMs = 0;
+    let requests = 0;
+    for (const piece of pieces) {
+      const { result, attempts } = await this.request(endpoint, voice, prosody, escapeXml(piece), signal);
+      requests += attempts;
+      const joined = Buffer.concat(result.chunks);
+      const info = mp3Info(joined);
+      for (const w of result.words)
+        words.push({ text: w.text, offsetMs: shiftMs + w.offset / 10_000, durationMs: w.duration / 10_000 });
+      chunks.push(...result.chunks);
+      bytes += result.bytes;
+      shiftMs += info.durationSeconds * 1000;
+    }
+    return { chunks, bytes, words, format: this.format, durationSeconds: shiftMs / 1000, voice, requests };
+  }
+
+  /** One piece of text: attempts with retries under one total deadline. */
+  private async request(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, signal?: AbortSignal): Promise<{ result: Piece; attempts: number }> {
+    const deadline = Date.now() + this.o.timeoutMs;
+    let retries = 0;
+    let skewRetried = false;
+    let attempts = 0;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw this.timeout('total', attempts);
+      attempts++;
+      try {
+        return { result: await this.attempt(endpoint, voice, prosody, escaped, remaining, signal), attempts };
+      } catch (err) {
+        if (!(err instanceof Failure)) throw err;
+        const f = err.info;
+        if (f.kind === 'timeout') throw this.timeout(f.which ?? 'total', attempts);
+        if (f.kind === 'http' && f.status === 403 && !skewRetried && f.date) {
+          const server = Date.parse(f.date);
+          if (Number.isFinite(server)) {
+            skewRetried = true;
+            // The Date header has 1 s resolution: aim for the middle of that second.
+            this.clockSkewMs = server + 500 - Date.now();
+            continue;
+          }
+        }
+        const retryable =
+          (f.kind === 'http' && f.status !== undefined && RETRYABLE_STATUS.has(f.status)) ||
+          f.kind === 'dropped' || f.kind === 'no-audio' || (f.kind === 'network' && !f.message.includes('(fatal)'));
+        if (!retryable || retries >= this.o.maxRetries) throw this.final(f, attempts);
+        const base = Math.min(this.o.maxRetryDelayMs, this.o.retryDelayMs * 2 ** retries);
+        let delay = base * (0.5 + Math.random() * 0.5);
+        if (f.retryAfterMs !== undefined) delay = Math.min(this.o.maxRetryDelayMs, Math.max(delay, f.retryAfterMs));
+        retries++;
+        if (Date.now() + delay >= deadline) throw this.timeout('total', attempts, f);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private timeout(which: 'connect' | 'idle' | 'total', attempts: number, last?: AttemptFailure): TtsavError {
+    const what = which === 'connect' ? `connecting took longer than connectTimeoutMs (${this.o.connectTimeoutMs} ms)`
+      : which === 'idle' ? `the service sent nothing for idleTimeoutMs (${this.o.idleTimeoutMs} ms)`
+      : `the request ran past timeoutMs (${this.o.timeoutMs} ms)`;
+    return new TtsavError('ERR_TTSAV_TTS_TIMEOUT', `EdgeTTS: ${what} after ${attempts} attempt(s)${last ? `; last failure: ${last.message}` : ''}`, { detail: which });
+  }
+
+  private final(f: AttemptFailure, attempts: number): TtsavError {
+    return new TtsavError('ERR_TTSAV_TTS', `EdgeTTS: ${f.message} (after ${attempts} attempt(s))`, { detail: f.status !== undefined ? `HTTP ${f.status}` : f.message });
+  }
+
+  /** One websocket: open, send config + SSML, collect until turn.end. Closes the socket on every path. */
+  private attempt(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, totalMs: number, signal?: AbortSignal): Promise<Piece> {
+    return new Promise<Piece>((resolve, reject) => {
+      if (signal?.aborted) return reject(abortedError(signal));
+      const now = Date.now() + this.clockSkewMs;
+      const ws = new WebSocket(synthesizeUrl(endpoint, now, connectionId()), {
+        headers: requestHeaders(),
+        perMessageDeflate: false,
+        followRedirects: false,
+      });
+      const piece: Piece = { chunks: [], bytes: 0, words: [] };
+      let settled = false;
+      let opened = false;
+      let idleTimer: NodeJS.Timeout | undefined;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(connectTimer);
+        clearTimeout(totalTimer);
+        clearTimeout(idleTimer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          ws.terminate(); // destroys the socket now: the peer sees the close at once
+          reject(err);
+        } else {
+          ws.close(1000);
+          // Do not wait for the closing handshake of a server that will not answer it.
+          setTimeout(() => ws.terminate(), 1000).unref();
+          resolve(piece);
+        }
+      };
+      const fail = (info: AttemptFailure): void => finish(new Failure(info));
+      const onAbort = (): void => finish(abortedError(signal!));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const connectTimer = setTimeout(() => fail({ kind: 'timeout', which: 'connect', message: 'connect timeout' }), Math.min(this.o.connectTimeoutMs, totalMs));
+      const totalTimer = setTimeout(() => fail({ kind: 'timeout', which: 'total', message: 'total timeout' }), totalMs);
+      const armIdle = (): void => {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => fail({ kind: 'timeout', which: 'idle', message: 'idle timeout' }), this.o.idleTimeoutMs);
+      };
+
+      ws.on('unexpected-response', (_req, res) => {
+        const retryAfter = res.headers['retry-after'];
+        const seconds = typeof retryAfter === 'string' ? Number(retryAfter) : NaN;
+        const info: AttemptFailure = { kind: 'http', status: res.statusCode ?? 0, message: `the service answered HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim() };
+        if (typeof res.headers.date === 'string') info.date = res.headers.date;
+        if (Number.isFinite(seconds) && seconds >= 0) info.retryAfterMs = seconds * 1000;
+        res.resume();
+        fail(info);
+      });
+      ws.on('error', (err: NodeJS.ErrnoException) => {
+        if (settled) return;
+        if (opened) return fail({ kind: 'dropped', message: `the connection failed mid-request: ${err.message}` });
+        const code = err.code ?? '';
+        fail({ kind: 'network', message: `cannot connect to ${endpoint.scheme}://${endpoint.host}: ${err.message}${FATAL_NETWORK.has(code) ? ' (fatal)' : ''}` });
+      });
+      ws.on('open', () => {
+        opened = true;
+        clearTimeout(connectTimer);
+        armIdle();
+        const t = Date.now() + this.clockSkewMs;
+        ws.send(speechConfigMessage(t));
+        ws.send(ssmlMessage(connectionId(), t, voice, prosody, escaped));
+      });
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (settled) return;
+        armIdle();
+        try {
+          if (isBinary) {
+            const { headers, payload } = parseBinaryMessage(data);
+            if (headers.Path === 'audio' && payload.length > 0) {
+              piece.chunks.push(payload);
+              piece.bytes += payload.length;
+            }
+            return;
+          }
+          const { headers, body } = parseTextMessage(data.toString('utf8'));
+          if (headers.Path === 'audio.metadata') piece.words.push(...parseMetadata(body));
+          else if (headers.Path === 'turn.end') {
+            if (piece.bytes === 0) fail({ kind: 'no-audio', message: 'the service ended the turn without audio' });
+            else finish();
+          }
+        } catch (err) {
+          fail({ kind: 'protocol', message: (err as Error).message });
+        }
+      });
+      ws.on('close', (code: number, reason: Buffer) => {
+        if (settled) return;
+        const why = `code ${code}${reason.length ? ` (${reason.toString()})` : ''}`;
+        fail(opened
+          ? { kind: 'dropped', message: `the connection closed before the turn ended: ${why}` }
+          : { kind: 'network', message: `the connection closed before opening: ${why}` });
+      });
+    });
+  }
+
+  async voices(options: { signal?: AbortSignal; refresh?: boolean } = {}): Promise<TtsVoice[]> {
+    const signal = checkSignal(options.signal);
+    if (!options.refresh && this.voicesCache && Date.now() - this.voicesCache.at < this.o.voicesCacheMs) return this.voicesCache.list;
+    if (!this.voicesPending) {
+      this.voicesPending = this.fetchVoices(signal).then(
+        (list) => {
+          this.voicesCache = { at: Date.now(), list };
+          this.voicesPending = undefined;
+          return list;
+        },
+        (err: unknown) => {
+          this.voicesPending = undefined;
+          throw err;
+        },
+      );
+    }
+    return this.voicesPending;
+  }
+
+  private async fetchVoices(signal?: AbortSignal): Promise<TtsVoice[]> {
+    const endpoint = this.endpoint();
+    let skewRetried = false;
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.get(voicesUrl(endpoint, Date.now() + this.clockSkewMs), signal);
+      if (res.status === 403 && !skewRetried && res.date && Number.isFinite(Date.parse(res.date))) {
+        skewRetried = true;
+        this.clockSkewMs = Date.parse(res.date) + 500 - Date.now();
+        continue;
+      }
+      if (RETRYABLE_STATUS.has(res.status) && attempt < this.o.maxRetries) {
+        await sleep(Math.min(this.o.maxRetryDelayMs, this.o.retryDelayMs * 2 ** attempt) * (0.5 + Math.random() * 0.5), signal);
+        continue;
+      }
+      if (res.status !== 200) throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: the service answered HTTP ${res.status}`, { detail: `HTTP ${res.status}` });
+      let list: unknown;
+      try {
+        list = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        throw new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS voices list: the answer is not JSON');
+      }
+      if (!Array.isArray(list)) throw new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS voices list: the answer is not a list');
+      return (list as Record<string, unknown>[])
+        .filter((v) => typeof v.ShortName === 'string')
+        .map((v) => {
+          const voice: TtsVoice = { name: v.ShortName as string };
+          if (typeof v.Locale === 'string') voice.locale = v.Locale;
+          if (typeof v.Gender === 'string') voice.gender = v.Gender;
+          if (typeof v.FriendlyName === 'string') voice.description = v.FriendlyName;
+          return voice;
+        });
+    }
+  }
+
+  /** An HTTP(S) GET under the connect/total deadlines, cancellable. */
+  private get(url: string, signal?: AbortSignal): Promise<{ status: number; date?: string; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortedError(signal, 'the voices request'));
+      const lib = url.startsWith('https:') ? https : http;
+      const headers = requestHeaders();
+      delete headers.Origin;
+      const req = lib.get(url, { headers: { ...headers, 'Accept-Encoding': 'identity' } }, (res) => {
+        const body: Buffer[] = [];
+        res.on('data', (d: Buffer) => body.push(d));
+        res.on('end', () => done(undefined, { status: res.statusCode ?? 0, ...(typeof res.headers.date === 'string' ? { date: res.headers.date } : {}), body: Buffer.concat(body) }));
+        res.on('error', (err) => done(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: ${err.message}`)));
+      });
+      const timer = setTimeout(() => done(new TtsavError('ERR_TTSAV_TTS_TIMEOUT', `EdgeTTS voices list: no answer within timeoutMs (${this.o.timeoutMs} ms)`)), this.o.timeoutMs);
+      const onAbort = (): void => done(abortedError(signal!, 'the voices request'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => done(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: ${err.message}`)));
+      let settled = false;
+      function done(err: Error | undefined, value?: { status: number; date?: string; body: Buffer }): void {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve(value!);
+      }
+    });
+  }
+}
+
+/** An EdgeTTS engine. Options are validated now (ERR_TTSAV_OPTIONS). */
+export function edge(options?: EdgeOptions): EdgeEngine {
+  return new EdgeEngine(options);
+}

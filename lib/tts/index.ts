@@ -1,0 +1,5 @@
+export { edge, EdgeEngine, EDGE_FORMAT } from './edge';
+export type { EdgeOptions } from './edge';
+export { espeak, EspeakEngine, ESPEAK_FORMAT, espeakStats } from './espeak';
+export type { EspeakOptions, EspeakStats } from './espeak';
+export type { TtsEngine, TtsAudioFormat, WordBoundary, SynthesizeOptions, Synthesis, TtsVoice } from './types';
