@@ -1,6 +1,11 @@
 #include "analysis.h"
 
+#include "error.h"
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <cstdlib>
 #include <limits>
 
@@ -69,6 +74,94 @@ void SoundBounds::Feed(const AVFrame* frame) {
     }
   }
   samples_ += frame->nb_samples;
+}
+
+}  // namespace ttsav::av
+
+namespace ttsav::av {
+namespace {
+
+std::string Num(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
+
+}  // namespace
+
+std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization) {
+  std::string chain;
+  auto add = [&](const std::string& filter) {
+    if (!chain.empty()) chain += ',';
+    chain += filter;
+  };
+  if (analysis == nullptr && (f.trimEnd || f.fadeOutMs > 0))
+    throw Error(ErrorCode::Options, Stage::Filter, "trimming the end and fading out need the whole input (not streaming)");
+
+  int64_t length = analysis ? analysis->samples : -1;  // samples at this point of the chain, when known
+  if (f.trimStart && analysis == nullptr) {
+    add("silenceremove=start_periods=1:start_threshold=" + Num(f.trimThresholdDb) + "dB");
+  } else if (analysis && (f.trimStart || f.trimEnd) && analysis->soundStart >= 0) {
+    int64_t from = f.trimStart ? analysis->soundStart : 0;
+    int64_t to = f.trimEnd ? analysis->soundEnd : analysis->samples;
+    add("atrim=start_sample=" + std::to_string(from) + ":end_sample=" + std::to_string(to));
+    add("asetpts=N/SR/TB");
+    length = to - from;
+  }
+  if (f.tempo != 1) {
+    // atempo is best within 0.5-2: chain steps for factors beyond.
+    double t = f.tempo;
+    while (t > 2.0) {
+      add("atempo=2");
+      t /= 2.0;
+    }
+    while (t < 0.5) {
+      add("atempo=0.5");
+      t /= 0.5;
+    }
+    add("atempo=" + Num(t));
+    if (length >= 0) length = static_cast<int64_t>(std::llround(static_cast<double>(length) / f.tempo));
+  }
+  if (f.volumeDb != 0) add("volume=" + Num(f.volumeDb) + "dB");
+  if (f.loudness) {
+    std::string dynamic = "loudnorm=I=" + Num(f.loudnessI) + ":TP=" + Num(f.loudnessTP) + ":LRA=" + Num(f.loudnessLRA);
+    if (analysis == nullptr) {
+      // No lookahead: libav's dynamic normalizer, which adapts as it goes.
+      normalization->applied = true;
+      normalization->mode = "dynamic";
+      add(dynamic + ":linear=false");
+      add("aresample=" + std::to_string(rate));  // loudnorm works at 192 kHz
+    } else if (analysis->loudness && std::isfinite(analysis->loudness->integrated)) {
+      const Loudness& m = *analysis->loudness;
+      normalization->applied = true;
+      normalization->measured = m;
+      double gain = f.loudnessI - m.integrated;
+      if (m.truePeak + gain <= f.loudnessTP) {
+        // Linear: one exact gain, the programme's dynamics untouched.
+        normalization->mode = "linear";
+        normalization->gainDb = gain;
+        add("volume=" + Num(gain) + "dB");
+      } else {
+        // The gain would push true peaks past the target: libav's dynamic EBU R128 normalizer instead.
+        normalization->mode = "dynamic";
+        add(dynamic + ":measured_I=" + Num(m.integrated) + ":measured_TP=" + Num(m.truePeak) + ":measured_LRA=" +
+            Num(m.lra) + ":linear=false");
+        add("aresample=" + std::to_string(rate));
+      }
+    }
+  }
+  if (f.fadeInMs > 0 || f.fadeOutMs > 0) add("asetpts=N/SR/TB");
+  if (f.fadeInMs > 0) add("afade=t=in:start_sample=0:nb_samples=" + std::to_string(MsToSamples(f.fadeInMs, rate)));
+  if (f.fadeOutMs > 0 && length > 0) {
+    int64_t n = std::min(MsToSamples(f.fadeOutMs, rate), length);
+    add("afade=t=out:start_sample=" + std::to_string(length - n) + ":nb_samples=" + std::to_string(n));
+  }
+  if (f.padBeforeMs > 0) add("adelay=delays=" + std::to_string(MsToSamples(f.padBeforeMs, rate)) + "S:all=1");
+  if (f.padAfterMs > 0) add("apad=pad_len=" + std::to_string(MsToSamples(f.padAfterMs, rate)));
+  if (!f.raw.empty()) add(f.raw);
+  return chain;
 }
 
 }  // namespace ttsav::av

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "filter.h"
 #include "options.h"
@@ -42,5 +44,18 @@ class SoundBounds {
   int64_t first_ = -1;
   int64_t end_ = -1;
 };
+
+// What the analysis pass found, in the tail's samples (output rate, gaps included).
+struct Analysis {
+  int64_t samples = 0;
+  int64_t soundStart = -1;
+  int64_t soundEnd = -1;
+  std::optional<Loudness> loudness;
+};
+
+// The tail's filter chain: trim silence -> tempo -> volume or loudness -> fades -> padding -> raw.
+// `analysis` is what a first pass found; null when there is none (streaming: no lookahead), where trimming the
+// end and fading out cannot be done (Options error) and loudness uses the dynamic normalizer alone.
+std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization);
 
 }  // namespace ttsav::av

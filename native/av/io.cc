@@ -129,7 +129,7 @@ int MemoryWriter::Write(void* opaque, uint8_t* buf, int size) {
   auto* self = static_cast<MemoryWriter*>(opaque);
   if (size <= 0) return 0;
   size_t end = self->pos_ + static_cast<size_t>(size);
-  if (self->limit_ != 0 && end > self->limit_) {
+  if (self->limit_ != 0 && self->taken_ + end > self->limit_) {
     self->limitHit_ = true;
     return AVERROR(ENOSPC);
   }
@@ -192,6 +192,22 @@ OwnedBytes MemoryWriter::Release() {
     if (trimmed != nullptr) data_ = trimmed;
   }
   out.data = data_;
+  data_ = nullptr;
+  size_ = capacity_ = pos_ = 0;
+  return out;
+}
+
+void MemoryWriter::MakeStreaming() {
+  ctx_->seekable = 0;
+}
+
+OwnedBytes MemoryWriter::TakeWritten() {
+  avio_flush(ctx_.get());
+  OwnedBytes out;
+  if (size_ == 0) return out;
+  out.data = data_;
+  out.size = size_;
+  taken_ += size_;
   data_ = nullptr;
   size_ = capacity_ = pos_ = 0;
   return out;

@@ -58,6 +58,11 @@ class MemoryWriter {
   // Flushes the AVIOContext and hands the bytes over (trimmed to size). The writer is empty afterwards.
   OwnedBytes Release();
 
+  // Streaming: the output is append-only (the muxer is told it cannot seek) and TakeWritten() hands over what
+  // was written since the last call. The limit still counts every byte ever written.
+  void MakeStreaming();
+  OwnedBytes TakeWritten();
+
  private:
   static int Write(void* opaque, uint8_t* buf, int size);
   static int64_t Seek(void* opaque, int64_t offset, int whence);
@@ -70,6 +75,7 @@ class MemoryWriter {
   size_t capacity_ = 0;
   size_t pos_ = 0;
   size_t limit_;
+  size_t taken_ = 0;  // bytes already handed over by TakeWritten()
   bool limitHit_ = false;
   AvioPtr ctx_;
 };

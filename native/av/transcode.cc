@@ -38,12 +38,6 @@ std::string Seconds(double s) {
   return buf;
 }
 
-std::string Num(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
 
 // Re-throws an input's error with the input's position in the message (concat jobs).
@@ -53,14 +47,6 @@ int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llro
   tagged.detail = e.detail;
   throw tagged;
 }
-
-// What the analysis pass found, in the tail's samples (output rate, gaps included).
-struct Analysis {
-  int64_t samples = 0;
-  int64_t soundStart = -1;
-  int64_t soundEnd = -1;
-  std::optional<Loudness> loudness;
-};
 
 class Pipeline {
  public:
@@ -92,7 +78,8 @@ class Pipeline {
     }
 
     start = Clock::now();
-    tail_.emplace(common_, TailChain(analysis), output_->EncoderFormat(), !options_.filters.raw.empty());
+    std::string chain = BuildTailChain(options_.filters, rate, analysis ? &*analysis : nullptr, &normalization_);
+    tail_.emplace(common_, chain, output_->EncoderFormat(), !options_.filters.raw.empty());
     if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
     if (options_.measure) meter_.emplace(output_->EncoderFormat());
     timings_.filter += MsSince(start);
@@ -320,73 +307,6 @@ class Pipeline {
     a.soundEnd = bounds.End();
     if (meter) a.loudness = meter->Finish();
     return a;
-  }
-
-  // The tail's filter chain: trim silence -> tempo -> volume or loudness -> fades -> padding -> raw.
-  std::string TailChain(const std::optional<Analysis>& analysis) {
-    const FilterOptions& f = options_.filters;
-    const int rate = common_.sampleRate;
-    std::string chain;
-    auto add = [&](const std::string& filter) {
-      if (!chain.empty()) chain += ',';
-      chain += filter;
-    };
-
-    int64_t length = analysis ? analysis->samples : -1;  // samples at this point of the chain, when known
-    if (analysis && (f.trimStart || f.trimEnd) && analysis->soundStart >= 0) {
-      int64_t from = f.trimStart ? analysis->soundStart : 0;
-      int64_t to = f.trimEnd ? analysis->soundEnd : analysis->samples;
-      add("atrim=start_sample=" + std::to_string(from) + ":end_sample=" + std::to_string(to));
-      add("asetpts=N/SR/TB");
-      length = to - from;
-    }
-    if (f.tempo != 1) {
-      // atempo is best within 0.5-2: chain steps for factors beyond.
-      double t = f.tempo;
-      while (t > 2.0) {
-        add("atempo=2");
-        t /= 2.0;
-      }
-      while (t < 0.5) {
-        add("atempo=0.5");
-        t /= 0.5;
-      }
-      add("atempo=" + Num(t));
-      if (length >= 0) length = static_cast<int64_t>(std::llround(static_cast<double>(length) / f.tempo));
-    }
-    if (f.volumeDb != 0) add("volume=" + Num(f.volumeDb) + "dB");
-    if (f.loudness && analysis && analysis->loudness && std::isfinite(analysis->loudness->integrated)) {
-      const Loudness& m = *analysis->loudness;
-      normalization_.applied = true;
-      normalization_.measured = m;
-      double gain = f.loudnessI - m.integrated;
-      if (m.truePeak + gain <= f.loudnessTP) {
-        // Linear: one exact gain, the programme's dynamics untouched.
-        normalization_.mode = "linear";
-        normalization_.gainDb = gain;
-        add("volume=" + Num(gain) + "dB");
-      } else {
-        // The gain would push true peaks past the target: libav's dynamic EBU R128 normalizer instead.
-        normalization_.mode = "dynamic";
-        add("loudnorm=I=" + Num(f.loudnessI) + ":TP=" + Num(f.loudnessTP) + ":LRA=" + Num(f.loudnessLRA) +
-            ":measured_I=" + Num(m.integrated) + ":measured_TP=" + Num(m.truePeak) + ":measured_LRA=" +
-            Num(m.lra) + ":linear=false");
-        // loudnorm works at 192 kHz. Pin the common format again: with a packed-format encoder (libopus takes s16
-        // first) and any filter after this, libavfilter 5.1 cannot pick the resampler's channel layout.
-        add("aresample=" + std::to_string(rate) + ",aformat=sample_fmts=fltp:channel_layouts=" +
-            DescribeLayout(common_.layout));
-      }
-    }
-    if (f.fadeInMs > 0 || f.fadeOutMs > 0) add("asetpts=N/SR/TB");
-    if (f.fadeInMs > 0) add("afade=t=in:start_sample=0:nb_samples=" + std::to_string(MsToSamples(f.fadeInMs, rate)));
-    if (f.fadeOutMs > 0 && length > 0) {
-      int64_t n = std::min(MsToSamples(f.fadeOutMs, rate), length);
-      add("afade=t=out:start_sample=" + std::to_string(length - n) + ":nb_samples=" + std::to_string(n));
-    }
-    if (f.padBeforeMs > 0) add("adelay=delays=" + std::to_string(MsToSamples(f.padBeforeMs, rate)) + "S:all=1");
-    if (f.padAfterMs > 0) add("apad=pad_len=" + std::to_string(MsToSamples(f.padAfterMs, rate)));
-    if (!f.raw.empty()) add(f.raw);
-    return chain;
   }
 
   void PushTail(AVFrame* frame, int64_t* tailPts, AVFrame* filtered) {
