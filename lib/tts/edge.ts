@@ -161,7 +161,10 @@ export class EdgeEngine implements TtsEngine {
     const { voice, prosody, signal } = this.resolve(options);
     if (signal?.aborted) throw abortedError(signal);
     const endpoint = this.endpoint();
-    const pieces = splitText(text, this.o.maxChunkBytes);
+    // The service stops one request at ~10 min of audio; 4 KB of text is ~5 min at normal speed, so slower
+    // rates get proportionally smaller pieces.
+    const speed = 1 + Math.min(0, parseRate(prosody.rate).value) / 100;
+    const pieces = splitText(text, Math.max(64, Math.floor(this.o.maxChunkBytes * speed)));
     if (pieces.length === 0) throw new TtsavError('ERR_TTSAV_OPTIONS', 'Expected text with something to speak but received only unusable characters');
     const chunks: Buffer[] = [];
     const words: WordBoundary[] = [];
