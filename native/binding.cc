@@ -12,6 +12,7 @@ extern "C" {
 #include "av/version.h"
 #include "convert.h"
 #include "info_workers.h"
+#include "stream_binding.h"
 #include "transcode_worker.h"
 
 namespace ttsav {
@@ -67,6 +68,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hwDevices", Napi::Function::New(env, StartHwDevices, "hwDevices"));
   exports.Set("hasMuxer", Napi::Function::New(env, HasMuxer, "hasMuxer"));
   exports.Set("hasEncoder", Napi::Function::New(env, HasEncoder, "hasEncoder"));
+  exports.Set("streamCreate", Napi::Function::New(env, StreamCreate, "streamCreate"));
+  exports.Set("streamPush", Napi::Function::New(env, StreamPush, "streamPush"));
+  exports.Set("streamEnd", Napi::Function::New(env, StreamEnd, "streamEnd"));
+  exports.Set("streamDestroy", Napi::Function::New(env, StreamDestroy, "streamDestroy"));
   exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   return exports;

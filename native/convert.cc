@@ -83,6 +83,7 @@ av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj) {
   o.channels = static_cast<int>(Integer(obj, "channels", o.channels, 0, 64));
   o.maxChannels = static_cast<int>(Integer(obj, "maxChannels", o.maxChannels, 1, 64));
   o.fragmented = Bool(obj, "fragmented", o.fragmented);
+  o.fragmentMs = static_cast<int>(Integer(obj, "fragmentMs", o.fragmentMs, 20, 60000));
   o.gapMs = Number(obj, "gapMs", 0, 0, 3600000);
   o.measure = Bool(obj, "measure", o.measure);
   Napi::Value filters = obj.Get("filters");

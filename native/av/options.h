@@ -43,6 +43,7 @@ struct TranscodeOptions {
   std::string aacCoder;            // "" = encoder default (twoloop), or "twoloop" / "fast"
   bool faststart = true;           // moov before mdat (mp4 only)
   bool fragmented = false;         // fragmented MP4 (mp4 only): streamable, no seeking needed
+  int fragmentMs = 1000;           // fragment duration for fragmented MP4
   std::string inputFormat;         // demuxer name; "" = probe
   int64_t probeSize = 5000000;     // bytes the prober may read
   int64_t analyzeDurationUs = 5000000;

@@ -133,7 +133,7 @@ void Output::WriteHeader() {
     // delay_moov: the moov waits for the first fragment, so it can carry the edit list that hides the encoder's
     // priming samples (players that honour edit lists in fragmented files then start exactly on time).
     muxOpts.Set("movflags", "+empty_moov+default_base_moof+delay_moov");
-    muxOpts.Set("frag_duration", static_cast<int64_t>(1000000));
+    muxOpts.Set("frag_duration", static_cast<int64_t>(options_.fragmentMs) * 1000);
   } else if (options_.container == "mp4" && options_.faststart) {
     muxOpts.Set("movflags", "+faststart");
   }

@@ -1,0 +1,87 @@
+// A push-based transcode for live use: input chunks go in as they arrive (MP3 or ADTS as a TTS service sends it,
+// or raw PCM of a declared format), encoded output (ADTS or fragmented MP4) comes out as soon as the encoder has
+// it. Parsed with av_parser_parse2 and decoded directly: a libavformat demuxer would pull, and park a thread
+// waiting for input. Not thread-safe: one call at a time (the binding serializes them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis.h"
+#include "filter.h"
+#include "io.h"
+#include "job.h"
+#include "options.h"
+#include "output.h"
+#include "raii.h"
+
+struct AVCodecParserContext;
+
+namespace ttsav::av {
+
+struct StreamInput {
+  std::string codec = "mp3";  // "mp3", "aac" (ADTS), "pcm_s16le", "pcm_f32le"
+  int sampleRate = 0;         // PCM only
+  int channels = 0;           // PCM only
+};
+
+class StreamSession {
+ public:
+  StreamSession(const TranscodeOptions& options, const StreamInput& input);
+  ~StreamSession();
+  StreamSession(const StreamSession&) = delete;
+  StreamSession& operator=(const StreamSession&) = delete;
+
+  // Feeds input bytes; returns the output bytes ready so far (possibly none).
+  OwnedBytes Push(const uint8_t* data, size_t size, JobControl& control);
+  // Ends the input: flushes everything and returns the last output bytes. The session is finished afterwards.
+  OwnedBytes Finish(JobControl& control);
+
+  int64_t InputSamples() const { return inSamples_; }
+  int64_t OutputSamples() const { return outSamples_; }
+  int SampleRate() const { return output_ ? output_->Encoder()->sample_rate : 0; }
+  int Channels() const { return output_ ? output_->Encoder()->ch_layout.nb_channels : 0; }
+  const LoudnessApplied& Normalization() const { return normalization_; }
+
+ private:
+  void Parse(const uint8_t* data, size_t size, bool flush);
+  void HandleMp3Packet(AVPacket* pkt);
+  void Decode(AVPacket* pkt);
+  void Deliver(AVFrame* frame);
+  void Start(const AVFrame* first);
+  void DrainNormalizer();
+  void DrainTail();
+
+  TranscodeOptions options_;
+  StreamInput input_;
+  JobControl* control_ = nullptr;
+  AVCodecParserContext* parser_ = nullptr;
+  CodecPtr dec_;
+  PacketPtr pkt_;
+  FramePtr decoded_, normalized_, filtered_;
+  MemoryWriter writer_;
+  std::optional<AudioFilter> normalizer_;
+  std::optional<AudioFilter> tail_;
+  std::optional<Output> output_;
+  AudioFormat inFormat_, common_;
+  LoudnessApplied normalization_;
+  bool finished_ = false;
+  // MP3 framing: an ID3v2 tag to skip, then possibly a Xing/Info frame whose LAME tag says how many samples of
+  // encoder delay and padding to drop (as libavformat's MP3 demuxer does).
+  std::vector<uint8_t> head_;      // bytes held until the ID3v2 question is settled
+  bool headDone_ = false;
+  int64_t id3Skip_ = 0;
+  bool firstFrameSeen_ = false;
+  int64_t skipSamples_ = 0;        // still to drop at the start
+  int64_t keepSamples_ = -1;       // total samples to keep (-1: all)
+  int64_t decodedKept_ = 0;
+  std::vector<uint8_t> pcmRemainder_;  // PCM bytes short of a whole sample frame
+  int64_t inSamples_ = 0;
+  int64_t outSamples_ = 0;
+  int64_t tailPts_ = 0;
+};
+
+}  // namespace ttsav::av
