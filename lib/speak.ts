@@ -272,12 +272,17 @@ export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIter
       const w = waiting.shift()!;
       state.transcoding++;
       transcodeStage(w.text, w.synth, w.p, signal, run).then(
-        (result) => settle({ id: w.id, index: w.index, result }),
-        (err: unknown) => settle({ id: w.id, index: w.index, error: toTtsavError(err) }),
-      ).finally(() => {
-        state.transcoding--;
-        pump();
-      });
+        (result) => {
+          state.transcoding--;
+          settle({ id: w.id, index: w.index, result });
+          pump();
+        },
+        (err: unknown) => {
+          state.transcoding--;
+          settle({ id: w.id, index: w.index, error: toTtsavError(err) });
+          pump();
+        },
+      );
     }
   };
 
@@ -291,14 +296,16 @@ export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIter
       return { p, synth: await synthesizeStage(item.text, p, signal) };
     })().then(
       ({ p, synth }) => {
+        state.synthesizing--;
         waiting.push({ id, index, text: item.text, synth, p });
-        startTranscode();
+        pump();
       },
-      (err: unknown) => settle({ id, index, error: toTtsavError(err) }),
-    ).finally(() => {
-      state.synthesizing--;
-      pump();
-    });
+      (err: unknown) => {
+        state.synthesizing--;
+        settle({ id, index, error: toTtsavError(err) });
+        pump();
+      },
+    );
   };
 
   function pump(): void {

@@ -260,10 +260,14 @@ export class EdgeEngine implements TtsEngine {
           ws.terminate(); // destroys the socket now: the peer sees the close at once
           reject(err);
         } else {
+          // Close politely and resolve once the socket is closed, so a caller's concurrency limit covers the
+          // socket's whole life; a server that does not answer the close gets 500 ms.
+          const force = setTimeout(() => ws.terminate(), 500);
+          ws.once('close', () => {
+            clearTimeout(force);
+            resolve(piece);
+          });
           ws.close(1000);
-          // Do not wait for the closing handshake of a server that will not answer it.
-          setTimeout(() => ws.terminate(), 1000).unref();
-          resolve(piece);
         }
       };
       const fail = (info: AttemptFailure): void => finish(new Failure(info));

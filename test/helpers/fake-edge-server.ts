@@ -61,7 +61,18 @@ export interface FakeEdgeServer {
   /** Audio frames per binary message. */
   framesPerMessage: number;
   /** Upgrade requests seen, completed turns, HTTP rejections, sockets open now and at most. */
-  stats: { upgrades: number; turns: number; rejected: number[]; openSockets: number; maxOpenSockets: number; voicesHits: number };
+  stats: {
+    upgrades: number;
+    turns: number;
+    rejected: number[];
+    /** TCP sockets open now and at most (a finished socket may linger for its closing handshake). */
+    openSockets: number;
+    maxOpenSockets: number;
+    /** Websocket sessions whose turn is not over (from the upgrade until turn.end is sent or the socket closes). */
+    activeSessions: number;
+    maxActiveSessions: number;
+    voicesHits: number;
+  };
   requests: RequestLog[];
   /** Resolves with performance.now() when the next TCP socket closes. */
   nextSocketClose(): Promise<number>;
@@ -139,7 +150,7 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
     clockOffsetMs: 0,
     messageDelayMs: 0,
     framesPerMessage: 3,
-    stats: { upgrades: 0, turns: 0, rejected: [], openSockets: 0, maxOpenSockets: 0, voicesHits: 0 },
+    stats: { upgrades: 0, turns: 0, rejected: [], openSockets: 0, maxOpenSockets: 0, activeSessions: 0, maxActiveSessions: 0, voicesHits: 0 },
     requests: [],
     nextSocketClose: () => new Promise((resolve) => closeWaiters.push(resolve)),
     nextRequest: () => new Promise((resolve) => requestWaiters.push(resolve)),
@@ -210,6 +221,14 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
 
   function session(ws: WebSocket, connectionId: string, planned: Behaviour | undefined): void {
     let config = false;
+    let active = true;
+    server.stats.activeSessions++;
+    server.stats.maxActiveSessions = Math.max(server.stats.maxActiveSessions, server.stats.activeSessions);
+    const end = (): void => {
+      if (active) server.stats.activeSessions--;
+      active = false;
+    };
+    ws.on('close', end);
     ws.on('message', async (data: Buffer, isBinary: boolean) => {
       if (isBinary) return ws.close(1008, 'unexpected binary message');
       const msg = data.toString('utf8');
@@ -236,11 +255,11 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
       };
       server.requests.push(log);
       for (const w of requestWaiters.splice(0)) w(log);
-      await play(ws, headers['X-RequestId']!, turn, behaviour);
+      await play(ws, headers['X-RequestId']!, turn, behaviour, end);
     });
   }
 
-  async function play(ws: WebSocket, requestId: string, turn: ReturnType<typeof turnFor>, behaviour: Behaviour): Promise<void> {
+  async function play(ws: WebSocket, requestId: string, turn: ReturnType<typeof turnFor>, behaviour: Behaviour, end: () => void): Promise<void> {
     if (behaviour === 'stall') return;
     const text = (path: string, body: string): string => `X-RequestId:${requestId}\r\nContent-Type:application/json; charset=utf-8\r\nPath:${path}\r\n\r\n${body}`;
     const send = async (data: string | Buffer): Promise<boolean> => {
@@ -274,8 +293,10 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
       }
       if (!(await send(text('audio.metadata', '{"Metadata":[{"Type":"SessionEnd","Data":{"Offset":0}}]}')))) return;
     }
-    if (!(await send(text('turn.end', '{}')))) return;
+    if (ws.readyState !== ws.OPEN) return;
+    end();
     server.stats.turns++;
+    await send(text('turn.end', '{}'));
   }
 
   await new Promise<void>((resolve) => http1.listen(0, '127.0.0.1', resolve));

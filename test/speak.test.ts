@@ -1,0 +1,183 @@
+/** speak() and speakMany(): text → engine → transcode() in memory, two stages with their own limits. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TtsavError } from '../lib/errors';
+import { speak, speakMany, type SpeakOutcome, type SpeakProgress } from '../lib/speak';
+import { transcode } from '../lib/transcode';
+import { edge } from '../lib/tts/edge';
+import { startFakeEdgeServer, type FakeEdgeServer } from './helpers/fake-edge-server';
+import { decodedSamples, ffprobe } from './helpers/media';
+
+let server: FakeEdgeServer;
+beforeAll(async () => {
+  server = await startFakeEdgeServer();
+});
+afterAll(() => server.close());
+
+const speech = { format: 'adts' as const, channels: 1, sampleRate: 24000, bitrate: '32k', aacCoder: 'fast' as const };
+
+describe('speak', () => {
+  it('hands the engine audio to transcode() with its format named, and times subtitles to the output', async () => {
+    const engine = edge({ endpoint: server.url });
+    const text = 'Padding and tempo move the subtitles.';
+    const plain = await speak(text, { engine, ...speech, subtitles: true });
+    const padded = await speak(text, { engine, ...speech, subtitles: true, filters: { pad: { before: 500 }, tempo: 2 } });
+    expect(plain.transcode.input.format).toBe('mp3');
+    // Output duration: tempo halves the audio, padding adds 0.5 s.
+    expect(padded.durationSeconds).toBeCloseTo(plain.durationSeconds / 2 + 0.5, 1);
+    const a = plain.subtitles!.cues[0]!;
+    const b = padded.subtitles!.cues[0]!;
+    expect(b.startMs).toBeCloseTo(500 + a.startMs / 2, 0);
+    expect(b.endMs).toBeCloseTo(500 + a.endMs / 2, 0);
+    expect(padded.subtitles!.cues.at(-1)!.endMs).toBeLessThanOrEqual(padded.durationSeconds * 1000);
+  });
+
+  it('rejects bad transcode options before synthesizing anything', async () => {
+    const engine = edge({ endpoint: server.url });
+    const upgrades = server.stats.upgrades;
+    const err = await speak('Never synthesized.', { engine, sampleRate: 7 }).catch((e: unknown) => e as TtsavError);
+    expect(err).toBeInstanceOf(TtsavError);
+    expect((err as TtsavError).code).toBe('ERR_TTSAV_OPTIONS');
+    const engineErr = await speak('x', { engine: 'nope' as never }).catch((e: unknown) => e as TtsavError);
+    expect((engineErr as TtsavError).message).toMatch(/for engine but received "nope"/);
+    expect(server.stats.upgrades).toBe(upgrades);
+  });
+});
+
+describe('speakMany', () => {
+  it('100 requests: ttsConcurrency caps the sockets on the server, transcodeConcurrency caps the transcodes', async () => {
+    const engine = edge({ endpoint: server.url });
+    server.messageDelayMs = 2; // keep each turn open a while so concurrency shows
+    server.stats.maxOpenSockets = server.stats.openSockets;
+    server.stats.maxActiveSessions = server.stats.activeSessions;
+    let transcoding = 0;
+    let maxTranscoding = 0;
+    const pool = {
+      async transcode(input: Uint8Array, options?: Parameters<typeof transcode>[1]) {
+        transcoding++;
+        maxTranscoding = Math.max(maxTranscoding, transcoding);
+        try {
+          return await transcode(input, options);
+        } finally {
+          transcoding--;
+        }
+      },
+    };
+    const items = Array.from({ length: 100 }, (_, i) => ({ id: `line-${i}`, text: `Line number ${i} of the batch.` }));
+    const outcomes: SpeakOutcome[] = [];
+    for await (const o of speakMany(items, { engine, ...speech, ttsConcurrency: 8, transcodeConcurrency: 2, pool })) outcomes.push(o);
+    server.messageDelayMs = 0;
+    expect(outcomes.length).toBe(100);
+    expect(outcomes.filter((o) => 'error' in o)).toEqual([]);
+    expect(new Set(outcomes.map((o) => o.index)).size).toBe(100);
+    for (const o of outcomes) expect(o.id).toBe(`line-${o.index}`);
+    // Sessions on the server (upgrade → turn over) never exceed the limit; the client resolves a request only
+    // once its socket is closed, so TCP sockets do not either, give or take one event-loop turn of the server.
+    expect(server.stats.maxActiveSessions).toBeLessThanOrEqual(8);
+    expect(server.stats.maxActiveSessions).toBeGreaterThanOrEqual(4); // it did run in parallel
+    expect(server.stats.maxOpenSockets).toBeLessThanOrEqual(9);
+    expect(maxTranscoding).toBeLessThanOrEqual(2);
+    expect(maxTranscoding).toBe(2);
+    const first = outcomes.find((o) => o.index === 0)!;
+    if (!('result' in first)) throw new Error('unreachable');
+    expect(ffprobe(first.result.audio).codec).toBe('aac');
+    const exp = server.expected('Line number 0 of the batch.');
+    expect(first.result.transcode.samples).toBe(exp.frames * 576);
+    // ADTS carries no edit list: a decoder also outputs the encoder's 1024 priming samples and the last frame's padding.
+    const extra = decodedSamples(first.result.audio, 1) - exp.frames * 576;
+    expect(extra).toBeGreaterThanOrEqual(1024);
+    expect(extra).toBeLessThan(2048);
+    console.log(`100 items: at most ${server.stats.maxActiveSessions} sessions and ${server.stats.maxOpenSockets} TCP sockets open on the server, ${maxTranscoding} transcodes at once`);
+  });
+
+  it('200 lines mixed with failing ones: per-item outcomes, at most maxInFlight items held, memory bounded', async () => {
+    const engine = edge({ endpoint: server.url, maxRetries: 1, retryDelayMs: 5, maxRetryDelayMs: 20 });
+    server.rule = (text) => (text.startsWith('FAIL') ? { status: 500 } : undefined);
+    const kinds: ('ok' | 'server' | 'voice' | 'empty')[] = [];
+    async function* lines() {
+      for (let i = 0; i < 200; i++) {
+        const kind = i % 10 === 3 ? 'server' : i % 10 === 7 ? 'voice' : i % 50 === 0 ? 'empty' : 'ok';
+        kinds.push(kind);
+        if (kind === 'server') yield { text: `FAIL line ${i}` };
+        else if (kind === 'voice') yield { text: `Line ${i}`, voice: 'not a voice' };
+        else if (kind === 'empty') yield '   ';
+        else yield `Line ${i} speaks a few words of text.`;
+      }
+    }
+    const maxInFlight = 6;
+    let maxHeld = 0;
+    let started = 0;
+    const onProgress = (p: SpeakProgress): void => {
+      started = p.started;
+      maxHeld = Math.max(maxHeld, p.synthesizing + p.waitingForTranscode + p.transcoding + p.waitingForConsumer);
+    };
+    const baseline = process.memoryUsage().arrayBuffers;
+    let peak = baseline;
+    const outcomes: SpeakOutcome[] = [];
+    for await (const o of speakMany(lines(), { engine, ...speech, ttsConcurrency: 4, transcodeConcurrency: 2, maxInFlight, onProgress })) {
+      outcomes.push(o);
+      // A slow consumer: the source is not drained ahead of it.
+      expect(started - outcomes.length).toBeLessThanOrEqual(maxInFlight);
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    server.rule = undefined;
+    expect(outcomes.length).toBe(200);
+    expect(maxHeld).toBeLessThanOrEqual(maxInFlight);
+    for (const o of outcomes) {
+      const kind = kinds[o.index];
+      if (kind === 'ok') {
+        expect('result' in o, `item ${o.index}: ${'error' in o ? o.error.message : ''}`).toBe(true);
+        if ('result' in o) expect(o.result.audio.length).toBeGreaterThan(100);
+      } else {
+        expect('error' in o).toBe(true);
+        if ('error' in o) expect(o.error.code).toBe(kind === 'server' ? 'ERR_TTSAV_TTS' : 'ERR_TTSAV_OPTIONS');
+      }
+    }
+    expect(outcomes.filter((o) => 'result' in o).length).toBe(kinds.filter((k) => k === 'ok').length);
+    console.log(`200 items: ${outcomes.filter((o) => 'error' in o).length} failed as planned; at most ${maxHeld} held; ` +
+      `arrayBuffers peak +${((peak - baseline) / 1048576).toFixed(1)} MiB over baseline`);
+    expect(peak - baseline).toBeLessThan(64 * 1048576);
+  });
+
+  it('abort cancels what runs (sockets closed) and the iteration throws ERR_TTSAV_ABORTED', async () => {
+    const engine = edge({ endpoint: server.url });
+    server.messageDelayMs = 5;
+    const controller = new AbortController();
+    const got: SpeakOutcome[] = [];
+    let error: unknown;
+    try {
+      for await (const o of speakMany(Array.from({ length: 50 }, (_, i) => `Item ${i} of many.`), { engine, ...speech, ttsConcurrency: 4, signal: controller.signal })) {
+        got.push(o);
+        if (got.length === 3) controller.abort();
+      }
+    } catch (err) {
+      error = err;
+    }
+    server.messageDelayMs = 0;
+    expect(error).toBeInstanceOf(TtsavError);
+    expect((error as TtsavError).code).toBe('ERR_TTSAV_ABORTED');
+    expect(got.length).toBe(3);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.stats.openSockets).toBe(0);
+  });
+
+  it('leaving the loop early stops taking items', async () => {
+    const engine = edge({ endpoint: server.url });
+    let pulled = 0;
+    function* items() {
+      for (let i = 0; i < 1000; i++) {
+        pulled++;
+        yield `Item ${i}.`;
+      }
+    }
+    let n = 0;
+    for await (const o of speakMany(items(), { engine, ...speech, ttsConcurrency: 2, transcodeConcurrency: 1, maxInFlight: 4 })) {
+      expect('result' in o).toBe(true);
+      if (++n === 5) break;
+    }
+    const after = pulled;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pulled).toBe(after);
+    expect(pulled).toBeLessThanOrEqual(5 + 4);
+  });
+});
