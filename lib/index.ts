@@ -17,6 +17,8 @@ export type {
 export { probe } from './probe';
 export type { ProbeOptions, ProbeResult } from './probe';
 export { formats, hwDevices } from './capabilities';
+export { createTranscodeStream, TranscodeStream } from './stream';
+export type { TranscodeStreamOptions, StreamInputFormat, StreamStats } from './stream';
 export type { FormatInfo, HwDevice } from './capabilities';
 export { createPool, defaultConcurrency } from './pool';
 export type { Pool, PoolOptions, BatchInput, BatchOptions, BatchProgress, Batch, ItemResult, CloseOptions } from './pool';

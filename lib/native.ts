@@ -25,7 +25,7 @@ export interface NativeFilterOptions {
 
 /** The options object the addon reads; built by options.ts, never by users. */
 export interface NativeTranscodeOptions {
-  container: 'mp4' | 'adts' | 'ogg' | 'webm' | 'mp3';
+  container: 'mp4' | 'adts' | 'ogg' | 'webm' | 'mp3' | 'f32le';
   codec: string;
   bitrate: number;
   /** 0: the source's rate when the encoder takes it, else fallbackSampleRate. */
@@ -37,6 +37,7 @@ export interface NativeTranscodeOptions {
   aacCoder?: 'twoloop' | 'fast';
   faststart: boolean;
   fragmented?: boolean;
+  fragmentMs?: number;
   inputFormat?: string;
   maxOutputBytes?: number;
   maxDurationSeconds?: number;
@@ -87,6 +88,24 @@ export interface NativeLibraryVersion {
   compatible: boolean;
 }
 
+export interface NativeStreamInput {
+  codec: 'mp3' | 'aac' | 'pcm_s16le' | 'pcm_f32le';
+  sampleRate?: number;
+  channels?: number;
+}
+
+export interface NativeStreamStats {
+  inputSamples: number;
+  outputSamples: number;
+  sampleRate: number;
+  channels: number;
+}
+
+export type NativeStreamCallback = (err: unknown, out?: Buffer, stats?: NativeStreamStats) => void;
+
+/** Opaque handle of one streaming session. */
+export type NativeStream = { readonly __ttsavStream: unique symbol };
+
 /** Opaque handle of one running job. */
 export type NativeJob = { readonly __ttsavJob: unique symbol };
 
@@ -99,6 +118,10 @@ export interface NativeBinding {
   cancel(job: NativeJob, reason: 'abort' | 'timeout'): void;
   probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;
   hwDevices(callback: (err: unknown, devices?: { type: string; available: boolean; reason?: string }[]) => void): void;
+  streamCreate(options: NativeTranscodeOptions, input: NativeStreamInput): NativeStream;
+  streamPush(stream: NativeStream, chunk: Uint8Array, callback: NativeStreamCallback): void;
+  streamEnd(stream: NativeStream, callback: NativeStreamCallback): void;
+  streamDestroy(stream: NativeStream): void;
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
   demuxers(): string[];
