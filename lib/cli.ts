@@ -1,164 +1,131 @@
 #!/usr/bin/env node
-/** The ttsav command line: `ttsav transcode <in> -o <out> [options]` and `ttsav versions`. */
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { TtsavError } from './errors';
-import { transcode, type TranscodeResult } from './transcode';
-import type { TranscodeOptions } from './options';
+/**
+ * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `probe`,
+ * `doctor` and `versions`. Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
+ * interrupted.
+ */
+import os from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { FORMATS, presets } from './options';
 import { versions } from './versions';
+import { runDoctor, runProbe } from './cli/info';
+import { UsageError, describeError, runTranscode, type TranscodeFlags } from './cli/transcode';
+import { runSpeak, runVoices } from './cli-speak';
 
-const USAGE = `Usage:
-  ttsav transcode <input|-> [-o <output|->] [options]   transcode a file (or stdin) to AAC
-  ttsav versions                                        show ttsav and libav versions
+function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
+  const cmd = new Command('ttsav')
+    .description('Transcode audio to AAC, Opus or MP3 in-process with libav.')
+    .exitOverride()
+    .showHelpAfterError('(ttsav <command> --help for usage)')
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    });
+  cmd.version(safeVersion(), '-V, --version');
 
-Transcode options:
-  -o, --output <path>        output file, '-' for stdout (default: <input name>.<format> here)
-  -f, --format <m4a|mp4|adts> container (default m4a)
-  -b, --bitrate <rate>       e.g. 192k, 96000 (default 192k)
-  -r, --sample-rate <hz>     AAC rate, e.g. 44100, 24000 (default 44100)
-  -c, --channels <n>         1-6 or 8 (default 2)
-      --aac-coder <twoloop|fast>
-      --no-faststart         keep moov after the audio (m4a/mp4)
-  -i, --input-format <name>  demuxer name to skip probing, e.g. mp3
-      --max-input-bytes <n>  --max-output-bytes <n>  --max-duration <seconds>  --timeout <ms>
-      --json                 print the result (without the data) as JSON on stderr
-  -q, --quiet                print nothing on success
-  -h, --help`;
+  cmd
+    .command('transcode')
+    .summary('transcode a file, or many files into a directory')
+    .description(
+      'Transcode one file (or - for stdin) to a file (or - for stdout), or many files, directories (their audio ' +
+        'files, recursively) and glob patterns (quoted: "voices/**/*.mp3") into the directory given with -o, ' +
+        'keeping their relative paths. Outputs are written to a temporary name and renamed, so a crash never ' +
+        'leaves a partial file; existing outputs are kept unless --force.',
+    )
+    .argument('<inputs...>', 'files, directories or glob patterns; - for stdin')
+    .option('-o, --output <path>', 'output file (- for stdout) for one input, or output directory')
+    .addOption(new Option('-p, --preset <name>', 'encoder settings to start from (default balanced)').choices(Object.keys(presets)))
+    .addOption(new Option('-f, --format <format>', 'container and codec (default m4a)').choices(Object.keys(FORMATS)))
+    .option('-b, --bitrate <rate>', 'e.g. 192k, 64000')
+    .option('-r, --sample-rate <hz>', "output rate, e.g. 44100, or 'source'")
+    .option('-c, --channels <n>', "output channels, or 'source'")
+    .addOption(new Option('--aac-coder <coder>', 'AAC search method').choices(['twoloop', 'fast']))
+    .option('--no-faststart', 'm4a/mp4: keep the index after the audio')
+    .option('-i, --input-format <name>', 'demuxer name, to skip probing (e.g. mp3)')
+    .option('--max-input-bytes <size>', 'refuse larger inputs (e.g. 50M)')
+    .option('--max-output-bytes <size>', 'fail rather than write more (e.g. 20M)')
+    .option('--max-duration <seconds>', 'fail on inputs longer than this')
+    .option('--timeout <ms>', 'fail a file that takes longer than this')
+    .option('-j, --concurrency <n|auto>', 'files transcoded at once (default: cores, up to the threadpool size)')
+    .option('--max-memory <size>', 'memory budget of the files in flight (e.g. 512M; default a quarter of RAM)')
+    .option('--force', 'overwrite existing outputs')
+    .option('--json', 'one file: the result as JSON on stderr; many: a JSON report on stdout')
+    .option('-q, --quiet', 'print only failures')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  ttsav transcode samples/hello.mp3 -o hello.m4a\n  ttsav transcode voices/ -o out/ --preset speech\n' +
+        '  ttsav transcode "tts/**/*.mp3" -o out/ -f ogg -j auto --json > report.json\n  cat in.mp3 | ttsav transcode - -f adts -o - > out.aac',
+    )
+    .action(async (inputs: string[], flags: TranscodeFlags, self: Command) => {
+      // More jobs than libuv threads would queue inside libuv, behind file reads: give the CLI a threadpool
+      // with room for its jobs plus I/O, unless the user chose its size (read once, before its first use).
+      if (userThreadpool === undefined) {
+        const wanted = flags.concurrency && /^\d+$/.test(flags.concurrency) ? Number(flags.concurrency) : os.availableParallelism();
+        process.env.UV_THREADPOOL_SIZE = String(Math.min(1024, Math.max(4, wanted + 1)));
+      }
+      setCode(await runTranscode(inputs, flags, self.getOptionValueSource('faststart') === 'cli'));
+    });
 
-class UsageError extends Error {}
+  cmd
+    .command('probe')
+    .summary('show what an input is (container, codec, rate, channels, duration, tags)')
+    .argument('<file>', 'a file, or - for stdin')
+    .option('-i, --input-format <name>', 'demuxer name, to skip format detection')
+    .option('--json', 'print JSON')
+    .action(async (file: string, flags: { json?: boolean; inputFormat?: string }) => setCode(await runProbe(file, flags)));
 
-function numberArg(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} takes a number, not '${value}'`);
-  return n;
+  cmd
+    .command('doctor')
+    .summary('check the installation: libav versions, formats, hardware devices, cores, threadpool')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => setCode(await runDoctor(flags, userThreadpool)));
+
+  // speak and voices parse their own arguments (lib/cli-speak.ts; main() hands them over): listed here for help.
+  cmd.command('speak').summary('text to speech: --text "…" | --file lines.txt, offline espeak-ng or EdgeTTS (speak --help)');
+  cmd.command('voices').summary('list text-to-speech voices (--engine espeak|edge)');
+
+  cmd
+    .command('versions')
+    .summary('ttsav and libav versions as JSON')
+    .action(() => {
+      process.stdout.write(JSON.stringify(versions(), null, 2) + '\n');
+      setCode(0);
+    });
+  return cmd;
 }
 
-async function readInput(input: string): Promise<Buffer> {
-  if (input !== '-') return readFile(input);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** Writes beside the target and renames, so a failed or interrupted run never leaves a partial file. */
-async function writeOutput(output: string, data: Buffer): Promise<void> {
-  if (output === '-') {
-    await new Promise<void>((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
-    return;
-  }
-  const partial = `${output}.${process.pid}.partial`;
+function safeVersion(): string {
   try {
-    await writeFile(partial, data);
-    await rename(partial, output);
-  } catch (err) {
-    await rm(partial, { force: true });
-    throw err;
-  }
-}
-
-function summary(input: string, output: string, r: TranscodeResult): string {
-  const layout = r.channels === 1 ? 'mono' : r.channels === 2 ? 'stereo' : `${r.channels} ch`;
-  return (
-    `${input} -> ${output}: ${r.durationSeconds.toFixed(2)} s AAC ${Math.round(r.bitrate / 1000)} kb/s ` +
-    `${r.sampleRate} Hz ${layout} (${r.format}), ${r.data.length} bytes in ${r.timings.total.toFixed(1)} ms`
-  );
-}
-
-async function runTranscode(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      output: { type: 'string', short: 'o' },
-      format: { type: 'string', short: 'f' },
-      bitrate: { type: 'string', short: 'b' },
-      'sample-rate': { type: 'string', short: 'r' },
-      channels: { type: 'string', short: 'c' },
-      'aac-coder': { type: 'string' },
-      'no-faststart': { type: 'boolean' },
-      'input-format': { type: 'string', short: 'i' },
-      'max-input-bytes': { type: 'string' },
-      'max-output-bytes': { type: 'string' },
-      'max-duration': { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return;
-  }
-  if (positionals.length !== 1) throw new UsageError('transcode takes exactly one input (a path, or - for stdin)');
-  const input = positionals[0]!;
-  const options: TranscodeOptions = {};
-  if (values.format !== undefined) options.format = values.format as TranscodeOptions['format'];
-  if (values.bitrate !== undefined) options.bitrate = values.bitrate;
-  const set = <K extends keyof TranscodeOptions>(key: K, value: TranscodeOptions[K] | undefined): void => {
-    if (value !== undefined) options[key] = value;
-  };
-  set('sampleRate', numberArg('sample-rate', values['sample-rate']));
-  set('channels', numberArg('channels', values.channels));
-  set('aacCoder', values['aac-coder'] as TranscodeOptions['aacCoder']);
-  if (values['no-faststart']) options.faststart = false;
-  set('inputFormat', values['input-format']);
-  set('maxInputBytes', numberArg('max-input-bytes', values['max-input-bytes']));
-  set('maxOutputBytes', numberArg('max-output-bytes', values['max-output-bytes']));
-  set('maxDurationSeconds', numberArg('max-duration', values['max-duration']));
-  set('timeoutMs', numberArg('timeout', values.timeout));
-
-  const format = options.format ?? 'm4a';
-  const extension = format === 'adts' ? 'aac' : format;
-  const output =
-    values.output ?? (input === '-' ? '-' : `${path.basename(input, path.extname(input))}.${extension}`);
-  if (output !== '-' && path.resolve(output) === path.resolve(input))
-    throw new UsageError('the output would overwrite the input; pass -o');
-
-  const controller = new AbortController();
-  const onSignal = (): void => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  options.signal = controller.signal;
-  try {
-    const result = await transcode(await readInput(input), options);
-    await writeOutput(output, result.data);
-    if (values.json) {
-      const { data, ...rest } = result;
-      process.stderr.write(JSON.stringify({ source: input, target: output, bytes: data.length, ...rest }, null, 2) + '\n');
-    } else if (!values.quiet) {
-      process.stderr.write(summary(input, output, result) + '\n');
-    }
-  } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
   }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  if (argv[0] === 'speak') return runSpeak(argv.slice(1));
+  if (argv[0] === 'voices') return runVoices(argv.slice(1));
+  const userThreadpool = process.env.UV_THREADPOOL_SIZE;
+  let code = 0;
+  const cmd = program(userThreadpool, (c) => (code = c));
+  if (argv.length === 0) {
+    process.stderr.write(cmd.helpInformation());
+    return 2;
+  }
   try {
-    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-      process.stdout.write(USAGE + '\n');
-      return command === undefined ? 2 : 0;
-    }
-    if (command === 'transcode') await runTranscode(rest);
-    else if (command === 'versions') process.stdout.write(JSON.stringify(versions(), null, 2) + '\n');
-    else throw new UsageError(`unknown command '${command}'`);
-    return 0;
+    await cmd.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (err) {
-    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      process.stderr.write(`ttsav: ${(err as Error).message}\n${USAGE}\n`);
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0; everything else commander refuses is a usage error.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`ttsav: ${err.message}\n(ttsav <command> --help for usage)\n`);
       return 2;
     }
-    if (err instanceof TtsavError) {
-      const where = err.stage ? ` [${err.stage}]` : '';
-      process.stderr.write(`ttsav: ${err.code}${where}: ${err.message}${err.detail ? ` (libav: ${err.detail})` : ''}\n`);
-      return 1;
-    }
-    process.stderr.write(`ttsav: ${(err as Error).message ?? String(err)}\n`);
+    process.stderr.write(`ttsav: ${describeError(err)}\n`);
     return 1;
   }
 }
