@@ -19,6 +19,8 @@ export type { ProbeOptions, ProbeResult } from './probe';
 export { formats, hwDevices } from './capabilities';
 export { createTranscodeStream, TranscodeStream } from './stream';
 export type { TranscodeStreamOptions, StreamInputFormat, StreamStats } from './stream';
+export { createLiveFeed, LiveFeed } from './live';
+export type { LiveFeedOptions, LiveClip } from './live';
 export type { FormatInfo, HwDevice } from './capabilities';
 export { createPool, defaultConcurrency } from './pool';
 export type { Pool, PoolOptions, BatchInput, BatchOptions, BatchProgress, Batch, ItemResult, CloseOptions } from './pool';
