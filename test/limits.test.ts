@@ -23,7 +23,7 @@ function nativeJob(input: Buffer, options: Partial<NativeTranscodeOptions>) {
   const done = new Promise<{ err: { code?: string; stage?: string } | null; ms: number }>((resolve) => {
     handle = native.transcode(
       input,
-      { container: 'mp4', codec: 'aac', bitrate: 192000, sampleRate: 44100, channels: 2, faststart: true, ...options },
+      { container: 'mp4', codec: 'aac', bitrate: 192000, sampleRate: 44100, fallbackSampleRate: 44100, channels: 2, maxChannels: 8, faststart: true, ...options },
       (err) => resolve({ err: (err as { code?: string }) ?? null, ms: performance.now() - started }),
     );
   });
