@@ -10,7 +10,7 @@
  *   when L-1 is known to be within `gain` (5%) of L — fewer jobs for the same throughput — else up to L+1 when
  *   L+1 is untried or was more than `gain` better; else it stays. Measurements older than `staleWindows` windows
  *   are forgotten, so neighbours get probed again when the load changes.
- * - Brakes, checked first at every window: when the event loop's p99 delay over the window exceeds
+ * - Brakes, checked first at every window (settling ones too): when the event loop's p99 delay over the window exceeds
  *   `eventLoopDelayMs` (the main thread is starved: too many busy threads for the cores), or free memory falls
  *   under `minFreeMemoryBytes`, the limit drops by one and may not rise for `staleWindows` windows.
  */
@@ -127,8 +127,7 @@ export class AutoConcurrency {
       if (this.history.length > 1000) this.history.shift();
       return d;
     };
-    if (settleWindow) return decide(this.limit, 'settle');
-
+    // The brakes act in every window, settling ones included.
     const L = this.limit;
     if (eldMs > this.eldLimitMs && L > 1) {
       this.brakeUntil = this.windows + this.staleWindows;
@@ -138,6 +137,7 @@ export class AutoConcurrency {
       this.brakeUntil = this.windows + this.staleWindows;
       return decide(L - 1, 'memory');
     }
+    if (settleWindow) return decide(L, 'settle');
 
     const prev = this.levels.get(L);
     this.levels.set(L, { value: prev ? 0.5 * prev.value + 0.5 * throughput : throughput, window: this.windows });

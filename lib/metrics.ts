@@ -54,6 +54,8 @@ export interface PoolMetrics {
     failedByCode: Record<string, number>;
     /** Jobs that ran alone because their estimate was over the whole budget. */
     oversize: number;
+    /** Jobs that found a free slot but had to wait for memory budget. */
+    budgetDelayed: number;
   };
   /** Jobs waiting for a slot. */
   queueDepth: number;
@@ -96,6 +98,7 @@ export class MetricsRecorder {
   succeeded = 0;
   failed = 0;
   oversize = 0;
+  budgetDelayed = 0;
   readonly failedByCode = new Map<string, number>();
   maxInFlightBytesSeen = 0;
   maxInFlightJobsSeen = 0;
@@ -150,6 +153,7 @@ export class MetricsRecorder {
         failed: this.failed,
         failedByCode: Object.fromEntries(this.failedByCode),
         oversize: this.oversize,
+        budgetDelayed: this.budgetDelayed,
       },
       ...live,
       maxInFlightBytesSeen: this.maxInFlightBytesSeen,
@@ -209,6 +213,7 @@ export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
   if (codes.length === 0) out.push(`${failed} 0`);
   for (const [code, n] of codes) out.push(`${failed}${labels({ code })} ${n}`);
   single('jobs_oversize_total', 'counter', 'Jobs whose estimate exceeded the whole budget and ran alone.', m.jobs.oversize);
+  single('jobs_budget_delayed_total', 'counter', 'Jobs that found a free slot but waited for memory budget.', m.jobs.budgetDelayed);
   single('queue_depth', 'gauge', 'Jobs waiting for a slot.', m.queueDepth);
   single('in_flight_jobs', 'gauge', 'Jobs running now.', m.inFlightJobs);
   single('in_flight_bytes', 'gauge', 'Estimated bytes held by the running jobs.', m.inFlightBytes);

@@ -154,6 +154,7 @@ interface Job {
   controller: AbortController;
   timer?: NodeJS.Timeout;
   state: 'queued' | 'running' | 'done';
+  budgetDelayed?: boolean;
   resolve(result: TranscodeResult): void;
   reject(err: TtsavError): void;
   onAbort(): void;
@@ -322,7 +323,14 @@ class PoolImpl implements Pool {
       const head = this.queue.values().next();
       if (head.done) return;
       const job = head.value;
-      if (!this.canStart(job.bytes)) return;
+      if (!this.canStart(job.bytes)) {
+        // A free slot, but not enough budget: count the job once as delayed by memory.
+        if (this.running.size < this.concurrency && !job.budgetDelayed) {
+          job.budgetDelayed = true;
+          this.recorder.budgetDelayed++;
+        }
+        return;
+      }
       this.queue.delete(job);
       this.start(job);
       this.notifySpace();
