@@ -462,7 +462,7 @@ class BatchRun<Id> implements Batch<Id> {
   private readonly ready = new Map<number, ItemResult<Id>>();
   private readonly completion: ItemResult<Id>[] = [];
   private readonly waiters: { resolve(r: IteratorResult<ItemResult<Id>>): void; reject(e: unknown): void }[] = [];
-  private readonly controller = new AbortController();
+  private readonly itemControllers = new Set<AbortController>();
   private readonly userSignal: AbortSignal | undefined;
   private failure: unknown;
   private failureReported = false;
@@ -558,7 +558,9 @@ class BatchRun<Id> implements Batch<Id> {
   }
 
   private stop(): void {
-    this.controller.abort(this.failure);
+    // One controller per pending item (a shared signal would collect a listener per queued job).
+    for (const c of this.itemControllers) c.abort(this.failure);
+    this.itemControllers.clear();
     this.userSignal?.removeEventListener('abort', this.onUserAbort);
     if (!this.sourceDone) {
       this.sourceDone = true;
@@ -678,9 +680,17 @@ class BatchRun<Id> implements Batch<Id> {
       return;
     }
     const merged = options ? { ...this.jobOptions, ...options } : this.jobOptions;
-    this.pool.submit(input, merged, this.controller.signal, true).then(
-      (r) => settle(r, undefined),
-      (e: unknown) => settle(undefined, asTtsavError(e)),
+    const controller = new AbortController();
+    this.itemControllers.add(controller);
+    this.pool.submit(input, merged, controller.signal, true).then(
+      (r) => {
+        this.itemControllers.delete(controller);
+        settle(r, undefined);
+      },
+      (e: unknown) => {
+        this.itemControllers.delete(controller);
+        settle(undefined, asTtsavError(e));
+      },
     );
   }
 

@@ -361,6 +361,17 @@ describe('transcodeMany', () => {
     await pool.close();
   });
 
+  it('a large read-ahead under a batch signal adds no listener per item (no MaxListenersExceededWarning)', async () => {
+    const warn = vi.spyOn(process, 'emitWarning');
+    const pool = createPool({ concurrency: 1 });
+    const controller = new AbortController();
+    const items = Array.from({ length: 40 }, () => tone03s);
+    const results = await collect(pool.transcodeMany(items, { ...SPEECH, readAhead: 40, signal: controller.signal }));
+    expect(results.every((r) => r.result)).toBe(true);
+    expect(warn.mock.calls.filter((c) => /MaxListeners/.test(String(c[0]) + String((c[1] as { type?: string })?.type ?? c[1])))).toEqual([]);
+    await pool.close();
+  });
+
   it('maxQueue applies backpressure to a batch instead of failing it', async () => {
     const pool = createPool({ concurrency: 1, maxQueue: 1 });
     const results = await collect(pool.transcodeMany(Array.from({ length: 8 }, () => tone03s), { ...SPEECH, readAhead: 8 }));
