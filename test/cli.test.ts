@@ -124,6 +124,15 @@ describe('ttsav transcode, many files', () => {
     expect(text).not.toMatch(/^ok {4}/m);
   });
 
+  it('--max-input-bytes refuses large files before reading them, per file', () => {
+    const out = path.join(tmp, 'out5');
+    const limit = statSync(path.join(tmp, 'in', 'edge.mp3')).size;
+    const r = cli(['transcode', 'in/edge.mp3', 'in/speech.flac', '-o', out, '-f', 'adts', '--max-input-bytes', String(limit)], tmp);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/in\/speech\.flac: ERR_TTSAV_LIMIT: input is \d+ bytes, over maxInputBytes/);
+    expect(tree(out)).toEqual(['edge.aac']);
+  });
+
   it('usage errors exit with 2', () => {
     expect(cli(['transcode', 'in/edge.mp3', 'in/speech.flac'], tmp).status).toBe(2);
     expect(cli(['transcode', 'in', '-o', 'x', '-j', '0'], tmp).status).toBe(2);

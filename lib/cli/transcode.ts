@@ -1,6 +1,6 @@
 /** `ttsav transcode`: one file (or stdin/stdout) as before, or many files, directories and globs into a directory. */
 import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TtsavError } from '../errors';
 import { FORMATS, normalizeOptions, type TranscodeOptions } from '../options';
@@ -270,6 +270,16 @@ async function transcodeMany(args: string[], outDir: string, options: TranscodeO
     for (const { item, index } of todo) {
       let data: Buffer;
       try {
+        // Refuse an oversized file before reading it into memory.
+        if (options.maxInputBytes !== undefined) {
+          const size = (await stat(item.input)).size;
+          if (size > options.maxInputBytes) {
+            const err = new TtsavError('ERR_TTSAV_LIMIT', `input is ${size} bytes, over maxInputBytes (${options.maxInputBytes})`);
+            Object.assign(item, { status: 'failed', reason: describeError(err), code: err.code });
+            report(item);
+            continue;
+          }
+        }
         data = await readFile(item.input);
       } catch (err) {
         Object.assign(item, { status: 'failed', reason: describeError(err), code: (err as NodeJS.ErrnoException).code });
