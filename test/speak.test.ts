@@ -161,6 +161,16 @@ describe('speakMany', () => {
     expect(server.stats.openSockets).toBe(0);
   });
 
+  it('runs the transcodes on a batch pool (createPool) when given one', async () => {
+    const { createPool } = await import('../lib/pool');
+    const pool = createPool({ concurrency: 2 });
+    const engine = edge({ endpoint: server.url });
+    const outcomes: SpeakOutcome[] = [];
+    for await (const o of speakMany(['One.', 'Two.', 'Three.'], { engine, ...speech, pool })) outcomes.push(o);
+    await pool.close();
+    expect(outcomes.map((o) => ('result' in o ? ffprobe(o.result.audio).codec : o.error.message))).toEqual(['aac', 'aac', 'aac']);
+  });
+
   it('leaving the loop early stops taking items', async () => {
     const engine = edge({ endpoint: server.url });
     let pulled = 0;
