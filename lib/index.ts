@@ -20,6 +20,8 @@ export { formats, hwDevices } from './capabilities';
 export { createTranscodeStream, TranscodeStream } from './stream';
 export type { TranscodeStreamOptions, StreamInputFormat, StreamStats } from './stream';
 export { createLiveFeed, LiveFeed } from './live';
+export { speakStream } from './speak-stream';
+export type { SpeakStreamOptions } from './speak-stream';
 export type { LiveFeedOptions, LiveClip } from './live';
 export type { FormatInfo, HwDevice } from './capabilities';
 export { createPool, defaultConcurrency } from './pool';

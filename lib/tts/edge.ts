@@ -172,7 +172,7 @@ export class EdgeEngine implements TtsEngine {
     let shiftMs = 0;
     let requests = 0;
     for (const piece of pieces) {
-      const { result, attempts } = await this.request(endpoint, voice, prosody, escapeXml(piece), signal);
+      const { result, attempts } = await this.request(endpoint, voice, prosody, escapeXml(piece), signal, options.onAudio);
       requests += attempts;
       const joined = Buffer.concat(result.chunks);
       const info = mp3Info(joined);
@@ -186,8 +186,9 @@ export class EdgeEngine implements TtsEngine {
   }
 
   /** One piece of text: attempts with retries under one total deadline. */
-  private async request(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, signal?: AbortSignal): Promise<{ result: Piece; attempts: number }> {
+  private async request(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void): Promise<{ result: Piece; attempts: number }> {
     const deadline = Date.now() + this.o.timeoutMs;
+    const streamed = { any: false }; // audio of this piece already handed to onAudio
     let retries = 0;
     let skewRetried = false;
     let attempts = 0;
@@ -196,10 +197,13 @@ export class EdgeEngine implements TtsEngine {
       if (remaining <= 0) throw this.timeout('total', attempts);
       attempts++;
       try {
-        return { result: await this.attempt(endpoint, voice, prosody, escaped, remaining, signal), attempts };
+        return { result: await this.attempt(endpoint, voice, prosody, escaped, remaining, signal, onAudio, streamed), attempts };
       } catch (err) {
         if (!(err instanceof Failure)) throw err;
         const f = err.info;
+        // Streamed audio cannot be taken back: a retry would repeat it, so a failure after some is final.
+        if (streamed.any)
+          throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS: ${f.message} after audio was already streamed; not retried, so that no audio repeats`, { detail: f.message });
         if (f.kind === 'timeout') throw this.timeout(f.which ?? 'total', attempts);
         if (f.kind === 'http' && f.status === 403 && !skewRetried && f.date) {
           const server = Date.parse(f.date);
@@ -236,7 +240,7 @@ export class EdgeEngine implements TtsEngine {
   }
 
   /** One websocket: open, send config + SSML, collect until turn.end. Closes the socket on every path. */
-  private attempt(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, totalMs: number, signal?: AbortSignal): Promise<Piece> {
+  private attempt(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, totalMs: number, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void, streamed?: { any: boolean }): Promise<Piece> {
     return new Promise<Piece>((resolve, reject) => {
       if (signal?.aborted) return reject(abortedError(signal));
       const now = Date.now() + this.clockSkewMs;
@@ -312,6 +316,10 @@ export class EdgeEngine implements TtsEngine {
             if (headers.Path === 'audio' && payload.length > 0) {
               piece.chunks.push(payload);
               piece.bytes += payload.length;
+              if (onAudio) {
+                if (streamed) streamed.any = true;
+                onAudio(payload);
+              }
             }
             return;
           }

@@ -33,6 +33,10 @@ export interface SynthesizeOptions {
   volume?: string;
   /** Cancels the synthesis (EdgeTTS: closes the socket at once). */
   signal?: AbortSignal;
+  /** Called with each piece of audio as it arrives, before synthesize() resolves (EdgeTTS: every binary audio
+   *  frame; engines that make their audio in one go call it once). Once audio has been handed out, a dropped
+   *  connection is not retried (the audio would repeat): it fails with ERR_TTSAV_TTS. */
+  onAudio?: (chunk: Buffer) => void;
 }
 
 /** The synthesized audio: chunks in order (join them with Buffer.concat), word boundaries, the format. */

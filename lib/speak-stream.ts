@@ -1,0 +1,57 @@
+/**
+ * speakStream(): text in, AAC out as the TTS engine's audio arrives. EdgeTTS audio frames are pushed into a
+ * streaming transcoder as they come off the socket, so a listener hears the first words while the rest of the
+ * sentence is still being synthesized; engines that make their audio in one go (espeak-ng) are streamed when done.
+ */
+import { TtsavError } from './errors';
+import { defaultEngine, type EngineName } from './speak';
+import { TranscodeStream, type TranscodeStreamOptions } from './stream';
+import { parseWav } from './tts/espeak';
+import type { TtsEngine } from './tts/types';
+import { invalidOption } from './options';
+
+export interface SpeakStreamOptions extends Omit<TranscodeStreamOptions, 'inputFormat'> {
+  /** 'espeak' (offline, the default), 'edge' (online), or an engine instance. */
+  engine?: EngineName | TtsEngine;
+  voice?: string;
+  rate?: string;
+  pitch?: string;
+  volume?: string;
+}
+
+function engineOf(value: unknown): TtsEngine {
+  if (value === undefined) return defaultEngine('espeak');
+  if (value === 'edge' || value === 'espeak') return defaultEngine(value);
+  const e = value as TtsEngine;
+  if (typeof e === 'object' && e !== null && typeof e.synthesize === 'function' && typeof e.format === 'object') return e;
+  throw invalidOption('engine', "'espeak', 'edge' or a TtsEngine", value);
+}
+
+/** A Readable (a TranscodeStream) of encoded audio — ADTS by default — for `text`. Errors are 'error' events. */
+export function speakStream(text: string, options: SpeakStreamOptions = {}): TranscodeStream {
+  const { engine: engineOption, voice, rate, pitch, volume, ...transcodeOptions } = options;
+  const engine = engineOf(engineOption);
+  const synthesis = { voice, rate, pitch, volume, signal: transcodeOptions.signal };
+  for (const key of Object.keys(synthesis) as (keyof typeof synthesis)[]) if (synthesis[key] === undefined) delete synthesis[key];
+  engine.validate(synthesis);
+  const f = engine.format;
+  const wav = f.container === 'wav';
+  const out = new TranscodeStream({
+    ...transcodeOptions,
+    inputFormat: wav ? { codec: 'pcm_s16le', sampleRate: f.sampleRate, channels: f.channels } : 'mp3',
+  });
+  const write = (chunk: Buffer): void => {
+    if (!out.destroyed && !out.writableEnded) out.write(chunk);
+  };
+  engine
+    .synthesize(text, wav ? synthesis : { ...synthesis, onAudio: write })
+    .then((result) => {
+      if (out.destroyed) return;
+      if (wav) for (const chunk of result.chunks) write(parseWav(chunk).data);
+      out.end();
+    })
+    .catch((err: unknown) => {
+      out.destroy(err instanceof TtsavError ? err : new TtsavError('ERR_TTSAV_TTS', String((err as Error)?.message ?? err), { cause: err }));
+    });
+  return out;
+}
