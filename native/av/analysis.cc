@@ -91,11 +91,19 @@ int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llro
 
 }  // namespace
 
-std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization) {
+std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization,
+                           const std::string& layout) {
   std::string chain;
   auto add = [&](const std::string& filter) {
     if (!chain.empty()) chain += ',';
     chain += filter;
+  };
+  // loudnorm works at 192 kHz. After its resampler, pin the format again: with a packed-format encoder (libopus
+  // takes s16 first) and any filter after it, libavfilter 5.1 cannot pick the resampler's channel layout
+  // ("Cannot select channel layout"; found by the fuzzer).
+  auto backFromLoudnorm = [&] {
+    add("aresample=" + std::to_string(rate));
+    if (!layout.empty()) add("aformat=sample_fmts=fltp:channel_layouts=" + layout);
   };
   if (analysis == nullptr && (f.trimEnd || f.fadeOutMs > 0))
     throw Error(ErrorCode::Options, Stage::Filter, "trimming the end and fading out need the whole input (not streaming)");
@@ -132,7 +140,7 @@ std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* ana
       normalization->applied = true;
       normalization->mode = "dynamic";
       add(dynamic + ":linear=false");
-      add("aresample=" + std::to_string(rate));  // loudnorm works at 192 kHz
+      backFromLoudnorm();
     } else if (analysis->loudness && std::isfinite(analysis->loudness->integrated)) {
       const Loudness& m = *analysis->loudness;
       normalization->applied = true;
@@ -148,7 +156,7 @@ std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* ana
         normalization->mode = "dynamic";
         add(dynamic + ":measured_I=" + Num(m.integrated) + ":measured_TP=" + Num(m.truePeak) + ":measured_LRA=" +
             Num(m.lra) + ":linear=false");
-        add("aresample=" + std::to_string(rate));
+        backFromLoudnorm();
       }
     }
   }

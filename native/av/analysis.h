@@ -56,6 +56,8 @@ struct Analysis {
 // The tail's filter chain: trim silence -> tempo -> volume or loudness -> fades -> padding -> raw.
 // `analysis` is what a first pass found; null when there is none (streaming: no lookahead), where trimming the
 // end and fading out cannot be done (Options error) and loudness uses the dynamic normalizer alone.
-std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization);
+// `layout` (e.g. "mono") is the chain's channel layout, pinned again after the dynamic normalizer's resampler.
+std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization,
+                           const std::string& layout = "");
 
 }  // namespace ttsav::av

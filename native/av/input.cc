@@ -94,6 +94,18 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
   if (dec_->ch_layout.nb_channels > 64)
     throw Error(ErrorCode::Unsupported, Stage::Probe,
                 "input has " + std::to_string(dec_->ch_layout.nb_channels) + " channels, over 64");
+  // Channels in no order (a WAV without a channel mask, AU, raw PCM) are remixed as the default layout for their
+  // count; counts with none (9-15, 17+ …) cannot be remixed, and would fail the filter graph the same way.
+  if (dec_->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+    AVChannelLayout fallback{};
+    av_channel_layout_default(&fallback, dec_->ch_layout.nb_channels);
+    bool known = fallback.order == AV_CHANNEL_ORDER_NATIVE;
+    av_channel_layout_uninit(&fallback);
+    if (!known)
+      throw Error(ErrorCode::Unsupported, Stage::Probe,
+                  "input has " + std::to_string(dec_->ch_layout.nb_channels) +
+                      " channels with no channel layout, which cannot be remixed");
+  }
 
   // Like the ffmpeg CLI: timestamps start at zero.
   if (fmt_->start_time != AV_NOPTS_VALUE)

@@ -78,7 +78,8 @@ class Pipeline {
     }
 
     start = Clock::now();
-    std::string chain = BuildTailChain(options_.filters, rate, analysis ? &*analysis : nullptr, &normalization_);
+    std::string chain = BuildTailChain(options_.filters, rate, analysis ? &*analysis : nullptr, &normalization_,
+                                       DescribeLayout(common_.layout));
     tail_.emplace(common_, chain, output_->EncoderFormat(), !options_.filters.raw.empty());
     if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
     if (options_.measure) meter_.emplace(output_->EncoderFormat());

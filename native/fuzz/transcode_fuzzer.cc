@@ -1,5 +1,5 @@
-// libFuzzer target over the pure C++ core: fuzz bytes -> av::Transcode, with the job's options drawn from the
-// first kHeaderBytes bytes of the input and the rest handed to the pipeline as the media file.
+// libFuzzer target over the pure C++ core: fuzz bytes -> av::Transcode (then av::Probe), with the job's options
+// drawn from the first kHeaderBytes bytes of the input and the rest handed to the pipeline as the media file(s).
 //
 // Built by CMakeLists.txt with clang (-DTTSAV_FUZZ=ON) under -fsanitize=fuzzer,address,undefined; run by
 // scripts/fuzz.sh (`npm run fuzz -- <seconds>`), seeded by scripts/fuzz-corpus.sh. Any crash, sanitizer report,
@@ -26,6 +26,7 @@
 #include <new>
 #include <vector>
 
+#include "av/probe.h"
 #include "av/transcode.h"
 
 using namespace ttsav::av;
@@ -170,6 +171,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const std::bad_alloc&) {
     // The documented other outcome of Transcode (an allocation failed).
+  }
+
+  // probe() reads the same bytes through its own path (headers and a bounded look at the first packets).
+  JobControl probeControl;
+  try {
+    ProbeResult p = Probe(first, split, o, probeControl);
+    if (p.container.empty()) Fail("probe resolved without a container name");
+    if (p.channels < 0 || p.sampleRate < 0) Fail("probe reported negative rate or channels");
+  } catch (const Error& e) {
+    if (e.code == ErrorCode::Options || e.code == ErrorCode::Internal || e.code == ErrorCode::Aborted ||
+        e.code == ErrorCode::Timeout) {
+      std::fprintf(stderr, "transcode_fuzzer: probe: %s (stage %s): %s | %s\n", CodeName(e.code), StageName(e.stage),
+                   e.what(), e.detail.c_str());
+      Fail("probe: bad input reported as an options/internal error");
+    }
+  } catch (const std::bad_alloc&) {
   }
   std::free(first);
   std::free(second);
