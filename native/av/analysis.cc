@@ -141,7 +141,11 @@ std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* ana
       normalization->mode = "dynamic";
       add(dynamic + ":linear=false");
       backFromLoudnorm();
-    } else if (analysis->loudness && std::isfinite(analysis->loudness->integrated)) {
+    } else if (analysis->loudness && !std::isfinite(analysis->loudness->truePeak) && analysis->loudness->truePeak > 0) {
+      throw Error(ErrorCode::InvalidData, Stage::Filter, "the decoded audio holds infinite samples");
+    } else if (analysis->loudness && std::isfinite(analysis->loudness->integrated) &&
+               analysis->loudness->integrated > -70 && std::isfinite(analysis->loudness->truePeak)) {
+      // (At -70 LUFS and below everything is gated out as silence: there is nothing to normalize.)
       const Loudness& m = *analysis->loudness;
       normalization->applied = true;
       normalization->measured = m;
@@ -154,8 +158,9 @@ std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* ana
       } else {
         // The gain would push true peaks past the target: libav's dynamic EBU R128 normalizer instead.
         normalization->mode = "dynamic";
-        add(dynamic + ":measured_I=" + Num(m.integrated) + ":measured_TP=" + Num(m.truePeak) + ":measured_LRA=" +
-            Num(m.lra) + ":linear=false");
+        auto clamp = [](double v, double lo, double hi) { return std::min(hi, std::max(lo, v)); };
+        add(dynamic + ":measured_I=" + Num(clamp(m.integrated, -99, 0)) + ":measured_TP=" + Num(clamp(m.truePeak, -99, 99)) +
+            ":measured_LRA=" + Num(clamp(m.lra, 0, 99)) + ":linear=false");
         backFromLoudnorm();
       }
     }
