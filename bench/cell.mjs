@@ -118,10 +118,17 @@ if (config.kind === 'spawn') {
 await warm();
 outBytes = 0;
 let sampledPeak = 0;
-const sampler = config.sampleMs > 0 ? setInterval(() => (sampledPeak = Math.max(sampledPeak, rssKB('VmRSS'))), config.sampleMs) : undefined;
+const t0 = performance.now();
+const trace = [];
+const sampler = config.sampleMs > 0
+  ? setInterval(() => {
+      const rss = rssKB('VmRSS');
+      sampledPeak = Math.max(sampledPeak, rss);
+      if (config.trace) trace.push([Math.round(performance.now() - t0), rss, Math.round(process.memoryUsage().external / 1024), Math.round(process.memoryUsage().heapUsed / 1024)]);
+    }, config.sampleMs)
+  : undefined;
 const cpu0 = procCpu();
 const u0 = process.cpuUsage();
-const t0 = performance.now();
 await runBatch();
 const wallMs = performance.now() - t0;
 const u1 = process.cpuUsage(u0);
@@ -136,5 +143,6 @@ process.stdout.write(
     peakRssKB: rssKB('VmHWM'),
     sampledPeakRssKB: sampledPeak || undefined,
     outBytes,
+    trace: config.trace ? trace : undefined,
   }) + '\n',
 );
