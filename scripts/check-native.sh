@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the pure C++ core under AddressSanitizer + UndefinedBehaviorSanitizer (leak checking on) over the test
-# fixtures, mangled and truncated copies of them, limits, cancellation and timeouts. Any sanitizer report fails.
+# fixtures, mangled and truncated copies of them, a sample of the bad-input corpus, limits, cancellation and
+# timeouts. Any sanitizer report fails.
 # Needs the fixtures (npm test generates them into .tmp/fixtures). Usage: bash scripts/check-native.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,12 @@ PY
     run "$WORK/flip" -
   done
 done
+# Every 6th file of the bad-input corpus (scripts/corpus-bad.mjs: truncations, flips, lying headers, wrong hints).
+node scripts/corpus-bad.mjs generate "$WORK/bad" >/dev/null
+while read -r f hint; do
+  if [ -n "$hint" ]; then run "$WORK/bad/$f" - container=adts channels=1 maxdur=60 "hint=$hint"
+  else run "$WORK/bad/$f" - container=adts channels=1 maxdur=60; fi
+done < <(node -e "require('$WORK/bad/manifest.json').forEach((m, i) => i % 6 === 0 && console.log(m.file, m.hint || ''))")
 # Limits, cancellation, timeouts at several points.
 run "$FX/bomb.flac" - maxdur=60
 run "$FX/bomb-undeclared.flac" - maxdur=10
