@@ -4,6 +4,7 @@
 // drift and other load hit all of them alike. Every cell runs in a fresh process. See bench/README.md.
 //
 //   node bench/run.mjs [--rounds N] [--phases check,percall,throughput,rss] [--quick] [--write-results]
+//                      [--rss-from .tmp/bench/results-<date>.json]   (quote an earlier run's memory phase)
 //
 // --write-results replaces the generated part of bench/RESULTS.md (between the results markers); the full report
 // and the raw JSON always go to .tmp/bench/.
@@ -40,7 +41,9 @@ function ensureBuilt() {
   if (!existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   if (!existsSync(path.join(here, 'node_modules', 'benchmark'))) {
     log('installing the bench package (benchmark, node-av) with npm ci in bench/');
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: here, stdio: 'inherit' });
+    // --ignore-scripts: node-av's postinstall only downloads an ffmpeg CLI binary (not used here, and it needs the
+    // internet); its addon and FFmpeg come in the per-platform package @seydx/node-av-<platform>-<arch>.
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: here, stdio: 'inherit' });
   }
   log('building the codec floor (cmake target ttsav-bench-floor in build-bench/)');
   execFileSync('cmake', ['-S', root, '-B', path.join(root, 'build-bench'), '-DCMAKE_BUILD_TYPE=Release'], { stdio: 'ignore' });
@@ -297,7 +300,7 @@ function report(ctx, { check, percall, cells, rss }) {
 
   if (rss) {
     const p = rss.pool1000;
-    L.push('### Memory', '');
+    L.push(`### Memory${rss.from ? ` (from the run of ${rss.from}, same machine)` : ''}`, '');
     L.push(`- ${p.files} clips through \`createPool()\` (concurrency ${p.conc}, seed settings, lazy source): peak RSS ${fmt(p.peakRssKB / 1024, 1)} MB (VmHWM; sampled every 50 ms: ${fmt((p.sampledPeakRssKB ?? 0) / 1024, 1)} MB), ${fmt(p.wallMs / 1000, 1)} s, ${fmt(p.files / (p.wallMs / 1000), 2)} files/s.`);
     L.push(`- one spawned \`ffmpeg\` (max RSS by /usr/bin/time): ${Object.entries(rss.ffmpegChildKB).map(([k, v]) => `${k} ${fmt(v / 1024, 1)} MB`).join(', ')}; a spawn pool of N holds N of them besides its parent.`, '');
   }
@@ -375,6 +378,11 @@ async function main() {
   }
   if (phases.has('throughput')) out.cells = await throughput(ctx);
   if (phases.has('rss')) out.rss = await rssRun(ctx);
+  else if (option('rss-from')) {
+    // The memory phase of an earlier run (it is long and not sensitive to load): quoted with its date.
+    const earlier = JSON.parse(readFileSync(option('rss-from'), 'utf8'));
+    if (earlier.rss) out.rss = { ...earlier.rss, from: earlier.env.date };
+  }
 
   const stamp = out.env.date.replace(/[:.]/g, '-');
   writeFileSync(path.join(work, `results-${stamp}.json`), JSON.stringify(out, null, 1));
