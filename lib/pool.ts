@@ -386,12 +386,17 @@ class PoolImpl implements Pool {
 
   /** Resolves once the queue has room (transcodeMany waits here instead of being refused). */
   waitForSpace(): Promise<void> {
-    if (this.closed || this.queue.size < this.maxQueue) return Promise.resolve();
+    if (this.hasSpace()) return Promise.resolve();
     return new Promise((resolve) => this.spaceWaiters.push(resolve));
   }
 
+  /** Room for a batch item: below maxQueue (with maxQueue 0, an empty queue: the item waits alone). */
+  private hasSpace(): boolean {
+    return this.closed || this.queue.size < Math.max(1, this.maxQueue);
+  }
+
   private notifySpace(): void {
-    while (this.spaceWaiters.length > 0 && (this.closed || this.queue.size < this.maxQueue)) this.spaceWaiters.shift()!();
+    while (this.spaceWaiters.length > 0 && this.hasSpace()) this.spaceWaiters.shift()!();
   }
 
   private checkIdle(): void {

@@ -373,10 +373,20 @@ describe('transcodeMany', () => {
   });
 
   it('maxQueue applies backpressure to a batch instead of failing it', async () => {
-    const pool = createPool({ concurrency: 1, maxQueue: 1 });
-    const results = await collect(pool.transcodeMany(Array.from({ length: 8 }, () => tone03s), { ...SPEECH, readAhead: 8 }));
-    expect(results.every((r) => r.result)).toBe(true);
-    await pool.close();
+    for (const maxQueue of [0, 1]) {
+      const pool = createPool({ concurrency: 1, maxQueue });
+      let maxDepth = 0;
+      const results = await collect(
+        pool.transcodeMany(Array.from({ length: 8 }, () => tone03s), {
+          ...SPEECH,
+          readAhead: 8,
+          onProgress: () => (maxDepth = Math.max(maxDepth, pool.metrics().queueDepth)),
+        }),
+      );
+      expect(results.every((r) => r.result)).toBe(true);
+      expect(maxDepth).toBeLessThanOrEqual(1);
+      await pool.close();
+    }
   });
 
   it('the batch signal cancels midway: nothing more starts, running jobs end, the iterator settles', async () => {
