@@ -116,6 +116,7 @@ function matrix() {
 
 // ------------------------------------------------------------------------------------------------------ helpers
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const peakKB = (c) => Math.max(c.peakRssKB, c.sampledPeakRssKB ?? 0);
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ratioText = (xs) => (xs.length ? `${fmt(mean(xs), 2)}×${xs.length > 1 ? ` (${xs.map((x) => fmt(x, 2)).join(', ')})` : ''}` : '–');
 
@@ -301,7 +302,7 @@ function report(ctx, { check, percall, cells, rss }) {
   if (rss) {
     const p = rss.pool1000;
     L.push(`### Memory${rss.from ? ` (from the run of ${rss.from}, same machine)` : ''}`, '');
-    L.push(`- ${p.files} clips through \`createPool()\` (concurrency ${p.conc}, seed settings, lazy source): peak RSS ${fmt(p.peakRssKB / 1024, 1)} MB (VmHWM; sampled every 50 ms: ${fmt((p.sampledPeakRssKB ?? 0) / 1024, 1)} MB), ${fmt(p.wallMs / 1000, 1)} s, ${fmt(p.files / (p.wallMs / 1000), 2)} files/s.`);
+    L.push(`- ${p.files} clips through \`createPool()\` (concurrency ${p.conc}, seed settings, lazy source): peak RSS ${fmt(peakKB(p) / 1024, 1)} MB (the larger of VmHWM, ${fmt(p.peakRssKB / 1024, 1)} MB, and VmRSS sampled every 50 ms, ${fmt((p.sampledPeakRssKB ?? 0) / 1024, 1)} MB; Linux updates VmHWM lazily), ${fmt(p.wallMs / 1000, 1)} s, ${fmt(p.files / (p.wallMs / 1000), 2)} files/s.`);
     L.push(`- one spawned \`ffmpeg\` (max RSS by /usr/bin/time): ${Object.entries(rss.ffmpegChildKB).map(([k, v]) => `${k} ${fmt(v / 1024, 1)} MB`).join(', ')}; a spawn pool of N holds N of them besides its parent.`, '');
   }
 
@@ -324,7 +325,7 @@ function report(ctx, { check, percall, cells, rss }) {
     ratioRow('ttsav ×2 vs spawn pool of 2, ~1 s phrases', '≥ 3×', 3, same('phrases', 'ttsav', 'seed', 2), same('phrases', 'spawn', 'seed', 2));
     ratioRow("'speech' preset vs the seed recipe (both ttsav ×2), clips", '≥ 3×', 3, same('clips', 'ttsav', 'speech', 2), same('clips', 'ttsav', 'seed', 2));
     ratioRow("  'speech' preset (ttsav ×2) vs the seed's spawn pool of 2, clips", '', 0, same('clips', 'ttsav', 'speech', 2), same('clips', 'spawn', 'seed', 2));
-    if (rss) T.push(['peak RSS, 1,000-clip batch through the pool', '≤ 150 MB', `${fmt(rss.pool1000.peakRssKB / 1024, 1)} MB${rss.pool1000.files < 1000 ? ` (only ${rss.pool1000.files} clips)` : ''}`, '', met(rss.pool1000.peakRssKB / 1024 <= 150)]);
+    if (rss) T.push(['peak RSS, 1,000-clip batch through the pool', '≤ 150 MB', `${fmt(peakKB(rss.pool1000) / 1024, 1)} MB${rss.pool1000.files < 1000 ? ` (only ${rss.pool1000.files} clips)` : ''}`, '', met(peakKB(rss.pool1000) / 1024 <= 150)]);
     ratioRow('ttsav ×2 vs node-av ×2, clips', '≥ 1.1×', 1.1, same('clips', 'ttsav', 'seed', 2), same('clips', 'nodeav', 'seed', 2));
     ratioRow('(context) ttsav ×2 vs spawn pool of 2, ~60 s clips', '', 0, same('long', 'ttsav', 'seed', 2), same('long', 'spawn', 'seed', 2));
     ratioRow('(context) ttsav ×1 vs spawn ×1, clips', '', 0, same('clips', 'ttsav', 'seed', 1), same('clips', 'spawn', 'seed', 1));
