@@ -5,6 +5,7 @@
 //
 //   node bench/run.mjs [--rounds N] [--phases check,percall,throughput,rss] [--quick] [--write-results]
 //                      [--rss-from .tmp/bench/results-<date>.json]   (quote an earlier run's memory phase)
+//   node bench/run.mjs --report-from .tmp/bench/results-<date>.json [--write-results]   (report a saved run again)
 //
 // --write-results replaces the generated part of bench/RESULTS.md (between the results markers); the full report
 // and the raw JSON always go to .tmp/bench/.
@@ -146,6 +147,7 @@ function environment(snap) {
     nodeav: `${navVersion}, its bundled FFmpeg ${navFfmpeg}`,
     threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
     defaultConcurrency: ttsav.defaultConcurrency(),
+    loadStart: os.loadavg(),
   };
 }
 
@@ -198,6 +200,7 @@ async function throughput(ctx) {
         const res = await runCell(cell, ctx);
         res.round = r;
         results.push(res);
+        ctx.partial?.(results);
         log(`round ${r + 1}/${rounds} ${set.padEnd(7)} ${label(cell).padEnd(34)} ${fmt(res.wallMs / res.files, 1).padStart(7)} ms/file  cpu ${fmt((res.cpuMs + res.childCpuMs) / 1000, 2)} s  load ${fmt(res.load1, 2)}`);
       }
     }
@@ -220,17 +223,18 @@ async function rssRun(ctx) {
 }
 
 // ------------------------------------------------------------------------------------------------------ report
-function report(ctx, { check, percall, cells, rss }) {
+function report(ctx, { check, percall, cells, rss, quick, shm }) {
   const L = [];
   const e = ctx.env;
-  L.push(`Run ${e.date} — ${rounds} round(s)${quick ? ' (QUICK: 10 files a set; not for quoting)' : ''}`, '');
-  L.push(`- machine: ${e.machine}; load average at start ${os.loadavg().map((x) => fmt(x, 2)).join(' ')} — shared with other engineers' builds and tests`);
+  const rounds = cells?.length ? Math.max(...cells.map((c) => c.round)) + 1 : 0;
+  L.push(`Run ${e.date} — ${rounds} round(s) of the throughput table${quick ? ' (QUICK: 10 files a set; not for quoting)' : ''}`, '');
+  L.push(`- machine: ${e.machine}; load average at start ${(e.loadStart ?? os.loadavg()).map((x) => fmt(x, 2)).join(' ')} — shared with other engineers' builds and tests`);
   L.push(`- node ${e.node}; ttsav ${e.ttsav}; FFmpeg ${e.ffmpeg}; CLI: ${e.ffmpegCli}`);
   L.push(`- node-av ${e.nodeav}`);
   L.push(`- UV_THREADPOOL_SIZE ${e.threadpool}: ttsav's default concurrency here is ${e.defaultConcurrency}`);
   const s = ctx.corpus;
   L.push(`- corpus (espeak-ng → 24 kHz mono 48k MP3, seeded): clips ${s.clips.count} × ${fmt(s.clips.min)}–${fmt(s.clips.max)} s (${fmt(s.clips.audioSeconds, 0)} s of audio); ` +
-    `phrases ${s.phrases.count} × ${fmt(s.phrases.min, 2)}–${fmt(s.phrases.max, 2)} s; long ${s.long.count} × ${fmt(s.long.min, 0)}–${fmt(s.long.max, 0)} s; files on ${ctx.shm} (tmpfs)`);
+    `phrases ${s.phrases.count} × ${fmt(s.phrases.min, 2)}–${fmt(s.phrases.max, 2)} s; long ${s.long.count} × ${fmt(s.long.min, 0)}–${fmt(s.long.max, 0)} s; files on ${shm} (tmpfs)`);
   if (check) {
     L.push(`- same job (${check.clip}): ttsav output ${check.ttsavEqualsCli ? 'byte-identical to' : 'DIFFERS from'} the ffmpeg CLI's; floor output ${check.floorEqualsTtsav ? 'byte-identical to' : 'DIFFERS from'} ttsav's; ` +
       `decoded samples per channel: CLI ${check.samples.cli}, ttsav ${check.samples.ttsav}, floor ${check.samples.floor}, node-av ${check.samples.nodeav}`);
@@ -371,7 +375,9 @@ async function main() {
   ctx.env = environment(snap);
   log('environment', JSON.stringify(ctx.env));
 
-  const out = { env: ctx.env, corpus };
+  const out = { env: ctx.env, corpus, quick, shm: shmDir };
+  // A run cut short still leaves its cells: node bench/run.mjs --report-from .tmp/bench/results-partial.json
+  ctx.partial = (cells) => writeFileSync(path.join(work, 'results-partial.json'), JSON.stringify({ ...out, cells }, null, 1));
   if (phases.has('check')) out.check = await checkSameJob(ctx);
   if (phases.has('percall')) {
     log('per-call figures (benchmark.js)');
@@ -379,12 +385,18 @@ async function main() {
   }
   if (phases.has('throughput')) out.cells = await throughput(ctx);
   if (phases.has('rss')) out.rss = await rssRun(ctx);
-  else if (option('rss-from')) {
+
+  finish(out);
+}
+
+/** Writes the JSON and the report, prints it, and with --write-results updates bench/RESULTS.md. */
+function finish(out) {
+  const ctx = { env: out.env, corpus: out.corpus };
+  if (!out.rss && option('rss-from')) {
     // The memory phase of an earlier run (it is long and not sensitive to load): quoted with its date.
     const earlier = JSON.parse(readFileSync(option('rss-from'), 'utf8'));
     if (earlier.rss) out.rss = { ...earlier.rss, from: earlier.env.date };
   }
-
   const stamp = out.env.date.replace(/[:.]/g, '-');
   writeFileSync(path.join(work, `results-${stamp}.json`), JSON.stringify(out, null, 1));
   const md = report(ctx, out);
@@ -405,7 +417,8 @@ async function main() {
   log(`report: ${path.relative(root, path.join(work, `report-${stamp}.md`))}`);
 }
 
-main().catch((err) => {
+const from = option('report-from');
+(from ? Promise.resolve().then(() => finish(JSON.parse(readFileSync(from, 'utf8')))) : main()).catch((err) => {
   console.error(err);
   process.exitCode = 1;
 });
