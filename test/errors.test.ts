@@ -89,3 +89,42 @@ describe('bad input', () => {
     expect(err.code).toBe('ERR_TTSAV_OPTIONS');
   });
 });
+
+describe('float audio encoders would choke on', () => {
+  /** A 32-bit float WAV (format 3) of `samples`, mono 22050 Hz. */
+  function floatWav(samples: Float32Array): Buffer {
+    const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+    const h = Buffer.alloc(44);
+    h.write('RIFF', 0, 'latin1');
+    h.writeUInt32LE(36 + data.length, 4);
+    h.write('WAVEfmt ', 8, 'latin1');
+    h.writeUInt32LE(16, 16);
+    h.writeUInt16LE(3, 20); // IEEE float
+    h.writeUInt16LE(1, 22);
+    h.writeUInt32LE(22050, 24);
+    h.writeUInt32LE(22050 * 4, 28);
+    h.writeUInt16LE(4, 32);
+    h.writeUInt16LE(32, 34);
+    h.write('data', 36, 'latin1');
+    h.writeUInt32LE(data.length, 40);
+    return Buffer.concat([h, data]);
+  }
+  const tone = (n: number, f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
+
+  // libmp3lame asserts, aborting the process, on NaN or huge samples (found by the fuzzer): they must never reach it.
+  for (const format of ['mp3', 'm4a', 'ogg'] as const) {
+    it(`NaN and infinite samples are INVALID_DATA for ${format}, not a crash`, async () => {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        const wav = floatWav(tone(22050, (i) => (i === 5000 ? bad : 0.3 * Math.sin(i / 10))));
+        const err = await rejection(transcode(wav, { format }));
+        expect(err.code).toBe('ERR_TTSAV_INVALID_DATA');
+      }
+    });
+  }
+
+  it('absurdly large samples are clamped, and the result decodes', async () => {
+    const wav = floatWav(tone(22050, (i) => (i % 100 === 0 ? 1e30 : 0.3 * Math.sin(i / 10))));
+    const r = await transcode(wav, { format: 'mp3' });
+    expect(decodedSamples(r.data, 2)).toBeGreaterThan(20000);
+  });
+});

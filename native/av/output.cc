@@ -1,6 +1,8 @@
 #include "output.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
 
 extern "C" {
@@ -141,8 +143,42 @@ void Output::WriteHeader() {
   CheckWriter(ret, "cannot write the header");
 }
 
+namespace {
+
+// Float samples past this are garbage from corrupt input, not audio (+30 dBFS).
+constexpr float kMaxSample = 32.0f;
+
+// Encoders trust their input: libmp3lame asserts (aborting the whole process) on NaN, infinite or absurdly large
+// samples, and AAC refuses NaN. Corrupt input can decode to such values, so float audio is checked before any
+// encoder sees it: non-finite samples fail the job, out-of-range ones are clamped.
+void GuardSamples(AVFrame* frame) {
+  auto fmt = static_cast<AVSampleFormat>(frame->format);
+  if (fmt != AV_SAMPLE_FMT_FLT && fmt != AV_SAMPLE_FMT_FLTP) return;
+  bool planar = fmt == AV_SAMPLE_FMT_FLTP;
+  int planes = planar ? frame->ch_layout.nb_channels : 1;
+  size_t perPlane = static_cast<size_t>(frame->nb_samples) * (planar ? 1 : frame->ch_layout.nb_channels);
+  bool clamp = false;
+  for (int p = 0; p < planes; p++) {
+    const float* x = reinterpret_cast<const float*>(frame->extended_data[p]);
+    for (size_t i = 0; i < perPlane; i++) {
+      if (!std::isfinite(x[i]))
+        throw Error(ErrorCode::InvalidData, Stage::Encode, "the decoded audio holds NaN or infinite samples");
+      if (x[i] > kMaxSample || x[i] < -kMaxSample) clamp = true;
+    }
+  }
+  if (!clamp) return;
+  Check(av_frame_make_writable(frame), Stage::Encode, "cannot prepare a frame");
+  for (int p = 0; p < planes; p++) {
+    float* x = reinterpret_cast<float*>(frame->extended_data[p]);
+    for (size_t i = 0; i < perPlane; i++) x[i] = std::min(kMaxSample, std::max(-kMaxSample, x[i]));
+  }
+}
+
+}  // namespace
+
 void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
   auto start = std::chrono::steady_clock::now();
+  if (frame != nullptr) GuardSamples(frame);
   // The encoder took the caller's options when it opened: audio it refuses now (AAC refuses NaN/Inf samples,
   // which corrupt float input decodes to; the error may surface on send or receive) is the input's fault.
   auto fail = [](int err) {
