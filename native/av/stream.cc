@@ -241,9 +241,11 @@ void StreamSession::Deliver(AVFrame* frame) {
   control_->ThrowIfStopped(Stage::Decode);
   if (!output_) Start(frame);
   if (frame->sample_rate != inFormat_.sampleRate || frame->ch_layout.nb_channels != inFormat_.layout.nb_channels ||
-      frame->format != inFormat_.sampleFormat)
+      frame->format != inFormat_.sampleFormat ||
+      (frame->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC &&
+       av_channel_layout_compare(&frame->ch_layout, &inFormat_.layout) != 0))
     throw Error(ErrorCode::Unsupported, Stage::Decode,
-                "input changes its sample rate, channel count or sample format mid-stream");
+                "input changes its sample rate, channel layout or sample format mid-stream");
   inSamples_ += frame->nb_samples;
   if (options_.maxDurationSeconds > 0 &&
       static_cast<double>(inSamples_) / inFormat_.sampleRate > options_.maxDurationSeconds)

@@ -220,10 +220,13 @@ class Pipeline {
         if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the input");
         timings_.decode += MsSince(t);
         AVFrame* f = decoded.get();
+        // A layout change with the same channel count (an ADTS stream switching channel configurations) would
+        // make the filter source refuse the frame, reported as if the options were wrong (found by the fuzzer).
         if (f->sample_rate != inFormat.sampleRate || f->ch_layout.nb_channels != inFormat.layout.nb_channels ||
-            f->format != inFormat.sampleFormat)
+            f->format != inFormat.sampleFormat ||
+            (f->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC && av_channel_layout_compare(&f->ch_layout, &inFormat.layout) != 0))
           throw Error(ErrorCode::Unsupported, Stage::Decode,
-                      "input changes its sample rate, channel count or sample format mid-stream");
+                      "input changes its sample rate, channel layout or sample format mid-stream");
         samples += f->nb_samples;
         inSamples_ += f->nb_samples;
         decodedSeconds_ += static_cast<double>(f->nb_samples) / inFormat.sampleRate;
