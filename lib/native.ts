@@ -134,26 +134,34 @@ const INSTALL_HINT =
   'libavutil-dev pkg-config, then npm rebuild ttsav.';
 
 let binding: NativeBinding | undefined;
+/** A failed load is final for this process (Node cannot unload a half-loaded addon): remembered, not retried. */
+let loadFailure: TtsavError | undefined;
 
 /** The package root (dist/.. or lib/..). */
 export const packageRoot = path.resolve(__dirname, '..');
 
 export function loadNative(): NativeBinding {
   if (binding) return binding;
+  if (loadFailure) throw loadFailure;
   try {
     // TTSAV_ADDON points at a specific build (the CMake build's smoke test uses it).
     const explicit = process.env.TTSAV_ADDON;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     binding = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(packageRoot)) as NativeBinding;
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_TTSAV_LOAD') throw new TtsavError('ERR_TTSAV_LOAD', e.message, { cause: err });
-    const text = String(e.message ?? err);
-    const missingLib = /lib(av\w+|swresample)\.so|cannot open shared object/.exec(text);
-    const message = missingLib
-      ? `cannot load the ttsav addon: a libav library is missing (${text.split('\n')[0]}). ${INSTALL_HINT}`
-      : `cannot load the ttsav addon (${text.split('\n')[0]}). Build it with npm rebuild ttsav. ${INSTALL_HINT}`;
-    throw new TtsavError('ERR_TTSAV_LOAD', message, { cause: err });
+    loadFailure = loadError(err);
+    throw loadFailure;
   }
   return binding;
+}
+
+function loadError(err: unknown): TtsavError {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ERR_TTSAV_LOAD') return new TtsavError('ERR_TTSAV_LOAD', e.message, { cause: err });
+  const text = String(e.message ?? err);
+  const missingLib = /lib(av\w+|swresample)\.so|cannot open shared object/.exec(text);
+  const message = missingLib
+    ? `cannot load the ttsav addon: a libav library is missing (${text.split('\n')[0]}). ${INSTALL_HINT}`
+    : `cannot load the ttsav addon (${text.split('\n')[0]}). Build it with npm rebuild ttsav. ${INSTALL_HINT}`;
+  return new TtsavError('ERR_TTSAV_LOAD', message, { cause: err });
 }

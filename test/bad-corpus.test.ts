@@ -69,10 +69,14 @@ describe('bad-input corpus', () => {
     // ~2,650 transcodes and as many probes — may not add more than 4 MB outside V8's heap (RSS - heapTotal; V8
     // resizes its heap in steps of a few MB, which says nothing about leaks): a leak of 1 KB per job would add
     // ~5 MB, of 4 KB ~21 MB. Measured: +0 to +1 MB.
+    // The baseline is the high-water mark of passes 1 and 2, not pass 2 alone: RSS - heapTotal moves by a few MB
+    // either way from one pass to the next as V8 and the allocator hand pages back (CI once saw pass 2 dip 4 MB
+    // below pass 1 and pass 5 end 0.8 MB above pass 1), while a leak only ever climbs.
     const warm = summary.memory[2]!;
+    const warmNative = Math.max(summary.memory[1]!.native, warm.native);
     const last = summary.memory[summary.memory.length - 1]!;
     const mem = JSON.stringify(summary.memory);
-    expect(last.native - warm.native, mem).toBeLessThan(4 << 20);
+    expect(last.native - warmNative, mem).toBeLessThan(4 << 20);
     expect(last.heapUsed - warm.heapUsed, mem).toBeLessThan(2 << 20);
     expect(last.external - warm.external, mem).toBeLessThan(1 << 20);
   });

@@ -14,9 +14,11 @@ describe('concurrency', () => {
     let ticks = 0;
     let last = performance.now();
     let worstGap = 0;
+    let stalls = 0;
     const interval = setInterval(() => {
       const now = performance.now();
       worstGap = Math.max(worstGap, now - last);
+      if (now - last > 50) stalls++;
       last = now;
       ticks++;
     }, 10);
@@ -37,10 +39,14 @@ describe('concurrency', () => {
     }
     // Spot-check that what came back decodes.
     expect(decodedSamples(results[1]!.data, 2)).toBeGreaterThan(results[1]!.samples - 1024);
-    // The loop ran all along: ticks at roughly the interval's pace, and no stall over 50 ms.
+    // The loop ran all along: ticks at roughly the interval's pace, and at most two stalls over 50 ms, none over
+    // 250 ms. Work done on the main thread would stall the loop once per job (decoding and encoding one of these
+    // clips takes ~200 ms of CPU here), 25 times or more; a shared 2-core machine can deschedule the process once or
+    // twice (an earlier version allowed no 50 ms gap at all and failed once, at 98 ms, while other jobs ran).
     expect(ticks).toBeGreaterThan(elapsed / 10 / 3);
-    if (process.env.TTSAV_TEST_VERBOSE) console.log({ elapsed, ticks, worstGap, maxDelayMs: histogram.max / 1e6 });
-    expect(worstGap).toBeLessThan(50);
-    expect(histogram.max / 1e6).toBeLessThan(50);
+    if (process.env.TTSAV_TEST_VERBOSE) console.log({ elapsed, ticks, worstGap, stalls, maxDelayMs: histogram.max / 1e6 });
+    expect(stalls, `worst gap ${worstGap.toFixed(1)} ms`).toBeLessThanOrEqual(2);
+    expect(worstGap).toBeLessThan(250);
+    expect(histogram.max / 1e6).toBeLessThan(250);
   });
 });

@@ -13,6 +13,10 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..');
 const SECONDS = Number(process.env.TTSAV_FUZZ_SECONDS ?? 60);
+// A fixed seed: a clean clone (no kept corpus) mutates the same inputs in the same order on every run, so a run
+// finds what an earlier run with this seed found, and a new finding comes from a change to the code, not from
+// chance. Set TTSAV_FUZZ_SEED=0 for a random seed (libFuzzer's own default) when hunting.
+const SEED = process.env.TTSAV_FUZZ_SEED ?? '1';
 const skip = process.env.TTSAV_SKIP_FUZZ === '1';
 
 describe.skipIf(skip)('fuzzing (libFuzzer, ASan+UBSan)', () => {
@@ -22,7 +26,7 @@ describe.skipIf(skip)('fuzzing (libFuzzer, ASan+UBSan)', () => {
   });
 
   it(`regression inputs replay clean and ${SECONDS} s of fuzzing find nothing`, () => {
-    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'fuzz.sh'), String(SECONDS)], {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'fuzz.sh'), String(SECONDS), `-seed=${SEED}`], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: (SECONDS + 600) * 1000,

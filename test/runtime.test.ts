@@ -82,6 +82,37 @@ describe('load errors', () => {
     );
     expect(r.stdout.trim()).toBe('ERR_TTSAV_LOAD true');
   });
+
+  it('a load failure is remembered: later calls reject with the same error without trying again', () => {
+    const r = node(
+      `const t = require('./dist/index.js');
+      (async () => {
+        const errors = [];
+        for (let i = 0; i < 3; i++) await t.transcode(Buffer.alloc(1)).catch((e) => errors.push(e));
+        const start = performance.now();
+        for (let i = 0; i < 100; i++) await t.transcode(Buffer.alloc(1)).catch((e) => errors.push(e));
+        console.log(errors.length, new Set(errors).size, errors[0].code, performance.now() - start < 1000);
+      })();`,
+      [],
+      { TTSAV_ADDON: 'build/nowhere/ttsav.node' },
+    );
+    expect(r.stdout.trim()).toBe('103 1 ERR_TTSAV_LOAD true');
+  });
+});
+
+describe('lazy dependencies', () => {
+  it('loading ttsav and transcoding does not load the websocket client (only an EdgeTTS request does)', () => {
+    const r = node(
+      `const t = require('./dist/index.js');
+      const loaded = () => Object.keys(require.cache).some((f) => /node_modules[\\/]ws[\\/]/.test(f));
+      t.transcode(require('fs').readFileSync(process.argv[1]), { format: 'adts' }).then(() => {
+        const before = loaded();
+        return t.edge({ endpoint: 'ws://127.0.0.1:9', maxRetries: 0, timeoutMs: 2000 }).synthesize('hi').catch(() => {}).then(() => console.log(before, loaded()));
+      });`,
+      [fixturePath('edge.mp3')],
+    );
+    expect(r.stdout.trim(), r.stderr).toBe('false true');
+  });
 });
 
 describe('memory', () => {

@@ -5,7 +5,14 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import WebSocket from 'ws';
+import type WebSocketClass from 'ws';
+
+/** ws is loaded on the first EdgeTTS request, not when ttsav is: a transcode-only service never pays its ~7 MB. */
+let wsModule: typeof WebSocketClass | undefined;
+function WebSocketCtor(): typeof WebSocketClass {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (wsModule ??= require('ws') as typeof WebSocketClass);
+}
 import { TtsavError } from '../errors';
 import { invalidOption } from '../options';
 import {
@@ -244,6 +251,7 @@ export class EdgeEngine implements TtsEngine {
     return new Promise<Piece>((resolve, reject) => {
       if (signal?.aborted) return reject(abortedError(signal));
       const now = Date.now() + this.clockSkewMs;
+      const WebSocket = WebSocketCtor();
       const ws = new WebSocket(synthesizeUrl(endpoint, now, connectionId()), {
         headers: requestHeaders(),
         perMessageDeflate: false,
