@@ -6,7 +6,7 @@ export type TtsavErrorCode =
   | 'ERR_TTSAV_LIMIT' // a per-job limit was reached (maxInputBytes, maxOutputBytes, maxDurationSeconds)
   | 'ERR_TTSAV_ABORTED' // the caller's AbortSignal fired
   | 'ERR_TTSAV_TIMEOUT' // the job ran past timeoutMs
-  | 'ERR_TTSAV_NO_MEMORY' // an allocation failed
+  | 'ERR_TTSAV_NO_MEMORY' // an allocation failed while filtering, encoding or muxing (input declaring absurd sizes is INVALID_DATA)
   | 'ERR_TTSAV_LOAD' // the native addon or the libav libraries it needs could not be loaded
   | 'ERR_TTSAV_TTS' // a text-to-speech engine failed (HTTP status or close reason in message and detail)
   | 'ERR_TTSAV_TTS_TIMEOUT' // a text-to-speech request ran past a deadline (connect, idle or total)

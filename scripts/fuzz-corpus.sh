@@ -97,6 +97,14 @@ clip speech.sox probe -c:a pcm_s32le -f sox
 # Raw PCM for the s16le hint: any bytes are audio to it.
 head -c 4000 /dev/urandom > "$WORK/raw.pcm"
 seed hint-raw.s16le "$WORK/raw.pcm" s16le 0 9 2 0 2 0 0 0
+# Streaming mode (byte 6 bit 6; byte 7: input codec and chunk size): MP3 as EdgeTTS sends it in 112-byte chunks
+# to mono ADTS; the same to fMP4 with trim, loudness and a lowpass in 1-byte chunks; ADTS in 38-byte chunks;
+# s16 PCM at 22.05 kHz and f32 PCM at 8 kHz.
+[ -f "$WORK/edge.mp3" ] && seed stream-edge.mp3 "$WORK/edge.mp3" probe 1 0 $(((7 << 3) | 3)) 0 1 0 64 $((3 << 2))
+[ -f "$WORK/edge.mp3" ] && seed stream-fmp4.mp3 "$WORK/edge.mp3" probe 2 0 3 0 $((8 | 32)) 0 $((64 | (3 << 3))) 0
+[ -f "$WORK/aac.adts" ] && seed stream-aac.adts "$WORK/aac.adts" probe 1 9 3 0 2 0 64 $(((1 << 2) | 1))
+seed stream-s16.pcm "$WORK/raw.pcm" probe 1 2 3 0 1 0 64 $(((10 << 2) | 2))
+seed stream-f32.pcm "$WORK/raw.pcm" probe 1 0 3 0 2 $((128 | 5)) 64 $(((60 << 2) | 3))
 # Reference-following demuxers: a concat list and an HLS playlist naming local files and a URL.
 printf 'ffconcat version 1.0\nfile /etc/hostname\nfile %s\n' "$PWD/package.json" > "$WORK/list.ffconcat"
 seed hint-list.ffconcat "$WORK/list.ffconcat" concat 0 9 2 0 2 0 0 0

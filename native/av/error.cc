@@ -45,8 +45,15 @@ std::string AvErrorString(int averror) {
   return buf;
 }
 
+namespace {
+bool ReadsCallerBytes(Stage stage) { return stage == Stage::Probe || stage == Stage::Decode; }
+}  // namespace
+
 ErrorCode ClassifyAvError(int averror, Stage stage) {
-  if (averror == AVERROR(ENOMEM)) return ErrorCode::NoMemory;
+  // While reading the caller's bytes, ENOMEM is the input's doing: libav refuses (rather than fails) allocations
+  // over its size cap, which is what a table declaring 2^31 entries or a box declaring gigabytes asks for; a
+  // process really out of memory meets the OOM killer long before malloc returns NULL on Linux.
+  if (averror == AVERROR(ENOMEM)) return ReadsCallerBytes(stage) ? ErrorCode::InvalidData : ErrorCode::NoMemory;
   if (averror == AVERROR_DECODER_NOT_FOUND || averror == AVERROR_DEMUXER_NOT_FOUND ||
       averror == AVERROR_STREAM_NOT_FOUND || averror == AVERROR_PATCHWELCOME ||
       averror == AVERROR(ENOSYS))
@@ -55,12 +62,16 @@ ErrorCode ClassifyAvError(int averror, Stage stage) {
       averror == AVERROR_BUG2)
     return ErrorCode::InvalidData;
   // Reading and decoding caller bytes: any other failure is still the input's fault.
-  if (stage == Stage::Probe || stage == Stage::Decode) return ErrorCode::InvalidData;
+  if (ReadsCallerBytes(stage)) return ErrorCode::InvalidData;
   if (averror == AVERROR(EINVAL)) return ErrorCode::Options;
   return ErrorCode::Internal;
 }
 
 void ThrowAv(int averror, Stage stage, const std::string& what) {
+  if (averror == AVERROR(ENOMEM) && ReadsCallerBytes(stage))
+    throw Error(ErrorCode::InvalidData, stage,
+                what + ": the input declares sizes or counts libav will not allocate (" + AvErrorString(averror) + ")",
+                averror);
   throw Error(ClassifyAvError(averror, stage), stage, what + ": " + AvErrorString(averror), averror);
 }
 

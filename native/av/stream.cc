@@ -151,6 +151,14 @@ void StreamSession::Parse(const uint8_t* data, size_t size, bool flush) {
     pcmRemainder_.erase(pcmRemainder_.begin(), pcmRemainder_.begin() + static_cast<std::ptrdiff_t>(whole));
     return;
   }
+  // av_parser_parse2 may read up to AV_INPUT_BUFFER_PADDING_SIZE bytes past the end of what it is given (its
+  // bitstream readers work a word at a time), and the caller's chunk has no such padding: the parser gets a padded
+  // copy. (Found by the fuzzer's streaming mode: a 1-byte chunk read 65 bytes.)
+  if (size > 0) {
+    parseBuf_.assign(data, data + size);
+    parseBuf_.resize(size + AV_INPUT_BUFFER_PADDING_SIZE, 0);
+    data = parseBuf_.data();
+  }
   while (size > 0 || flush) {
     uint8_t* out = nullptr;
     int outSize = 0;

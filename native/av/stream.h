@@ -79,6 +79,7 @@ class StreamSession {
   int64_t keepSamples_ = -1;       // total samples to keep (-1: all)
   int64_t decodedKept_ = 0;
   std::vector<uint8_t> pcmRemainder_;  // PCM bytes short of a whole sample frame
+  std::vector<uint8_t> parseBuf_;      // the chunk being parsed, with the zeroed padding the parser reads into
   int64_t inSamples_ = 0;
   int64_t outSamples_ = 0;
   int64_t tailPts_ = 0;

@@ -15,8 +15,14 @@
 //           bit 6 measure, bit 7 fade in 10 ms / out 50 ms
 //   byte 5: bits 0-2 tempo (kTempos), bits 3-4 volume {0, -6, +6, +20} dB, bit 5 pad 20 ms before and after,
 //           bits 6-7 silence threshold {-50, -30, -70, -90} dB
-//   byte 6: bit 0 two inputs (concat), bits 1-2 gap {0, 10, 100, 0} ms, bits 3-5 raw filter chain (kRawChains)
+//   byte 6: bit 0 two inputs (concat), bits 1-2 gap {0, 10, 100, 0} ms, bits 3-5 raw filter chain (kRawChains),
+//           bit 6 streaming mode (below)
 //   byte 7: where the rest splits into the two inputs, in 256ths
+// Streaming mode (byte 6 bit 6) puts the rest through a StreamSession instead, as createTranscodeStream() does:
+// ADTS out (fragmented MP4 when byte 0 picks an MP4 output), trimEnd, fade-out and measure off (streams refuse
+// them), no concat; byte 7 then gives bits 0-1 the input {mp3, aac (ADTS), pcm_s16le, pcm_f32le} and bits 2-7
+// the size of the chunks pushed (1 + 37 * value bytes); PCM input is at kPcmRates[byte 1 & 7] with the output's
+// channel count (1 when kept).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +33,7 @@
 #include <vector>
 
 #include "av/probe.h"
+#include "av/stream.h"
 #include "av/transcode.h"
 
 using namespace ttsav::av;
@@ -72,6 +79,77 @@ constexpr int kRefusedChain = 7;
 [[noreturn]] void Fail(const char* what) {
   std::fprintf(stderr, "transcode_fuzzer: invariant broken: %s\n", what);
   std::abort();
+}
+
+// Every option the fuzzer sets is valid (except the refused raw chain): whatever goes wrong is the input's fault,
+// so an options, internal, abort or timeout error is a finding.
+void CheckError(const Error& e, bool refusedChain, const char* where) {
+  const char* broken = nullptr;
+  if (e.what() == nullptr || e.what()[0] == '\0') broken = "error without a message";
+  else if (e.code == ErrorCode::Aborted || e.code == ErrorCode::Timeout) broken = "aborted or timed out with no cancel";
+  else if (e.code == ErrorCode::Options && !refusedChain) broken = "bad input reported as an options error";
+  else if (e.code == ErrorCode::Internal) broken = "bad input reported as an internal error";
+  if (broken == nullptr) return;
+  std::fprintf(stderr, "transcode_fuzzer: %s: %s (stage %s): %s | %s\n", where, CodeName(e.code), StageName(e.stage),
+               e.what(), e.detail.c_str());
+  Fail(broken);
+}
+
+const char* const kStreamCodecs[4] = {"mp3", "aac", "pcm_s16le", "pcm_f32le"};
+const int kPcmRates[8] = {8000, 16000, 22050, 24000, 44100, 48000, 11025, 96000};
+
+void FuzzStream(const uint8_t* h, const uint8_t* body, size_t n, TranscodeOptions o, bool refusedChain) {
+  if (o.container != "mp4") {
+    o.container = "adts";
+    o.codec = "aac";
+    o.maxChannels = 8;
+    o.fallbackSampleRate = 44100;  // the Opus and MP3 rate tables hold only rates AAC takes too
+  }
+  o.fragmented = o.container == "mp4";
+  o.faststart = false;
+  o.fragmentMs = 200;
+  o.filters.trimEnd = false;
+  o.filters.fadeOutMs = 0;
+  o.measure = false;
+  StreamInput in;
+  in.codec = kStreamCodecs[h[7] & 3];
+  if (in.codec.rfind("pcm", 0) == 0) {
+    in.sampleRate = kPcmRates[h[1] & 7];
+    in.channels = o.channels > 0 ? o.channels : 1;
+  }
+  const size_t chunk = 1 + static_cast<size_t>(h[7] >> 2) * 37;
+
+  std::vector<uint8_t> out;
+  int64_t lastOutputSamples = 0;
+  try {
+    StreamSession session(o, in);
+    JobControl control;
+    for (size_t at = 0; at < n; at += chunk) {
+      // A heap copy of exactly this chunk, so that ASan sees any read past its end.
+      const size_t len = std::min(chunk, n - at);
+      std::vector<uint8_t> piece(body + at, body + at + len);
+      OwnedBytes got = session.Push(piece.data(), piece.size(), control);
+      if (got.size > 0) out.insert(out.end(), got.data, got.data + got.size);
+      std::free(got.data);
+      if (session.OutputSamples() < lastOutputSamples) Fail("stream: output samples went down");
+      lastOutputSamples = session.OutputSamples();
+    }
+    OwnedBytes last = session.Finish(control);
+    if (last.size > 0) out.insert(out.end(), last.data, last.data + last.size);
+    std::free(last.data);
+    if (o.sampleRate > 0 && session.SampleRate() != o.sampleRate) Fail("stream: sampleRate differs from the requested one");
+    if (o.channels > 0 && session.Channels() != o.channels) Fail("stream: channels differ from the requested ones");
+    if (session.InputSamples() < 0 || session.OutputSamples() < 0) Fail("stream: negative sample count");
+    if (static_cast<double>(session.InputSamples()) > o.maxDurationSeconds * 768000 + 1)
+      Fail("stream: decoded more than maxDurationSeconds allows");
+    if (o.container == "mp4" && (out.size() < 8 || std::memcmp(out.data() + 4, "ftyp", 4) != 0))
+      Fail("stream: fMP4 output does not start with ftyp");
+    if (o.container == "adts" && !out.empty() && (out.size() < 7 || out[0] != 0xFF || (out[1] & 0xF0) != 0xF0))
+      Fail("stream: adts output does not start with a sync word");
+  } catch (const Error& e) {
+    CheckError(e, refusedChain, "stream");
+  } catch (const std::bad_alloc&) {
+  }
 }
 
 void CheckResult(const TranscodeOptions& o, const TranscodeResult& r) {
@@ -138,9 +216,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int rawChain = (h[6] >> 3) & 7;
   f.raw = kRawChains[rawChain];
 
-  // Hand the pipeline heap copies of exactly the media bytes, so that ASan sees any read past their end.
   const uint8_t* body = data + kHeaderBytes;
   const size_t n = size - kHeaderBytes;
+  if (h[6] & 64) {
+    FuzzStream(h, body, n, o, rawChain == kRefusedChain);
+    return 0;
+  }
+
+  // Hand the pipeline heap copies of exactly the media bytes, so that ASan sees any read past their end.
   const size_t split = concat ? n * h[7] / 256 : n;
   uint8_t* first = static_cast<uint8_t*>(std::malloc(split ? split : 1));
   uint8_t* second = static_cast<uint8_t*>(std::malloc(n - split ? n - split : 1));
@@ -156,19 +239,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckResult(o, r);
     std::free(r.data.data);
   } catch (const Error& e) {
-    if (e.what() == nullptr || e.what()[0] == '\0') Fail("error without a message");
-    if (e.code == ErrorCode::Aborted || e.code == ErrorCode::Timeout) Fail("aborted or timed out with no cancel");
-    // Every option above is valid (except the refused raw chain): whatever goes wrong is the input's fault.
-    if (e.code == ErrorCode::Options && rawChain != kRefusedChain) {
-      std::fprintf(stderr, "transcode_fuzzer: %s (stage %s): %s | %s\n", CodeName(e.code), StageName(e.stage),
-                   e.what(), e.detail.c_str());
-      Fail("bad input reported as an options error");
-    }
-    if (e.code == ErrorCode::Internal) {
-      std::fprintf(stderr, "transcode_fuzzer: %s (stage %s): %s | %s\n", CodeName(e.code), StageName(e.stage),
-                   e.what(), e.detail.c_str());
-      Fail("bad input reported as an internal error");
-    }
+    CheckError(e, rawChain == kRefusedChain, "transcode");
   } catch (const std::bad_alloc&) {
     // The documented other outcome of Transcode (an allocation failed).
   }
