@@ -272,7 +272,7 @@ void StreamSession::Start(const AVFrame* first) {
   common_.sampleRate = rate;
   common_.layout = output_->EncoderFormat().layout;
   normalizer_.emplace(inFormat_, "", common_);
-  std::string chain = BuildTailChain(options_.filters, rate, nullptr, &normalization_);
+  std::string chain = BuildTailChain(options_.filters, rate, nullptr, &normalization_, DescribeLayout(common_.layout));
   tail_.emplace(common_, chain, output_->EncoderFormat(), !options_.filters.raw.empty());
   if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
   output_->WriteHeader();
