@@ -113,6 +113,24 @@ describe('lazy dependencies', () => {
     );
     expect(r.stdout.trim(), r.stderr).toBe('false true');
   });
+
+  it('without the espeak-ng package (it is GPL-3.0), speak() rejects with ERR_TTSAV_LOAD naming it; transcode() works', () => {
+    const r = node(
+      `const Module = require('node:module');
+      const resolve = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request === 'espeak-ng' || request.startsWith('espeak-ng/')) throw Object.assign(new Error("Cannot find module 'espeak-ng'"), { code: 'MODULE_NOT_FOUND' });
+        return resolve.call(this, request, ...rest);
+      };
+      const t = require('./dist/index.js');
+      t.speak('hello').then(() => console.log('resolved'), (e) => {
+        console.log(e.code, /npm install espeak-ng/.test(e.message));
+        return t.transcode(require('fs').readFileSync(process.argv[1]), { format: 'adts' }).then((res) => console.log(res.samples > 0));
+      });`,
+      [fixturePath('edge.mp3')],
+    );
+    expect(r.stdout.trim(), r.stderr).toBe('ERR_TTSAV_LOAD true\ntrue');
+  });
 });
 
 describe('memory', () => {

@@ -51,7 +51,13 @@ type WasmModule = object;
 declare const WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> };
 let modulePromise: Promise<WasmModule> | undefined;
 function espeakPaths(): { js: string; wasm: string } {
-  const js = require.resolve('espeak-ng');
+  let js: string;
+  try {
+    js = require.resolve('espeak-ng');
+  } catch (err) {
+    // A service may leave the package out (it is GPL-3.0-or-later; see the README's Licenses).
+    throw new TtsavError('ERR_TTSAV_LOAD', "the espeak engine needs the espeak-ng package (npm install espeak-ng), which is not installed", { cause: err });
+  }
   return { js, wasm: path.join(path.dirname(js), 'espeak-ng.wasm') };
 }
 /** Compiles the WASM module once per process (asynchronously: V8 compiles off the main thread). */
