@@ -1,5 +1,7 @@
 /** Streaming: chunks in, AAC out before the input ends, identical to buffer mode. */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TtsavError, createTranscodeStream, transcode, type TranscodeStreamOptions } from '../lib/index';
 import { decodeCheck, decodePcm, ffmpeg, fixture, fixturePath, topLevelBoxes } from './helpers/media';
@@ -116,6 +118,21 @@ describe('createTranscodeStream', () => {
     const [err] = (await failed) as [TtsavError];
     expect(err).toBeInstanceOf(TtsavError);
     expect(err.code).toBe('ERR_TTSAV_INVALID_DATA');
+  });
+
+  it('audio the converter cannot take gets the same code as in buffer mode (fuzzer finding: 39-channel ADTS)', async () => {
+    // An ADTS frame whose program config element declares 39 channels: there is no layout to remix them from.
+    // The stream used to fail building its graph and report ERR_TTSAV_OPTIONS; buffer mode refused it as unsupported.
+    const input = readFileSync(path.join(__dirname, '..', 'native', 'fuzz', 'regressions', 'stream-adts-39-channels-pce.bin')).subarray(8);
+    const s = createTranscodeStream({ inputFormat: 'adts' });
+    s.resume();
+    const failed = once(s, 'error');
+    for (let off = 0; off < input.length; off += 38) s.write(input.subarray(off, off + 38));
+    s.end();
+    const [err] = (await failed) as [TtsavError];
+    expect(err.code, err.message).toBe('ERR_TTSAV_UNSUPPORTED');
+    expect(err.message).toMatch(/39 channels/);
+    await expect(transcode(input, { inputFormat: 'aac', format: 'adts' })).rejects.toMatchObject({ code: 'ERR_TTSAV_UNSUPPORTED' });
   });
 
   it('destroy() mid-way frees the session; an AbortSignal destroys with ERR_TTSAV_ABORTED', async () => {

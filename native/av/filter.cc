@@ -65,6 +65,23 @@ std::string DescribeLayout(const AVChannelLayout& layout) {
   return buf;
 }
 
+void RefuseUnconvertible(int sampleRate, const AVChannelLayout& layout, Stage stage) {
+  if (sampleRate > 768000)
+    throw Error(ErrorCode::Unsupported, stage, "input sample rate " + std::to_string(sampleRate) + " Hz is over 768000 Hz");
+  if (layout.nb_channels > 64)
+    throw Error(ErrorCode::Unsupported, stage, "input has " + std::to_string(layout.nb_channels) + " channels, over 64");
+  if (layout.order != AV_CHANNEL_ORDER_NATIVE) {
+    AVChannelLayout fallback{};
+    av_channel_layout_default(&fallback, layout.nb_channels);
+    bool known = fallback.order == AV_CHANNEL_ORDER_NATIVE;
+    av_channel_layout_uninit(&fallback);
+    if (!known)
+      throw Error(ErrorCode::Unsupported, stage,
+                  "input has " + std::to_string(layout.nb_channels) +
+                      " channels with no channel layout, which cannot be remixed");
+  }
+}
+
 AudioFormat FormatOf(const AVCodecContext* dec) {
   AudioFormat f;
   f.sampleFormat = dec->sample_fmt;

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "error.h"
 #include "raii.h"
 
 extern "C" {
@@ -23,6 +24,13 @@ struct AudioFormat {
 // The decoder's output format; an input without a channel order (e.g. a WAV without a channel mask) gets the
 // default layout for its channel count, as the ffmpeg CLI does.
 AudioFormat FormatOf(const AVCodecContext* dec);
+
+// Refuses (ERR_TTSAV_UNSUPPORTED at `stage`) decoded audio the conversion graph cannot take, before a graph is built
+// for it — otherwise the graph fails as if the caller's options were wrong: rates over 768 kHz (the resampler's
+// filter grows with the rate ratio: a header declaring ~450 MHz made it allocate 1.4 GB), more than 64 channels
+// (libswresample's SWR_CH_MAX), and channels in no standard order whose count has no default layout to remix from
+// (9-15, 17+ …: a WAV without a channel mask, AU, an AAC program config element).
+void RefuseUnconvertible(int sampleRate, const AVChannelLayout& layout, Stage stage);
 
 class AudioFilter {
  public:

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "filter.h"
+
 extern "C" {
 #include <libavutil/channel_layout.h>
 }
@@ -84,28 +86,7 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
   if (dec_->sample_rate <= 0 || dec_->ch_layout.nb_channels <= 0 || dec_->sample_fmt == AV_SAMPLE_FMT_NONE)
     throw Error(ErrorCode::InvalidData, Stage::Probe,
                 "audio stream declares no sample rate, channel count or sample format");
-  // The resampler's filter grows with the input/output rate ratio: a header declaring ~450 MHz (a few flipped
-  // bits) made it allocate 1.4 GB. 768 kHz is the highest rate real audio uses.
-  if (dec_->sample_rate > 768000)
-    throw Error(ErrorCode::Unsupported, Stage::Probe,
-                "input sample rate " + std::to_string(dec_->sample_rate) + " Hz is over 768000 Hz");
-  // libswresample converts at most 64 channels (SWR_CH_MAX); a header declaring more is refused here rather than
-  // failing the filter graph as if the caller's options were wrong.
-  if (dec_->ch_layout.nb_channels > 64)
-    throw Error(ErrorCode::Unsupported, Stage::Probe,
-                "input has " + std::to_string(dec_->ch_layout.nb_channels) + " channels, over 64");
-  // Channels in no order (a WAV without a channel mask, AU, raw PCM) are remixed as the default layout for their
-  // count; counts with none (9-15, 17+ …) cannot be remixed, and would fail the filter graph the same way.
-  if (dec_->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
-    AVChannelLayout fallback{};
-    av_channel_layout_default(&fallback, dec_->ch_layout.nb_channels);
-    bool known = fallback.order == AV_CHANNEL_ORDER_NATIVE;
-    av_channel_layout_uninit(&fallback);
-    if (!known)
-      throw Error(ErrorCode::Unsupported, Stage::Probe,
-                  "input has " + std::to_string(dec_->ch_layout.nb_channels) +
-                      " channels with no channel layout, which cannot be remixed");
-  }
+  RefuseUnconvertible(dec_->sample_rate, dec_->ch_layout, Stage::Probe);
 
   // Like the ffmpeg CLI: timestamps start at zero.
   if (fmt_->start_time != AV_NOPTS_VALUE)

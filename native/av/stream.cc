@@ -264,6 +264,7 @@ void StreamSession::Deliver(AVFrame* frame) {
 }
 
 void StreamSession::Start(const AVFrame* first) {
+  RefuseUnconvertible(first->sample_rate, first->ch_layout, Stage::Decode);
   inFormat_ = FrameFormat(first);
   int rate = ResolveSampleRate(options_, first->sample_rate);
   int channels = options_.channels > 0 ? options_.channels : std::min(first->ch_layout.nb_channels, options_.maxChannels);
