@@ -152,6 +152,15 @@ AudioFilter::AudioFilter(const AudioFormat& in, const std::string& chain, const 
   if (ret < 0) {
     if (userChain)
       throw Error(ErrorCode::Options, Stage::Filter, "invalid filter '" + chain + "': " + AvErrorString(ret), ret);
+    // With no chain the graph is a pure conversion: when it cannot be built, the input's format is what libav
+    // cannot convert (e.g. an AAC program config element declaring LFE+BL+BR+SL+SR+LFE2, which libswresample
+    // finds no remix for; found by the fuzzer), not a wrong option.
+    if (chain.empty())
+      throw Error(ErrorCode::Unsupported, Stage::Filter,
+                  "cannot convert " + DescribeLayout(in.layout) + " audio at " + std::to_string(in.sampleRate) +
+                      " Hz to " + DescribeLayout(out.layout) + " at " + std::to_string(out.sampleRate) +
+                      " Hz: " + AvErrorString(ret),
+                  ret);
     ThrowAv(ret, Stage::Filter, "cannot configure the filter graph");
   }
 }
