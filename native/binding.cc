@@ -8,6 +8,7 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include "av/init.h"
 #include "av/log.h"
 #include "av/version.h"
 #include "convert.h"
@@ -61,7 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     err.Set("code", Napi::String::New(env, "ERR_TTSAV_LOAD"));
     throw err;
   }
-  av::InstallLogRouting();
+  av::InitLibav();
   exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
   exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
   exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));

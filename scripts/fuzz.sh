@@ -21,10 +21,10 @@ bash scripts/fuzz-corpus.sh "$F/seeds" >/dev/null
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1
-# Limits: a job over at most 16 KiB of input and 1 s of audio has no business near these. (Some libav demuxers
-# reserve a declared size up front — ~1 GiB of untouched virtual memory for a lying tag — so the per-malloc cap
-# is 2 GiB, not less.)
-LIMITS=(-max_len=16384 -timeout=10 -rss_limit_mb=2560 -malloc_limit_mb=2048)
+# Limits: a job over at most 16 KiB of input and 1 s of audio has no business near these. ttsav caps a single libav
+# allocation at 128 MiB (native/av/init.h), so a malloc over 512 MiB is a finding, and so is an RSS over 2 GiB (a
+# WAV tag declaring 2.4 GB once took 2.3 GB before the cap).
+LIMITS=(-max_len=16384 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512)
 
 # 1. Regressions: each must run clean.
 regressions=(native/fuzz/regressions/*)

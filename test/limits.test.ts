@@ -1,4 +1,6 @@
 /** Per-job limits, abort and timeout. */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TtsavError, transcode } from '../lib/index';
 import { loadNative, type NativeTranscodeOptions } from '../lib/native';
@@ -89,6 +91,25 @@ describe('limits', () => {
     expect(err2.code).toBe('ERR_TTSAV_LIMIT');
     const exact = await transcode(input, { maxOutputBytes: full.data.length });
     expect(Buffer.compare(exact.data, full.data)).toBe(0);
+  });
+});
+
+describe('declared sizes', () => {
+  it('a 70-byte WAV whose LIST chunk declares 2.4 GB is refused without taking gigabytes of memory', () => {
+    // Fuzzer finding: libav's WAV demuxer allocated (and zeroed) what the tag declared; one such job took 2 GB of
+    // RSS for two seconds. ttsav caps a single libav allocation at 128 MiB (native/av/init.h).
+    const wav = 'UklGRgYEAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgATElTVBoAAJRJTkZPSVNGVA4Aenl4eHl6e31/gYOFhoeIiA==';
+    const r = spawnSync(process.execPath, ['-e', `
+      const t = require('./dist/index.js');
+      const input = Buffer.from(process.argv[1], 'base64');
+      const before = process.resourceUsage().maxRSS;
+      Promise.allSettled([t.transcode(input), t.transcode(input, { format: 'adts' }), t.probe(input)]).then((all) => {
+        console.log(JSON.stringify({ codes: all.map((a) => a.reason && a.reason.code), grewKB: process.resourceUsage().maxRSS - before }));
+      });`, wav], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8', timeout: 60_000 });
+    const out = JSON.parse(r.stdout) as { codes: string[]; grewKB: number };
+    expect(out.codes).toEqual(['ERR_TTSAV_INVALID_DATA', 'ERR_TTSAV_INVALID_DATA', 'ERR_TTSAV_INVALID_DATA']);
+    // The addon itself loads ~40 MB of libraries; three jobs that each allocated the declared size would add 2+ GB.
+    expect(out.grewKB).toBeLessThan(300 * 1024);
   });
 });
 

@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include "error.h"
+#include "init.h"
 #include "log.h"
 
 namespace ttsav::av {
@@ -23,7 +24,7 @@ std::vector<AVBufferRef*> gContexts;  // shared device contexts, kept for the pr
 std::vector<HwDeviceInfo> HwDevices() {
   std::lock_guard<std::mutex> lock(gMutex);
   if (gProbed) return gDevices;
-  InstallLogRouting();
+  InitLibav();
   AVHWDeviceType type = AV_HWDEVICE_TYPE_NONE;
   while ((type = av_hwdevice_iterate_types(type)) != AV_HWDEVICE_TYPE_NONE) {
     HwDeviceInfo info;

@@ -4,12 +4,13 @@
 
 #include "filter.h"
 #include "input.h"
+#include "init.h"
 #include "log.h"
 
 namespace ttsav::av {
 
 ProbeResult Probe(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control) {
-  InstallLogRouting();
+  InitLibav();
   JobLog log;
   ScopedJobLog scope(&log);
   control.ThrowIfStopped(Stage::Probe);

@@ -9,6 +9,7 @@ extern "C" {
 #include <libavutil/samplefmt.h>
 }
 
+#include "init.h"
 #include "log.h"
 
 namespace ttsav::av {
@@ -56,7 +57,7 @@ StreamSession::StreamSession(const TranscodeOptions& options, const StreamInput&
       normalized_(NewFrame()),
       filtered_(NewFrame()),
       writer_(options.maxOutputBytes) {
-  InstallLogRouting();
+  InitLibav();
   writer_.MakeStreaming();
   AVCodecID id = CodecIdOf(input.codec);
   const AVCodec* codec = avcodec_find_decoder(id);

@@ -15,6 +15,7 @@
 #include "filter.h"
 #include "input.h"
 #include "io.h"
+#include "init.h"
 #include "log.h"
 #include "output.h"
 #include "raii.h"
@@ -360,7 +361,7 @@ class Pipeline {
 
 TranscodeResult Transcode(const std::vector<InputBytes>& inputs, const TranscodeOptions& options,
                           JobControl& control) {
-  InstallLogRouting();
+  InitLibav();
   JobLog log;
   ScopedJobLog scope(&log);
   auto start = Clock::now();
