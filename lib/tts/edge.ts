@@ -6,13 +6,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type WebSocketClass from 'ws';
-
-/** ws is loaded on the first EdgeTTS request, not when ttsav is: a transcode-only service never pays its ~7 MB. */
-let wsModule: typeof WebSocketClass | undefined;
-function WebSocketCtor(): typeof WebSocketClass {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (wsModule ??= require('ws') as typeof WebSocketClass);
-}
 import { TtsavError } from '../errors';
 import { invalidOption } from '../options';
 import {
@@ -35,6 +28,13 @@ import {
 import { mp3Info } from './mp3';
 import { abortedError, checkSignal, checkText, formatRelative, parsePitch, parseRate, parseVolume, sleep } from './prosody';
 import type { Synthesis, SynthesizeOptions, TtsAudioFormat, TtsEngine, TtsVoice, WordBoundary } from './types';
+
+/** ws is loaded on the first EdgeTTS request, not when ttsav is: a transcode-only service never pays its ~7 MB. */
+let wsModule: typeof WebSocketClass | undefined;
+function WebSocketCtor(): typeof WebSocketClass {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (wsModule ??= require('ws') as typeof WebSocketClass);
+}
 
 export interface EdgeOptions {
   /** Default voice. Default 'en-US-AriaNeural'. */

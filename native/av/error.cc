@@ -68,11 +68,10 @@ ErrorCode ClassifyAvError(int averror, Stage stage) {
 }
 
 void ThrowAv(int averror, Stage stage, const std::string& what) {
+  std::string why = AvErrorString(averror);
   if (averror == AVERROR(ENOMEM) && ReadsCallerBytes(stage))
-    throw Error(ErrorCode::InvalidData, stage,
-                what + ": the input declares sizes or counts libav will not allocate (" + AvErrorString(averror) + ")",
-                averror);
-  throw Error(ClassifyAvError(averror, stage), stage, what + ": " + AvErrorString(averror), averror);
+    why = "the input declares sizes or counts libav will not allocate (" + why + ")";
+  throw Error(ClassifyAvError(averror, stage), stage, what + ": " + why, averror);
 }
 
 }  // namespace ttsav::av
