@@ -32,6 +32,7 @@ export { estimateJob } from './budget';
 export type { JobEstimate } from './budget';
 export { TtsavError } from './errors';
 export type { TtsavErrorCode, TtsavStage } from './errors';
+export type { TtsavWarning, TtsavWarningCode, DecodeErrors } from './warnings';
 export { versions } from './versions';
 export type { Versions, LibraryVersion } from './versions';
 export { speak, speakMany } from './speak';

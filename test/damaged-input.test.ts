@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TtsavError, concat, createPool, createTranscodeStream, transcode } from '../lib/index';
-import { fixture } from './helpers/media';
+import { ffmpeg, fixture, fixturePath } from './helpers/media';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -92,5 +92,171 @@ describe('zero audio is an error', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/ERR_TTSAV_INVALID_DATA \[decode\]: no audio decoded/);
     expect(spawnSync('test', ['-e', output]).status).not.toBe(0);
+  });
+});
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` bytes inverted at random places in the middle 40% of the file (headers and the ends untouched). */
+function bitFlipped(data: Buffer, count = 20, seed = 7): Buffer {
+  const out = Buffer.from(data);
+  const r = rng(seed);
+  for (let k = 0; k < count; k++) out[Math.floor(data.length * 0.3 + r() * data.length * 0.4)]! ^= 0xff;
+  return out;
+}
+
+/** `count` bytes of 7-bit junk (no MPEG sync word can start in it) before the data. */
+function junkPrefixed(data: Buffer, count = 777): Buffer {
+  const r = rng(3);
+  const junk = Buffer.alloc(count);
+  for (let i = 0; i < count; i++) junk[i] = Math.floor(r() * 128);
+  return Buffer.concat([junk, data]);
+}
+
+/** A PCM WAV with a plain 16-byte fmt chunk (no channel mask) holding `frames` sample frames of a tone. */
+function toneWav(channels: number, frames: number): Buffer {
+  const align = 2 * channels;
+  const b = headerOnlyWav(frames * align);
+  b.writeUInt16LE(channels, 22);
+  b.writeUInt32LE(16000 * align, 28);
+  b.writeUInt16LE(align, 32);
+  const pcm = Buffer.alloc(frames * align);
+  for (let i = 0; i < frames * channels; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin(i / 7)), 2 * i);
+  return Buffer.concat([b, pcm]);
+}
+
+/** The FLAC with the total sample count in its STREAMINFO replaced by `total`. */
+function flacDeclaring(flac: Buffer, total: number): Buffer {
+  const out = Buffer.from(flac);
+  expect(out.toString('latin1', 0, 4)).toBe('fLaC');
+  // STREAMINFO at byte 8; its bytes 10-17: rate (20 bits), channels-1 (3), bits-1 (5), total samples (36).
+  const word = out.readBigUInt64BE(18);
+  out.writeBigUInt64BE((word & ~0xfffffffffn) | BigInt(total), 18);
+  return out;
+}
+
+let adtsCache: Buffer | undefined;
+function adts(): Buffer {
+  adtsCache ??= ffmpeg(['-i', fixturePath('speech.wav'), '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', '-']);
+  return adtsCache;
+}
+
+const codes = (r: { warnings: { code: string }[] }): string[] => r.warnings.map((w) => w.code);
+
+describe('result.warnings and decodeErrors', () => {
+  const clean: [string, () => Buffer][] = [
+    ['mp3', () => fixture('edge.mp3')],
+    ['adts', adts],
+    ['flac', () => fixture('speech.flac')],
+    ['opus', () => fixture('speech.opus')],
+    ['m4a', () => fixture('speech.m4a')],
+    ['wav', () => fixture('speech.wav')],
+    ['stereo wav', () => fixture('stereo48k.wav')],
+  ];
+  for (const [name, input] of clean) {
+    it(`clean ${name}: no warnings in either mode`, async () => {
+      for (const decodeErrors of ['fail', 'conceal'] as const) {
+        const r = await transcode(input(), { preset: 'speech', decodeErrors });
+        expect(r.warnings, decodeErrors).toEqual([]);
+      }
+    });
+  }
+
+  it('refuses an unknown decodeErrors value before any native work', async () => {
+    const err = await rejection(transcode(fixture('edge.mp3'), { decodeErrors: 'ignore' as 'fail' }));
+    expect(err.code).toBe('ERR_TTSAV_OPTIONS');
+    expect(err.message).toMatch(/one of 'fail', 'conceal' for decodeErrors/);
+  });
+
+  const flipped: [string, () => Buffer][] = [
+    ['adts', () => bitFlipped(adts())],
+    ['m4a', () => bitFlipped(fixture('speech.m4a'))],
+    ['flac', () => bitFlipped(fixture('speech.flac'))],
+  ];
+  for (const [name, input] of flipped) {
+    it(`bit-flipped ${name}: 'fail' rejects at decode, 'conceal' decodes past the damage and counts it`, async () => {
+      const err = await rejection(transcode(input(), { preset: 'speech' }));
+      expect(err.code).toBe('ERR_TTSAV_INVALID_DATA');
+      expect(err.stage).toBe('decode');
+      const r = await transcode(input(), { preset: 'speech', decodeErrors: 'conceal' });
+      expect(codes(r)).toEqual(['DECODE_ERRORS_CONCEALED']);
+      expect(r.warnings[0]!.message).toMatch(/^\d+ decode errors? concealed; the first: cannot decode the input: .+/);
+      // Glitches, not gaps: most of the audio is there.
+      expect(r.durationSeconds).toBeGreaterThan(7);
+    });
+  }
+
+  it('truncated inside the last frame: both modes succeed with TRAILING_DATA', async () => {
+    const flac = fixture('speech.flac');
+    const wav = fixture('speech.wav');
+    for (const decodeErrors of ['fail', 'conceal'] as const) {
+      const f = await transcode(flac.subarray(0, flac.length - 37), { preset: 'speech', decodeErrors });
+      expect(codes(f)).toEqual(['TRAILING_DATA']);
+      expect(f.warnings[0]!.message).toMatch(/^the last \d+ bytes \(an incomplete or damaged final frame\) were not decoded: .*\[flac\]/);
+      const w = await transcode(wav.subarray(0, wav.length - 37), { preset: 'speech', decodeErrors });
+      expect(codes(w)).toEqual(['TRAILING_DATA']);
+      expect(w.warnings[0]!.message).toBe('the last 1 bytes are less than a whole sample frame and were dropped');
+    }
+  });
+
+  it("cut far short of its declared duration: 'fail' refuses it as truncated, 'conceal' reports it", async () => {
+    const err = await rejection(transcode(fixture('cut37.mp3')));
+    expect(err.message).toMatch(/^input is truncated/);
+    const r = await transcode(fixture('cut37.mp3'), { decodeErrors: 'conceal' });
+    expect(codes(r)).toContain('DURATION_MISMATCH');
+    expect(r.warnings.find((w) => w.code === 'DURATION_MISMATCH')!.message).toMatch(/^input is truncated: decoded [\d.]+ s of the [\d.]+ s/);
+  });
+
+  it('a declared duration more than 5% off the decoded one is a warning in both modes', async () => {
+    const flac = fixture('speech.flac');
+    const clean = await transcode(flac, { preset: 'speech' });
+    const samples = clean.input.samples;
+    for (const declared of [Math.round(samples / 2), Math.round(samples * 1.07)]) {
+      for (const decodeErrors of ['fail', 'conceal'] as const) {
+        const r = await transcode(flacDeclaring(flac, declared), { preset: 'speech', decodeErrors });
+        expect(codes(r), `${declared} ${decodeErrors}`).toEqual(['DURATION_MISMATCH']);
+        expect(r.warnings[0]!.message).toMatch(/^decoded [\d.]+ s of the [\d.]+ s its container declares$/);
+      }
+    }
+    // Within 5%: nothing to say.
+    const close = await transcode(flacDeclaring(flac, Math.round(samples * 1.02)), { preset: 'speech' });
+    expect(close.warnings).toEqual([]);
+  });
+
+  const junked: [string, () => Buffer][] = [
+    ['mp3', () => junkPrefixed(fixture('edge.mp3'))],
+    ['adts', () => junkPrefixed(adts())],
+  ];
+  for (const [name, input] of junked) {
+    it(`junk before the first ${name} frame: both modes succeed with JUNK_SKIPPED`, async () => {
+      for (const decodeErrors of ['fail', 'conceal'] as const) {
+        const r = await transcode(input(), { preset: 'speech', decodeErrors });
+        expect(codes(r)).toEqual(['JUNK_SKIPPED']);
+        expect(r.warnings[0]!.message).toMatch(/^skipped \d+ bytes of junk before the first frame/);
+        expect(r.durationSeconds).toBeGreaterThan(7);
+      }
+    });
+  }
+
+  it('more than two channels with no declared layout: GUESSED_LAYOUT; mono and stereo are never guessed', async () => {
+    const r = await transcode(toneWav(3, 16000), { channels: 2 });
+    expect(codes(r)).toEqual(['GUESSED_LAYOUT']);
+    expect(r.warnings[0]!.message).toMatch(/its 3 channels .* read them as 2\.1/);
+    for (const ch of [1, 2]) expect((await transcode(toneWav(ch, 16000))).warnings).toEqual([]);
+  });
+
+  it('concat names the input each warning is about', async () => {
+    const r = await concat([fixture('edge.mp3'), junkPrefixed(fixture('edge.mp3'))], { preset: 'speech' });
+    expect(r.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^input 1: skipped \d+ bytes of junk/)]);
   });
 });

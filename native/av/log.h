@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace ttsav::av {
 
@@ -10,13 +11,19 @@ class JobLog {
  public:
   const std::string& LastLine() const { return last_; }
   void Add(int level, std::string line);
+  // Informational lines worth a warning in the result (a demuxer skipping junk), taken by the job.
+  void Notice(std::string line);
+  std::vector<std::string> TakeNotices();
 
  private:
   std::string last_;
+  std::vector<std::string> notices_;
 };
 
 // The last line logged for the job running on this thread ("" when none).
 std::string CurrentJobLastLine();
+// The notices logged so far for the job running on this thread (taken: a second call returns only newer ones).
+std::vector<std::string> TakeJobNotices();
 
 // Installs the routing callback once per process (idempotent, thread-safe).
 void InstallLogRouting();
