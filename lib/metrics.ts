@@ -79,6 +79,8 @@ export interface PoolMetrics {
   bytesIn: number;
   /** Output bytes of succeeded jobs. */
   bytesOut: number;
+  /** result.warnings of succeeded jobs, by warning code. */
+  warningsByCode: Record<string, number>;
   /** Sum of result.timings per stage over succeeded jobs, in seconds (worker-thread time). */
   stageSeconds: Record<StageName, number>;
   histograms: {
@@ -100,6 +102,7 @@ export class MetricsRecorder {
   oversize = 0;
   budgetDelayed = 0;
   readonly failedByCode = new Map<string, number>();
+  readonly warningsByCode = new Map<string, number>();
   maxInFlightBytesSeen = 0;
   maxInFlightJobsSeen = 0;
   audioSeconds = 0;
@@ -123,8 +126,9 @@ export class MetricsRecorder {
     this.failedByCode.set(code, (this.failedByCode.get(code) ?? 0) + 1);
   }
 
-  succeed(inputBytes: number, outputBytes: number, audioSeconds: number, timings: StageTimings): void {
+  succeed(inputBytes: number, outputBytes: number, audioSeconds: number, timings: StageTimings, warnings: readonly { code: string }[] = []): void {
     this.succeeded++;
+    for (const w of warnings) this.warningsByCode.set(w.code, (this.warningsByCode.get(w.code) ?? 0) + 1);
     this.bytesIn += inputBytes;
     this.bytesOut += outputBytes;
     this.audioSeconds += audioSeconds;
@@ -161,6 +165,7 @@ export class MetricsRecorder {
       audioSeconds: this.audioSeconds,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
+      warningsByCode: Object.fromEntries(this.warningsByCode),
       stageSeconds,
       histograms: {
         jobSeconds: this.jobSeconds.snapshot(),
@@ -225,6 +230,10 @@ export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
   single('audio_seconds_total', 'counter', 'Seconds of audio produced.', m.audioSeconds);
   single('input_bytes_total', 'counter', 'Input bytes of succeeded jobs.', m.bytesIn);
   single('output_bytes_total', 'counter', 'Output bytes of succeeded jobs.', m.bytesOut);
+  const warnings = family('warnings_total', 'counter', 'Warnings of succeeded jobs (result.warnings), by warning code.');
+  const warningCodes = Object.entries(m.warningsByCode);
+  if (warningCodes.length === 0) out.push(`${warnings} 0`);
+  for (const [code, n] of warningCodes) out.push(`${warnings}${labels({ code })} ${n}`);
   const stageTotal = family('stage_seconds_total', 'counter', 'Worker-thread time per pipeline stage, summed over succeeded jobs.');
   for (const s of STAGES) out.push(`${stageTotal}${labels({ stage: s })} ${num(m.stageSeconds[s])}`);
   histogram(family('job_duration_seconds', 'histogram', 'Wall time of each started job, start to settle.'), m.histograms.jobSeconds);

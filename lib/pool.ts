@@ -372,7 +372,7 @@ class PoolImpl implements Pool {
     this.inFlightBytes -= job.bytes;
     const rec = this.recorder;
     rec.jobSeconds.observe((now - startedAt) / 1000);
-    if (result) rec.succeed(job.input.byteLength, result.data.length, result.durationSeconds, result.timings);
+    if (result) rec.succeed(job.input.byteLength, result.data.length, result.durationSeconds, result.timings, result.warnings);
     else rec.fail(err!.code);
     if (this.auto) {
       this.auto.settled(result ? result.durationSeconds : 0, now);

@@ -260,3 +260,63 @@ describe('result.warnings and decodeErrors', () => {
     expect(r.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^input 1: skipped \d+ bytes of junk/)]);
   });
 });
+
+describe('warnings and decodeErrors in the pool and the CLI', () => {
+  it("a pool's defaults carry decodeErrors; its metrics count warnings by code", async () => {
+    const pool = createPool({ concurrency: 2, defaults: { preset: 'speech', decodeErrors: 'conceal' } });
+    try {
+      const [a, b, c] = await Promise.all([
+        pool.transcode(bitFlipped(fixture('speech.m4a'))),
+        pool.transcode(junkPrefixed(fixture('edge.mp3'))),
+        pool.transcode(fixture('edge.mp3')),
+      ]);
+      expect(codes(a)).toEqual(['DECODE_ERRORS_CONCEALED']);
+      expect(codes(b)).toEqual(['JUNK_SKIPPED']);
+      expect(c.warnings).toEqual([]);
+      // A job's own option overrides the default.
+      expect((await rejection(pool.transcode(bitFlipped(fixture('speech.m4a')), { decodeErrors: 'fail' }))).code).toBe('ERR_TTSAV_INVALID_DATA');
+      const m = pool.metrics();
+      expect(m.warningsByCode).toEqual({ DECODE_ERRORS_CONCEALED: 1, JUNK_SKIPPED: 1 });
+      const text = pool.metricsText();
+      expect(text).toContain('# TYPE ttsav_pool_warnings_total counter');
+      expect(text).toContain('ttsav_pool_warnings_total{code="DECODE_ERRORS_CONCEALED"} 1');
+      expect(text).toContain('ttsav_pool_warnings_total{code="JUNK_SKIPPED"} 1');
+    } finally {
+      await pool.close();
+    }
+    const quiet = createPool({ concurrency: 1 });
+    expect(quiet.metricsText()).toContain('ttsav_pool_warnings_total 0');
+    await quiet.close();
+  });
+
+  it('the CLI takes --decode-errors, prints warnings, and --json carries them', () => {
+    const input = path.join(TMP, 'flipped.m4a');
+    writeFileSync(input, bitFlipped(fixture('speech.m4a')));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'transcode', input, '--force', '-p', 'speech', ...args], { encoding: 'utf8', timeout: 60_000 });
+    const failed = run('-o', path.join(TMP, 'a.m4a'));
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toMatch(/ERR_TTSAV_INVALID_DATA \[decode\]/);
+    const concealed = run('-o', path.join(TMP, 'b.m4a'), '--decode-errors', 'conceal');
+    expect(concealed.status, concealed.stderr).toBe(0);
+    expect(concealed.stderr).toMatch(/^warning: .*flipped\.m4a: DECODE_ERRORS_CONCEALED: \d+ decode errors? concealed/m);
+    const json = run('-o', path.join(TMP, 'c.m4a'), '--decode-errors', 'conceal', '--json');
+    expect(json.status).toBe(0);
+    const report = JSON.parse(json.stderr) as { warnings: { code: string; message: string }[] };
+    expect(report.warnings.map((w) => w.code)).toEqual(['DECODE_ERRORS_CONCEALED']);
+    expect(run('-o', path.join(TMP, 'd.m4a'), '--decode-errors', 'ignore').status).toBe(2);
+    // Many files: warnings per file in the listing and in the JSON report.
+    const dir = path.join(TMP, 'many');
+    const out = path.join(TMP, 'many-out');
+    spawnSync('mkdir', ['-p', dir]);
+    writeFileSync(path.join(dir, 'junk.mp3'), junkPrefixed(fixture('edge.mp3')));
+    writeFileSync(path.join(dir, 'clean.mp3'), fixture('edge.mp3'));
+    const many = spawnSync(process.execPath, [CLI, 'transcode', dir, '-o', out, '-p', 'speech', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    expect(many.status, many.stderr).toBe(0);
+    const files = (JSON.parse(many.stdout) as { files: { input: string; warnings?: { code: string }[] }[] }).files;
+    expect(files.find((f) => f.input.endsWith('junk.mp3'))!.warnings!.map((w) => w.code)).toEqual(['JUNK_SKIPPED']);
+    expect(files.find((f) => f.input.endsWith('clean.mp3'))!.warnings).toBeUndefined();
+    const listed = spawnSync(process.execPath, [CLI, 'transcode', dir, '-o', out, '-p', 'speech', '--force'], { encoding: 'utf8', timeout: 60_000 });
+    expect(listed.stderr).toMatch(/^warn {2}.*junk\.mp3: JUNK_SKIPPED: skipped \d+ bytes of junk/m);
+  });
+});
