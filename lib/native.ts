@@ -102,6 +102,8 @@ export interface NativeStreamStats {
   outputSamples: number;
   sampleRate: number;
   channels: number;
+  decodeErrorsConcealed: number;
+  firstDecodeError?: string;
 }
 
 export type NativeStreamCallback = (err: unknown, out?: Buffer, stats?: NativeStreamStats) => void;

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TtsavError, concat, createPool, createTranscodeStream, transcode } from '../lib/index';
+import { TtsavError, concat, createLiveFeed, createPool, createTranscodeStream, transcode, type TranscodeStream, type TranscodeStreamOptions } from '../lib/index';
 import { ffmpeg, fixture, fixturePath } from './helpers/media';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -318,5 +318,51 @@ describe('warnings and decodeErrors in the pool and the CLI', () => {
     expect(files.find((f) => f.input.endsWith('clean.mp3'))!.warnings).toBeUndefined();
     const listed = spawnSync(process.execPath, [CLI, 'transcode', dir, '-o', out, '-p', 'speech', '--force'], { encoding: 'utf8', timeout: 60_000 });
     expect(listed.stderr).toMatch(/^warn {2}.*junk\.mp3: JUNK_SKIPPED: skipped \d+ bytes of junk/m);
+  });
+});
+
+describe('decodeErrors in streams and the live feed', () => {
+  /** Writes `input` in 4 KiB chunks and collects the output, or the stream's error. */
+  async function through(input: Buffer, options: TranscodeStreamOptions): Promise<{ stream: TranscodeStream; out?: Buffer; err?: TtsavError }> {
+    const stream = createTranscodeStream(options);
+    const chunks: Buffer[] = [];
+    return new Promise((resolve) => {
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', (err) => resolve({ stream, err: err as TtsavError }));
+      stream.on('end', () => resolve({ stream, out: Buffer.concat(chunks) }));
+      for (let at = 0; at < input.length; at += 4096) stream.write(input.subarray(at, at + 4096));
+      stream.end();
+    });
+  }
+
+  it("a damaged ADTS stream: 'fail' errors, 'conceal' goes on and reports the count", async () => {
+    const damaged = bitFlipped(adts(), 40);
+    const failed = await through(damaged, { inputFormat: 'adts', preset: 'speech' });
+    expect(failed.err?.code).toBe('ERR_TTSAV_INVALID_DATA');
+    expect(failed.err?.stage).toBe('decode');
+    const clean = await through(adts(), { inputFormat: 'adts', preset: 'speech' });
+    expect(clean.stream.warnings).toEqual([]);
+    expect(clean.stream.stats.decodeErrorsConcealed).toBe(0);
+    const concealed = await through(damaged, { inputFormat: 'adts', preset: 'speech', decodeErrors: 'conceal' });
+    expect(concealed.err).toBeUndefined();
+    expect(concealed.stream.stats.decodeErrorsConcealed).toBeGreaterThan(0);
+    expect(concealed.stream.warnings.map((w) => w.code)).toEqual(['DECODE_ERRORS_CONCEALED']);
+    expect(concealed.stream.warnings[0]!.message).toMatch(/^\d+ decode errors? concealed; the first: cannot decode the input/);
+    expect(concealed.stream.stats.outputSamples).toBeGreaterThan(clean.stream.stats.outputSamples * 0.8);
+  });
+
+  it("the live feed decodes damaged clips with decodeErrors 'conceal' and refuses them by default", async () => {
+    const damaged = bitFlipped(fixture('speech.m4a'));
+    const strict = createLiveFeed({ preset: 'speech', sampleRate: 24000, clock: () => 0, autoPump: false });
+    const lenient = createLiveFeed({ preset: 'speech', sampleRate: 24000, clock: () => 0, autoPump: false, decodeErrors: 'conceal' });
+    try {
+      expect((await rejection(strict.enqueue(damaged))).code).toBe('ERR_TTSAV_INVALID_DATA');
+      await lenient.enqueue(damaged);
+      expect(lenient.queued).toBe(1);
+      expect((await rejection(lenient.enqueue(headerOnlyWav()))).message).toMatch(/no audio decoded/);
+    } finally {
+      strict.destroy();
+      lenient.destroy();
+    }
   });
 });
