@@ -1,5 +1,5 @@
 /** Validation of voice/rate/pitch/volume strings, with sharp-style messages. */
-import { TtsavError } from '../errors';
+import { TtsavError, stoppedError } from '../errors';
 import { invalidOption } from '../options';
 
 export interface Relative {
@@ -54,7 +54,7 @@ export function checkText(text: unknown): string {
 }
 
 export function abortedError(signal: AbortSignal, what = 'the synthesis'): TtsavError {
-  return new TtsavError('ERR_TTSAV_ABORTED', `${what} was aborted`, { cause: signal.reason });
+  return stoppedError(signal.reason, what);
 }
 
 /** Rejects when the signal fires; resolves after ms otherwise. */
