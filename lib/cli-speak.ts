@@ -25,7 +25,7 @@ Speak options:
   -o, --output <path>          output file (--text; '-' for stdout) or directory (--file; default .)
   -e, --engine <espeak|edge>   espeak: offline espeak-ng (default); edge: Microsoft Edge online voices
   -v, --voice <name>           e.g. en-us, cmn (espeak); en-US-AriaNeural, zh-CN-XiaoxiaoNeural (edge)
-      --rate <+N%|-N%>  --pitch <+NHz|-NHz|+N%>  --volume <+N%|-N%>
+      --rate <+N%|-N%>  --pitch <+NHz|-NHz> (espeak also +N%)  --volume <+N%|-N%>
   -p, --preset <name>          balanced, high_quality, high_speed, speech
   -f, --format <format>        m4a (default), adts, mp4, fmp4, ogg, webm, mp3
   -b, --bitrate <rate>  -r, --sample-rate <hz|source>  -c, --channels <n|source>

@@ -78,7 +78,10 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .command('doctor')
     .summary('check the installation: libav versions, formats, hardware devices, cores, threadpool')
     .option('--json', 'print JSON')
-    .action(async (flags: { json?: boolean }) => setCode(await runDoctor(flags, userThreadpool)));
+    .option('--edge', 'also check that the EdgeTTS service accepts this client (voice list + one short synthesis; needs the network)')
+    .option('--endpoint <url>', 'EdgeTTS endpoint for --edge (default TTSAV_EDGE_ENDPOINT, else the service)')
+    .addHelpText('after', '\nIf --edge says REFUSED, retry with TTSAV_EDGE_CLIENT_VERSION=<current Edge version> (see README, EdgeTTS).')
+    .action(async (flags: { json?: boolean; edge?: boolean; endpoint?: string }) => setCode(await runDoctor(flags, userThreadpool)));
 
   // speak and voices parse their own arguments (lib/cli-speak.ts; main() hands them over): listed here for help.
   cmd.command('speak').summary('text to speech: --text "…" | --file lines.txt, offline espeak-ng or EdgeTTS (speak --help)');

@@ -81,4 +81,22 @@ describe('ttsav voices', () => {
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { name: string }[]).map((v) => v.name)).toEqual(['en-US-AriaNeural', 'zh-CN-XiaoxiaoNeural']);
   });
+
+  it('voices --engine edge says plainly when the service refuses the client; doctor --edge reports ACCEPTED / REFUSED', async () => {
+    server.minClientVersion = '150.0.0.0';
+    try {
+      const refused = await run(['voices', '--engine', 'edge', '--endpoint', server.url]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/refused the client \(HTTP 403\).*TTSAV_EDGE_CLIENT_VERSION/s);
+      const doc = await run(['doctor', '--edge', '--endpoint', server.url]);
+      expect(doc.code).toBe(1);
+      expect(doc.stdout).toMatch(/^edge +ws:\/\/127\.0\.0\.1:\d+ as Edge 143\.0\.3650\.75: REFUSED$/m);
+      expect(doc.stdout).toMatch(/next step .*TTSAV_EDGE_CLIENT_VERSION=/);
+    } finally {
+      server.minClientVersion = '143.0.3650.75';
+    }
+    const ok = await run(['doctor', '--edge', '--endpoint', server.url, '--json']);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ healthy: true, edge: { verdict: 'accepted', voices: { ok: true, count: 2 }, synthesis: { ok: true } } });
+  });
 });
