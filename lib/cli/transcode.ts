@@ -242,7 +242,7 @@ async function transcodeMany(args: string[], outDir: string, options: TranscodeO
         if (options.maxInputBytes !== undefined) {
           const size = (await stat(item.input)).size;
           if (size > options.maxInputBytes) {
-            const err = new TtsavError('ERR_TTSAV_LIMIT', `input is ${size} bytes, over maxInputBytes (${options.maxInputBytes})`);
+            const err = new TtsavError('ERR_TTSAV_LIMIT', `input is ${size} bytes, over maxInputBytes (${options.maxInputBytes})`, { reason: 'input-size' });
             Object.assign(item, { status: 'failed', reason: describeError(err), code: err.code });
             report(item);
             continue;
