@@ -44,9 +44,11 @@ std::string Tidy(std::string line) {
 
 }  // namespace
 
-void JobLog::Add(int /*level*/, std::string line) {
+void JobLog::Add(int level, std::string line) {
   line = Tidy(std::move(line));
-  if (!line.empty()) last_ = std::move(line);
+  if (line.empty()) return;
+  if (level <= AV_LOG_ERROR) lastError_ = line;
+  last_ = std::move(line);
 }
 
 void JobLog::Notice(std::string line) {
@@ -61,6 +63,7 @@ std::vector<std::string> JobLog::TakeNotices() {
 }
 
 std::string CurrentJobLastLine() { return tCurrent != nullptr ? tCurrent->LastLine() : std::string(); }
+std::string CurrentJobLastError() { return tCurrent != nullptr ? tCurrent->LastError() : std::string(); }
 
 std::vector<std::string> TakeJobNotices() { return tCurrent != nullptr ? tCurrent->TakeNotices() : std::vector<std::string>(); }
 

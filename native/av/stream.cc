@@ -266,7 +266,7 @@ void StreamSession::Deliver(AVFrame* frame) {
   inSamples_ += frame->nb_samples;
   if (options_.maxDurationSeconds > 0 &&
       static_cast<double>(inSamples_) / inFormat_.sampleRate > options_.maxDurationSeconds)
-    throw Error(ErrorCode::Limit, Stage::Decode, "decoded audio exceeds maxDurationSeconds");
+    throw LimitError(Stage::Decode, "decoded audio exceeds maxDurationSeconds", "duration");
   frame->pts = inSamples_ - frame->nb_samples;
   normalizer_->Push(frame);
   DrainNormalizer();
