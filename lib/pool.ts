@@ -7,7 +7,7 @@ import os from 'node:os';
 import { AutoConcurrency, type AutoConcurrencyOptions, type AutoDecision } from './autotune';
 import { estimateJob } from './budget';
 import { TtsavError, stoppedError } from './errors';
-import { MetricsRecorder, toPrometheus, type PoolMetrics } from './metrics';
+import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from './metrics';
 import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
 import { transcode, type TranscodeResult } from './transcode';
 
@@ -99,6 +99,16 @@ export interface Pool {
   metrics(): PoolMetrics;
   /** metrics() in Prometheus text exposition format. */
   metricsText(): string;
+  /**
+   * The same metrics for prom-client, read live at each scrape: `pool.collector().register(promClient.register)`
+   * (prom-client 14 or later; ttsav never loads it). metricsText() stays for a plain /metrics.
+   */
+  collector(): PoolCollector;
+  /** True when a job submitted now would wait: every slot is busy, jobs are queued, or the memory budget is spent. */
+  readonly saturated: boolean;
+  /** For a readiness probe: false once the pool is closed or its queue is full (pool.transcode() would be refused
+   *  with ERR_TTSAV_BUSY), true otherwise. */
+  ready(): boolean;
   /** The current concurrency limit. */
   readonly concurrency: number;
   /** The 'auto' controller's recent decisions (empty for a fixed concurrency). */
@@ -352,6 +362,7 @@ class PoolImpl implements Pool {
     if (job.bytes > this.budget) rec.oversize++;
     rec.inFlight(this.running.size, this.inFlightBytes);
     rec.queueWaitSeconds.observe((now - job.enqueuedAt) / 1000);
+    const queueMs = now - job.enqueuedAt;
     if (this.auto && this.running.size === 1) this.auto.resume(now);
 
     const options: TranscodeOptions = { ...job.options, signal: job.controller.signal };
@@ -364,7 +375,7 @@ class PoolImpl implements Pool {
       promise = Promise.reject(err);
     }
     promise.then(
-      (result) => this.finish(job, now, result, undefined),
+      (result) => this.finish(job, now, { ...result, queueMs }, undefined),
       (err: unknown) => this.finish(job, now, undefined, asTtsavError(err)),
     );
   }
@@ -426,6 +437,21 @@ class PoolImpl implements Pool {
 
   metricsText(): string {
     return toPrometheus(this.metrics(), this.prefix);
+  }
+
+  collector(): PoolCollector {
+    return promClientCollector(() => this.metrics(), this.prefix);
+  }
+
+  get saturated(): boolean {
+    if (this.closed || this.queue.size > 0 || this.running.size >= this.concurrency) return true;
+    // A slot is free: saturated only if even a small job's estimate would not fit in what is left of the budget.
+    return this.running.size > 0 && this.inFlightBytes >= this.budget;
+  }
+
+  ready(): boolean {
+    if (this.closed) return false;
+    return this.queue.size < this.maxQueue || this.running.size < this.concurrency;
   }
 
   close(options: CloseOptions = {}): Promise<void> {

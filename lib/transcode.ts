@@ -84,6 +84,8 @@ export interface TranscodeResult {
   normalization?: { mode: 'linear' | 'dynamic'; measured: Loudness; gainDb?: number };
   /** The hardware device the job used: always 'none' — no libav audio encoder or filter uses one. */
   hwaccel: 'none';
+  /** From a pool: milliseconds the job waited for admission (concurrency and memory budget) before it started. */
+  queueMs?: number;
 }
 
 function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResult {
