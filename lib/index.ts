@@ -37,6 +37,6 @@ export type { Versions, LibraryVersion } from './versions';
 export { speak, speakMany } from './speak';
 export type { SpeakOptions, SpeakResult, SpeakManyOptions, SpeakItem, SpeakOutcome, SpeakProgress, TranscodePool, EngineName } from './speak';
 export { edge, espeak, espeakStats, EDGE_CLIENT_VERSION } from './tts/index';
-export type { EdgeOptions, EdgeStats, EspeakOptions, EspeakStats, TtsEngine, TtsAudioFormat, WordBoundary, SynthesizeOptions, Synthesis, TtsVoice } from './tts/index';
+export type { EdgeOptions, EdgeStats, EspeakOptions, EspeakStats, EspeakWorkerStats, TtsEngine, TtsAudioFormat, WordBoundary, SynthesizeOptions, Synthesis, TtsVoice } from './tts/index';
 export { buildCues, makeSubtitles, toSrt, toVtt } from './subtitles';
 export type { SubtitleOptions, Subtitles, Cue } from './subtitles';
