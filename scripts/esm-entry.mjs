@@ -8,5 +8,9 @@ const cjs = require('../dist/index.js');
 const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
 const esm = `import cjs from './index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`;
 writeFileSync(new URL('../dist/index.mjs', import.meta.url), esm);
-writeFileSync(new URL('../dist/index.d.mts', import.meta.url), "export * from './index.js';\n");
+// The default export is the whole module object, typed as such (`import ttsav from 'ttsav'`).
+writeFileSync(
+  new URL('../dist/index.d.mts', import.meta.url),
+  "import * as ttsav from './index.js';\nexport * from './index.js';\nexport default ttsav;\n",
+);
 console.log(`dist/index.mjs: ${names.join(', ')}`);
