@@ -128,7 +128,7 @@ OwnedBytes StreamSession::Finish(JobControl& control) {
   }
   if (parser_ != nullptr) Parse(nullptr, 0, true);
   Decode(nullptr);
-  if (!output_) throw Error(ErrorCode::InvalidData, Stage::Decode, "the stream ended without any audio");
+  if (!output_) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded: the stream ended without any audio");
   normalizer_->Push(nullptr);
   DrainNormalizer();
   tail_->Push(nullptr);

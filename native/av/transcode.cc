@@ -268,6 +268,8 @@ class Pipeline {
       av_packet_unref(pkt.get());
     }
     decode(nullptr);  // flush the decoder
+    // A header that declares audio but holds none (a 44-byte WAV) would otherwise "succeed" as an empty file.
+    if (samples == 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded");
     CheckWhole(in, samples);
     auto t = Clock::now();
     normalizer.Push(nullptr);
