@@ -168,6 +168,47 @@ class Pipeline {
                        "duration");
   }
 
+  // An input whose length libav could only estimate from its bitrate (size × 8 / bitrate: a CBR MP3 without a
+  // Xing/VBRI header), estimated over the cap: once kProbeSeconds of it are decoded, the bytes those took say
+  // whether the bitrate holds (constant bitrate so far). If it does, the input's length is its audio bytes over
+  // that rate, and an input over the cap (with a 10% + 1 s margin) is refused then, not after decoding up to the
+  // cap. A variable-bitrate input (the rates disagree) is left to the decoding cap.
+  class EarlyDurationCheck {
+   public:
+    static constexpr double kProbeSeconds = 10.0;
+    EarlyDurationCheck(const Input& in, double cap) : size_(in.Size()), cap_(cap) {
+      bool estimated = false;
+      estimate_ = in.ContainerSeconds(&estimated);
+      armed_ = cap > 0 && estimated && estimate_ > cap * 1.1 + 1.0;
+    }
+    void Packet(const AVPacket* pkt) {
+      if (!armed_ || pkt->pos < 0) return;
+      if (firstPos_ < 0) firstPos_ = pkt->pos;
+      endPos_ = pkt->pos + pkt->size;
+    }
+    void Check(double decodedSeconds) {
+      if (!armed_ || decodedSeconds < kProbeSeconds || firstPos_ < 0) return;
+      armed_ = false;  // once
+      double rate = static_cast<double>(endPos_ - firstPos_) / decodedSeconds;  // bytes per second so far
+      if (rate <= 0) return;
+      double projected = static_cast<double>(static_cast<int64_t>(size_) - firstPos_) / rate;
+      bool constant = std::abs(projected - estimate_) <= 0.05 * estimate_;
+      if (constant && projected > cap_ * 1.1 + 1.0)
+        throw LimitError(Stage::Decode,
+                         "input holds about " + Seconds(projected) + " of constant-bitrate audio (its size over its "
+                         "bitrate), over maxDurationSeconds (" + Seconds(cap_) + ")",
+                         "duration");
+    }
+
+   private:
+    size_t size_;
+    double cap_;
+    double estimate_ = -1;
+    bool armed_ = false;
+    int64_t firstPos_ = -1;
+    int64_t endPos_ = -1;
+  };
+
   // A file whose audio stops well short of the duration its container declares was cut: refuse it rather than
   // pass a partial result off as whole.
   static void CheckWhole(const Input& in, int64_t decodedSamples) {
@@ -258,14 +299,17 @@ class Pipeline {
       timings_.decode += MsSince(t);
     };
 
+    EarlyDurationCheck early(in, options_.maxDurationSeconds);
     for (;;) {
       control_.ThrowIfStopped(Stage::Decode);
       auto t = Clock::now();
       bool more = in.ReadPacket(pkt.get());
       timings_.decode += MsSince(t);
       if (!more) break;
+      early.Packet(pkt.get());
       decode(pkt.get());
       av_packet_unref(pkt.get());
+      early.Check(static_cast<double>(samples) / inFormat.sampleRate);
     }
     decode(nullptr);  // flush the decoder
     // A header that declares audio but holds none (a 44-byte WAV) would otherwise "succeed" as an empty file.
