@@ -25,7 +25,7 @@ export type { SpeakStreamOptions } from './speak-stream';
 export type { LiveFeedOptions, LiveClip } from './live';
 export type { FormatInfo, HwDevice } from './capabilities';
 export { createPool, defaultConcurrency } from './pool';
-export type { Pool, PoolOptions, BatchInput, BatchOptions, BatchProgress, Batch, ItemResult, CloseOptions } from './pool';
+export type { Pool, PoolOptions, BatchInput, BatchOptions, BatchProgress, Batch, ItemResult, CloseOptions, RunOptions } from './pool';
 export type { PoolMetrics, HistogramSnapshot, PromClientMetric, MetricSample, PoolCollector } from './metrics';
 export type { AutoConcurrencyOptions, AutoDecision } from './autotune';
 export { estimateJob } from './budget';

@@ -5,8 +5,8 @@
  */
 import os from 'node:os';
 import { AutoConcurrency, type AutoConcurrencyOptions, type AutoDecision } from './autotune';
-import { estimateJob } from './budget';
-import { TtsavError, stoppedError } from './errors';
+import { WORKING_BYTES, estimateJob } from './budget';
+import { TtsavError, deadlineReason, stoppedError } from './errors';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from './metrics';
 import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
 import { transcode, type TranscodeResult } from './transcode';
@@ -82,6 +82,15 @@ export interface Batch<Id = unknown> extends AsyncIterableIterator<ItemResult<Id
   progress(): BatchProgress;
 }
 
+export interface RunOptions {
+  /** What the task is charged against maxInFlightBytes. Default 6 MiB (a transcode's working memory). */
+  bytes?: number;
+  signal?: AbortSignal;
+  /** Deadline from the call: while queued it rejects with ERR_TTSAV_TIMEOUT; once running it aborts the task's
+   *  signal with a TimeoutError. */
+  timeoutMs?: number;
+}
+
 export interface CloseOptions {
   /** Cancel queued and running jobs (they reject with ERR_TTSAV_ABORTED) instead of letting them finish. */
   cancel?: boolean;
@@ -90,6 +99,12 @@ export interface CloseOptions {
 export interface Pool {
   /** Same contract as transcode(), but queued: admitted by concurrency and memory budget. */
   transcode(input: Buffer | Uint8Array, options?: TranscodeOptions): Promise<TranscodeResult>;
+  /**
+   * Runs other work (a streaming transcode, a synthesis) under the same admission: it waits for a slot and `bytes`
+   * of budget (default 6 MiB), is refused like a transcode (ERR_TTSAV_BUSY), and its signal and timeoutMs act
+   * while it waits and, through the signal handed to `task`, while it runs. Resolves with what `task` resolves.
+   */
+  run<T>(task: (signal: AbortSignal) => Promise<T>, options?: RunOptions): Promise<T>;
   /** Transcodes a batch lazily; see BatchOptions. */
   transcodeMany<Id = unknown>(
     items: Iterable<BatchInput> | AsyncIterable<BatchInput>,
@@ -167,6 +182,8 @@ interface Job {
   timer?: NodeJS.Timeout;
   state: 'queued' | 'running' | 'done';
   budgetDelayed?: boolean;
+  /** pool.run(): the work to do instead of a transcode. */
+  task?: (signal: AbortSignal) => Promise<unknown>;
   resolve(result: TranscodeResult): void;
   reject(err: TtsavError): void;
   onAbort(): void;
@@ -239,14 +256,36 @@ class PoolImpl implements Pool {
     return this.submit(input, options, undefined);
   }
 
-  /** Queues one job. `extra` is a batch's signal. */
-  submit(input: Buffer | Uint8Array, options: TranscodeOptions | undefined, extra: AbortSignal | undefined, waited = false): Promise<TranscodeResult> {
-    const merged: TranscodeOptions = { ...this.defaults, ...options };
+  run<T>(task: (signal: AbortSignal) => Promise<T>, options: RunOptions = {}): Promise<T> {
+    if (typeof task !== 'function') return Promise.reject(invalidOption('task', 'a function', task));
+    const bytes = options.bytes ?? WORKING_BYTES;
+    if (typeof bytes !== 'number' || !(bytes >= 0)) return Promise.reject(invalidOption('bytes', 'a non-negative number', bytes));
+    const jobOptions: TranscodeOptions = {};
+    try {
+      if (options.signal !== undefined) jobOptions.signal = options.signal;
+      if (options.timeoutMs !== undefined) jobOptions.timeoutMs = options.timeoutMs;
+      normalizeOptions(jobOptions);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.submit(new Uint8Array(0), jobOptions, undefined, false, { task, bytes }) as unknown as Promise<T>;
+  }
+
+  /** Queues one job. `extra` is a batch's signal; `custom` a pool.run() task instead of a transcode. */
+  submit(
+    input: Buffer | Uint8Array,
+    options: TranscodeOptions | undefined,
+    extra: AbortSignal | undefined,
+    waited = false,
+    custom?: { task: (signal: AbortSignal) => Promise<unknown>; bytes: number },
+  ): Promise<TranscodeResult> {
+    const merged: TranscodeOptions = custom ? { ...options } : { ...this.defaults, ...options };
     if (this.closed) return this.failEarly(new TtsavError('ERR_TTSAV_BUSY', 'the pool is closed', { reason: 'closed' }));
     // transcode() owns input and option validation: hand it what it would refuse.
     if (!(input instanceof Uint8Array)) return this.count(transcode(input, merged));
     let bytes: number;
-    try {
+    if (custom) bytes = custom.bytes;
+    else try {
       const normalized = normalizeOptions(merged);
       // A definite no (never retry) goes before a maybe-later (queue full): refuse an oversized input up front.
       if (normalized.maxInputBytes !== undefined && input.byteLength > normalized.maxInputBytes)
@@ -277,6 +316,7 @@ class PoolImpl implements Pool {
         state: 'queued',
         resolve,
         reject,
+        ...(custom ? { task: custom.task } : {}),
         onAbort: () => {
           const reason = signals.find((s) => s.aborted)?.reason;
           if (job.state === 'queued') this.dropQueued(job, abortError(reason));
@@ -365,6 +405,25 @@ class PoolImpl implements Pool {
     const queueMs = now - job.enqueuedAt;
     if (this.auto && this.running.size === 1) this.auto.resume(now);
 
+    if (job.task) {
+      // pool.run(): the deadline reaches the task through its signal.
+      if (job.deadline !== undefined) {
+        if (job.timer) clearTimeout(job.timer);
+        job.timer = setTimeout(() => job.controller.abort(deadlineReason(`the task ran past its timeout (${job.options.timeoutMs} ms)`)), Math.max(1, job.deadline - now));
+        job.timer.unref();
+      }
+      let task: Promise<unknown>;
+      try {
+        task = job.task(job.controller.signal);
+      } catch (err) {
+        task = Promise.reject(err);
+      }
+      task.then(
+        (value) => this.finish(job, now, value as TranscodeResult, undefined, true),
+        (err: unknown) => this.finish(job, now, undefined, asTtsavError(err), true),
+      );
+      return;
+    }
     const options: TranscodeOptions = { ...job.options, signal: job.controller.signal };
     if (job.deadline !== undefined) options.timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
     else delete options.timeoutMs;
@@ -380,7 +439,7 @@ class PoolImpl implements Pool {
     );
   }
 
-  private finish(job: Job, startedAt: number, result: TranscodeResult | undefined, err: TtsavError | undefined): void {
+  private finish(job: Job, startedAt: number, result: TranscodeResult | undefined, err: TtsavError | undefined, isTask = false): void {
     const now = performance.now();
     job.state = 'done';
     this.detach(job);
@@ -388,14 +447,15 @@ class PoolImpl implements Pool {
     this.inFlightBytes -= job.bytes;
     const rec = this.recorder;
     rec.jobSeconds.observe((now - startedAt) / 1000);
-    if (result) rec.succeed(job.input.byteLength, result.data.length, result.durationSeconds, result.timings);
-    else rec.fail(err!.code);
+    if (err) rec.fail(err.code);
+    else if (isTask) rec.succeeded++;
+    else rec.succeed(job.input.byteLength, result!.data.length, result!.durationSeconds, result!.timings);
     if (this.auto) {
-      this.auto.settled(result ? result.durationSeconds : 0, now);
+      this.auto.settled(result && !isTask ? result.durationSeconds : 0, now);
       if (this.running.size === 0 && this.queue.size === 0) this.auto.pause();
     }
-    if (result) job.resolve(result);
-    else job.reject(err!);
+    if (err) job.reject(err);
+    else job.resolve(result!);
     this.pump();
     this.checkIdle();
   }

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TtsavError } from '../lib/errors';
 import { createPool } from '../lib/pool';
+import { speakStream } from '../lib/speak-stream';
 import { espeak, ESPEAK_FORMAT } from '../lib/tts/espeak';
 import { abortedError } from '../lib/tts/prosody';
 import type { Synthesis, TtsEngine } from '../lib/tts/types';
@@ -249,6 +250,26 @@ describe('speak for services', () => {
     await pool.close();
     const refused = await speak('Closed pool.', { engine, ...speech, pool }).catch((e: unknown) => e as TtsavError);
     expect([(refused as TtsavError).code, (refused as TtsavError).reason]).toEqual(['ERR_TTSAV_BUSY', 'closed']);
+  });
+
+  it('speakStream({ pool }) waits for and holds a pool slot; a full pool refuses it with ERR_TTSAV_BUSY', async () => {
+    const pool = createPool({ concurrency: 1, maxQueue: 0 });
+    const engine = edge({ endpoint: server.url });
+    const first = speakStream('The first stream holds the slot.', { engine, pool });
+    await new Promise((r) => setImmediate(r));
+    expect(pool.metrics().inFlightJobs).toBe(1);
+    const second = speakStream('No room for this one.', { engine, pool });
+    const refused = await new Promise<unknown>((resolve) => second.once('error', resolve));
+    expect([(refused as TtsavError).code, (refused as TtsavError).reason]).toEqual(['ERR_TTSAV_BUSY', 'queue-full']);
+    const chunks: Buffer[] = [];
+    for await (const c of first) chunks.push(c as Buffer);
+    expect(ffprobe(Buffer.concat(chunks)).codec).toBe('aac');
+    await new Promise((r) => setImmediate(r));
+    expect(pool.metrics().jobs).toMatchObject({ succeeded: 1, failedByCode: { ERR_TTSAV_BUSY: 1 } });
+    expect(pool.metrics().inFlightJobs).toBe(0);
+    // pool.run() is the same admission for any work.
+    expect(await pool.run(async (signal) => (signal.aborted ? 'aborted' : 'ran'))).toBe('ran');
+    await pool.close();
   });
 
   it("the espeak engine's queue is bounded (ERR_TTSAV_BUSY, tts-queue-full) and idle workers are released", async () => {
