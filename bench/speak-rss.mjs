@@ -20,7 +20,7 @@ const baseline = process.memoryUsage().rss;
 let peak = baseline;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
 const pool = createPool({ concurrency: 2 });
-const engine = espeak();
+const engine = espeak(Number.isFinite(arg('workers', NaN)) ? { workers: arg('workers', 2) } : {});
 const started = performance.now();
 let n = 0;
 for (let r = 0; r < rounds; r++) {

@@ -56,6 +56,8 @@ export function espeakStats(): EspeakStats {
 type WasmModule = object;
 declare const WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> };
 let modulePromise: Promise<WasmModule> | undefined;
+/** Workers alive in every engine of the process (the compiled module is dropped when none is). */
+let liveWorkers = 0;
 function espeakPaths(): { js: string; wasm: string } {
   let js: string;
   try {
@@ -90,6 +92,14 @@ function compiledModule(): Promise<WasmModule> {
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
+// Each run leaves a whole WASM instance (its linear memory, tens of MB touched) for the garbage collector, which
+// does not count that memory as heap and so runs late: several dead instances per worker add up to hundreds of MB.
+// A full collection of this small isolate after each reply frees them at once.
+let collect = null;
+try {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  collect = require('node:vm').runInNewContext('gc');
+} catch {}
 let factory;
 parentPort.on('message', async (msg) => {
   try {
@@ -118,6 +128,7 @@ parentPort.on('message', async (msg) => {
   } catch (e) {
     parentPort.postMessage({ id: msg.id, error: String((e && e.message) || e) });
   }
+  if (collect) setImmediate(collect);
 });`;
 
 interface RunResult {
@@ -202,9 +213,11 @@ class WorkerPool {
       if (reused) clearTimeout(reused.timer);
       // execArgv: [] — the worker runs WORKER_SOURCE as CommonJS whatever flags the host started with
       // (a host run with --input-type=module would otherwise evaluate it as an ES module).
-      worker =
-        reused?.worker ??
-        new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+      if (reused) worker = reused.worker;
+      else {
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+        liveWorkers++;
+      }
     } catch (err) {
       job.reject(err);
       return;
@@ -224,7 +237,10 @@ class WorkerPool {
           const timer = setTimeout(() => this.release(worker), this.idleTimeoutMs);
           timer.unref();
           this.idle.push({ worker, timer });
-        } else void worker.terminate();
+        } else {
+          liveWorkers--;
+          void worker.terminate();
+        }
         done();
       };
       const onMessage = (m: { id: number; error?: string; wav?: Uint8Array | null; stdout?: string; stderr?: string; instantiateMs?: number; runMs?: number }): void => {
@@ -258,11 +274,15 @@ class WorkerPool {
     this.idle.splice(i, 1);
     this.idleReleased++;
     void worker.terminate();
+    liveWorkers--;
+    // Nothing runs anywhere: let the compiled module go too (about 45 MB); the next run compiles it again.
+    if (liveWorkers === 0) modulePromise = undefined;
   }
 
   async close(): Promise<void> {
     const all = this.idle.splice(0);
     for (const w of all) clearTimeout(w.timer);
+    liveWorkers -= all.length;
     await Promise.all(all.map((w) => w.worker.terminate()));
   }
 }
