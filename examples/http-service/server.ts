@@ -76,7 +76,8 @@ class HttpError extends Error {
   }
 }
 
-/** Reads the body up to `max` bytes; a larger one is refused (413) without reading the rest. */
+/** Reads the body up to `max` bytes; a larger one is refused (413) without keeping the rest (it is drained and
+ *  dropped, so the client can finish sending and read the answer; the connection then closes). */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > max) return Promise.reject(new HttpError(413, `body of ${declared} bytes is over ${max}`));
@@ -87,7 +88,8 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
       size += chunk.length;
       if (size > max) {
         reject(new HttpError(413, `body is over ${max} bytes`));
-        req.destroy();
+        req.removeAllListeners('data');
+        req.resume();
         return;
       }
       chunks.push(chunk);
@@ -170,7 +172,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, signa
   throw new HttpError(404, 'not found');
 }
 
-const server = http.createServer((req, res) => {
+const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
   const route = new URL(req.url ?? '/', 'http://localhost').pathname;
   // Cancel the job when the client goes away before the answer is written.
   const controller = new AbortController();
@@ -190,9 +192,22 @@ const server = http.createServer((req, res) => {
         body = { error: err.message, code: err.code, ...(err.reason ? { reason: err.reason } : {}) };
       } else console.error(err);
       count(route, status);
+      if (status === 413 && !req.complete) req.resume(); // drop the unread body rather than reset the client
       sendError(res, status, body);
     },
   );
+};
+const server = http.createServer(onRequest);
+// A client that asks first (Expect: 100-continue) is refused a body over the limit before it sends a byte of it.
+server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_INPUT_BYTES) {
+    count(new URL(req.url ?? '/', 'http://localhost').pathname, 413);
+    res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: `body of ${declared} bytes is over ${MAX_INPUT_BYTES}` }));
+    return;
+  }
+  res.writeContinue();
+  onRequest(req, res);
 });
 
 process.on('SIGTERM', () => {
