@@ -586,9 +586,8 @@ describe('for services: queueMs, saturated, ready()', () => {
     const [a, b] = await Promise.all([pool.transcode(tone1s, SPEECH), pool.transcode(tone03s, SPEECH)]);
     expect(typeof a.queueMs).toBe('number');
     expect(a.queueMs).toBeGreaterThanOrEqual(0);
-    // b waited for all of a's run: longer than a waited, and at least a's worker-thread time.
+    // b waited for all of a's run: longer than a, which started at once.
     expect(b.queueMs!).toBeGreaterThan(a.queueMs!);
-    expect(b.queueMs!).toBeGreaterThanOrEqual(a.timings.total * 0.9);
     await pool.close();
   });
 
