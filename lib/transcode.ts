@@ -88,6 +88,8 @@ export interface TranscodeResult {
   /** What the demuxer and decoder noticed while the job still succeeded (see TtsavWarningCode); empty on clean
    *  input. */
   warnings: TtsavWarning[];
+  /** From a pool: milliseconds the job waited for admission (concurrency and memory budget) before it started. */
+  queueMs?: number;
 }
 
 function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResult {

@@ -190,6 +190,47 @@ class Pipeline {
                        "duration");
   }
 
+  // An input whose length libav could only estimate from its bitrate (size × 8 / bitrate: a CBR MP3 without a
+  // Xing/VBRI header), estimated over the cap: once kProbeSeconds of it are decoded, the bytes those took say
+  // whether the bitrate holds (constant bitrate so far). If it does, the input's length is its audio bytes over
+  // that rate, and an input over the cap (with a 10% + 1 s margin) is refused then, not after decoding up to the
+  // cap. A variable-bitrate input (the rates disagree) is left to the decoding cap.
+  class EarlyDurationCheck {
+   public:
+    static constexpr double kProbeSeconds = 10.0;
+    EarlyDurationCheck(const Input& in, double cap) : size_(in.Size()), cap_(cap) {
+      bool estimated = false;
+      estimate_ = in.ContainerSeconds(&estimated);
+      armed_ = cap > 0 && estimated && estimate_ > cap * 1.1 + 1.0;
+    }
+    void Packet(const AVPacket* pkt) {
+      if (!armed_ || pkt->pos < 0) return;
+      if (firstPos_ < 0) firstPos_ = pkt->pos;
+      endPos_ = pkt->pos + pkt->size;
+    }
+    void Check(double decodedSeconds) {
+      if (!armed_ || decodedSeconds < kProbeSeconds || firstPos_ < 0) return;
+      armed_ = false;  // once
+      double rate = static_cast<double>(endPos_ - firstPos_) / decodedSeconds;  // bytes per second so far
+      if (rate <= 0) return;
+      double projected = static_cast<double>(static_cast<int64_t>(size_) - firstPos_) / rate;
+      bool constant = std::abs(projected - estimate_) <= 0.05 * estimate_;
+      if (constant && projected > cap_ * 1.1 + 1.0)
+        throw LimitError(Stage::Decode,
+                         "input holds about " + Seconds(projected) + " of constant-bitrate audio (its size over its "
+                         "bitrate), over maxDurationSeconds (" + Seconds(cap_) + ")",
+                         "duration");
+    }
+
+   private:
+    size_t size_;
+    double cap_;
+    double estimate_ = -1;
+    bool armed_ = false;
+    int64_t firstPos_ = -1;
+    int64_t endPos_ = -1;
+  };
+
   // A file whose audio stops well short of the duration its container declares was cut: refuse it rather than
   // pass a partial result off as whole.
   // In conceal mode it is reported instead. Either way a decoded length more than 5% off the declared one is a
@@ -338,6 +379,7 @@ class Pipeline {
     const bool pcm = par->codec_id >= AV_CODEC_ID_FIRST_AUDIO && par->codec_id < AV_CODEC_ID_ADPCM_IMA_QT;
     int64_t lastPacketBytes = 0;
     bool firstPacket = true;
+    EarlyDurationCheck early(in, options_.maxDurationSeconds);
     for (;;) {
       control_.ThrowIfStopped(Stage::Decode);
       auto t = Clock::now();
@@ -365,8 +407,10 @@ class Pipeline {
       const uint8_t* side = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &sideSize);
       if (side != nullptr && sideSize >= 8) discarded += static_cast<int64_t>(AV_RL32(side)) + AV_RL32(side + 4);
       lastPacketBytes = pkt->size;
+      early.Packet(pkt.get());
       decode(pkt.get());
       av_packet_unref(pkt.get());
+      early.Check(static_cast<double>(samples) / inFormat.sampleRate);
     }
     if (pending && pcm && par->block_align > 0 && pendingBytes % par->block_align != 0) {
       // The PCM decoder decodes the whole sample frames and then fails on the rest.
