@@ -4,7 +4,7 @@
 // drift and other load hit all of them alike. Every cell runs in a fresh process. See bench/README.md.
 //
 //   node bench/run.mjs [--rounds N] [--phases check,percall,throughput,rss,encode] [--quick] [--write-results]
-//                      [--kinds ttsav,floor,nodeav-sync,nodeav]   (only these contenders in the throughput table)
+//                      [--kinds ttsav,floor,nodeav-sync,nodeav] [--conc 2]   (only these cells in the throughput table)
 //                      [--rss-from .tmp/bench/results-<date>.json]   (quote an earlier run's memory phase)
 //   node bench/run.mjs --report-from .tmp/bench/results-<date>.json [--write-results]   (report a saved run again)
 //
@@ -37,6 +37,7 @@ const quick = flag('quick'); // a smoke run: 10 files a set, 1 round
 const rounds = Number(option('rounds', quick ? 1 : 2));
 const phases = new Set(String(option('phases', 'check,percall,throughput,rss,encode')).split(','));
 const kinds = option('kinds') ? new Set(String(option('kinds')).split(',')) : undefined;
+const concs = option('conc') ? new Set(String(option('conc')).split(',')) : undefined; // e.g. --conc 2
 const log = (...m) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...m);
 
 // ----------------------------------------------------------------------------------------------- prerequisites
@@ -264,6 +265,7 @@ async function perCall(ctx) {
 async function throughput(ctx) {
   const m = matrix();
   if (kinds) for (const set of Object.keys(m)) m[set] = m[set].filter((c) => kinds.has(c.kind));
+  if (concs) for (const set of Object.keys(m)) m[set] = m[set].filter((c) => concs.has(String(c.conc)));
   const results = [];
   for (let r = 0; r < rounds; r++) {
     for (const set of Object.keys(m)) {
