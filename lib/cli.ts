@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `probe`,
- * `doctor` and `versions`. Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
+ * `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (lib/cli/queue.ts). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
  * interrupted.
  */
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { versions } from './versions';
 import { runDoctor, runProbe } from './cli/info';
 import { UsageError, describeError, runTranscode, type TranscodeFlags } from './cli/transcode';
 import { runSpeak, runVoices } from './cli-speak';
+import { addQueueCommands } from './cli/queue';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
   const cmd = new Command('ttsav')
@@ -83,6 +84,8 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
   // speak and voices parse their own arguments (lib/cli-speak.ts; main() hands them over): listed here for help.
   cmd.command('speak').summary('text to speech: --text "…" | --file lines.txt, offline espeak-ng or EdgeTTS (speak --help)');
   cmd.command('voices').summary('list text-to-speech voices (--engine espeak|edge)');
+
+  addQueueCommands(cmd, setCode);
 
   cmd
     .command('versions')
