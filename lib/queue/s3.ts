@@ -1,8 +1,11 @@
 /**
  * s3Storage(): objects in an S3 bucket (or any S3-compatible store) through @aws-sdk/client-s3, an optional peer
- * loaded only when used. A put is one complete-object PutObject carrying Content-Length and Content-MD5, so the
- * store either keeps the whole object or rejects it (a cut connection or a corrupted body never becomes an
- * object); a failed put is retried a few times with backoff before it fails with ERR_TTSAV_STORAGE.
+ * loaded only when used. A put is one complete-object PutObject carrying Content-Length and Content-MD5, so S3
+ * either keeps the whole object or rejects it (a cut connection or a corrupted body never becomes an object); a
+ * failed put is retried a few times with backoff before it fails with ERR_TTSAV_STORAGE. The object also carries
+ * its MD5 as user metadata (x-amz-meta-ttsav-md5), and exists() is true only when the stored ETag matches it:
+ * S3-compatible servers that keep the bytes of an aborted upload (s3rver does) cannot make a torn output look
+ * finished.
  */
 import { createHash } from 'node:crypto';
 import { TtsavError } from '../errors';
@@ -27,6 +30,8 @@ export interface S3StorageOptions {
   /** First retry delay, doubled each retry. Default 200 ms. */
   retryDelayMs?: number;
 }
+
+const MD5_META = 'ttsav-md5';
 
 let s3mod: S3Module | undefined;
 function sdk(): S3Module {
@@ -85,8 +90,11 @@ export function s3Storage(options: S3StorageOptions): Storage {
     async exists(key) {
       const Key = full(key);
       try {
-        await client.send(new HeadObjectCommand({ Bucket: bucket, Key }));
-        return true;
+        const h = (await client.send(new HeadObjectCommand({ Bucket: bucket, Key }))) as { ETag?: string; Metadata?: Record<string, string> };
+        // Only a whole object written by put() counts: its ETag (the MD5 of a single-part upload) is the one
+        // put() recorded.
+        const want = h.Metadata?.[MD5_META];
+        return want !== undefined && h.ETag?.replace(/"/g, '') === want;
       } catch (err) {
         if ((err as { name?: string }).name === 'NotFound' || status(err) === 404) return false;
         throw storageError('exists', key, err);
@@ -95,7 +103,9 @@ export function s3Storage(options: S3StorageOptions): Storage {
     async put(key, bytes, meta) {
       const Key = full(key);
       const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const md5 = createHash('md5').update(body).digest('base64');
+      const digest = createHash('md5').update(body).digest();
+      const md5 = digest.toString('base64');
+      const Metadata = { ...meta?.metadata, [MD5_META]: digest.toString('hex') };
       let last: unknown;
       for (let i = 0; i < attempts; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, delay * 2 ** (i - 1)));
@@ -108,7 +118,7 @@ export function s3Storage(options: S3StorageOptions): Storage {
               ContentLength: body.length,
               ContentMD5: md5,
               ...(meta?.contentType ? { ContentType: meta.contentType } : {}),
-              ...(meta?.metadata ? { Metadata: meta.metadata } : {}),
+              Metadata,
             }),
           );
           return;
