@@ -3,9 +3,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TtsavError } from '../lib/errors';
 import { speak } from '../lib/speak';
 import { edge } from '../lib/tts/edge';
-import { secMsGec, splitText } from '../lib/tts/edge-protocol';
+import { EDGE_CLIENT_VERSION, secMsGec, splitText } from '../lib/tts/edge-protocol';
+import { espeak } from '../lib/tts/espeak';
+import { checkEdge } from '../lib/cli/edge-check';
 import { mp3Info } from '../lib/tts/mp3';
-import { refusedPort, startFakeEdgeServer, type FakeEdgeServer } from './helpers/fake-edge-server';
+import { refusedPort, serviceGec, startFakeEdgeServer, type FakeEdgeServer } from './helpers/fake-edge-server';
 import { decodedSamples, ffprobe } from './helpers/media';
 
 let server: FakeEdgeServer;
@@ -18,7 +20,9 @@ afterEach(() => {
   server.clockOffsetMs = 0;
   server.messageDelayMs = 0;
   server.rule = undefined;
+  server.minClientVersion = '143.0.3650.75';
   delete process.env.TTSAV_EDGE_ENDPOINT;
+  delete process.env.TTSAV_EDGE_CLIENT_VERSION;
 });
 
 async function rejection(p: Promise<unknown>): Promise<TtsavError> {
@@ -110,6 +114,8 @@ describe('edge engine against the fake service', () => {
     expect(server.stats.upgrades - upgrades).toBe(2);
     expect(server.stats.rejected.at(-1)).toBe(403);
     expect(s.requests).toBe(2);
+    expect(server.stats.refusals.at(-1)).toBe('gec'); // the fake checked the stale token with its own code
+    expect(engine.stats()).toMatchObject({ clockSkewRetries: 1, refused: 0, failed: 0 });
     expect(Math.abs(engine.clockSkewMs - 3 * 3600_000)).toBeLessThan(2000);
     // The correction sticks: the next request goes through at once.
     const again = await engine.synthesize('Again.');
@@ -286,5 +292,140 @@ describe('edge engine against the fake service', () => {
     expect(a[1]).toMatchObject({ locale: 'zh-CN', gender: 'Female' });
     await engine.voices({ refresh: true });
     expect(server.stats.voicesHits - hits).toBe(2);
+  });
+});
+
+describe('the handshake as the service checks it (edge-tts 7.2.7 era)', () => {
+  it('Sec-MS-GEC test vector, computed outside this code (sha256sum of the ticks and the token)', () => {
+    // 2026-01-15T12:32:30Z → window 12:30:00Z = 1768480200 s → (1768480200 + 11644473600) × 10^7 ticks.
+    // printf '%s6A5AA1D4EAFF4E9FB37E23D68491D6F4' 134129538000000000 | sha256sum
+    const vector = '8B080C4B17637E85EADFC0FAFE4DB3FD8268E36753BB716A7BFD88563119D510';
+    const t = Date.UTC(2026, 0, 15, 12, 32, 30);
+    expect(secMsGec(t)).toBe(vector);
+    expect(serviceGec(t)).toBe(vector); // the fake's own implementation agrees with the vector too
+  });
+
+  it('the websocket upgrade carries Edge 143, a fresh muid per connection, zstd in Accept-Encoding', async () => {
+    const engine = edge({ endpoint: server.url });
+    const before = server.stats.muids.length;
+    await engine.synthesize('First.');
+    const h = server.stats.lastUpgradeHeaders!;
+    const url = new URL(server.stats.lastUpgradeUrl!, 'http://x');
+    expect(EDGE_CLIENT_VERSION).toBe('143.0.3650.75');
+    expect(url.searchParams.get('Sec-MS-GEC-Version')).toBe('1-143.0.3650.75');
+    expect(h['user-agent']).toBe('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/143.0.0.0 Safari/537.36 Edg/143.0.0.0');
+    expect(h['accept-encoding']).toBe('gzip, deflate, br, zstd');
+    expect(h.origin).toBe('chrome-extension://jdiccldimpdaibmpdkjnbmckianbfold');
+    expect(h.cookie).toMatch(/^muid=[0-9A-F]{32};$/);
+    await engine.synthesize('Second.');
+    const muids = server.stats.muids.slice(before);
+    expect(muids).toHaveLength(2);
+    expect(muids[0]).not.toBe(muids[1]);
+  });
+
+  it('an old client version is refused: 403 → one clock-skew retry → ERR_TTSAV_TTS naming the override, counted, not retried further', async () => {
+    const engine = edge({ endpoint: server.url, clientVersion: '130.0.2849.68', ...fast });
+    const upgrades = server.stats.upgrades;
+    const err = await rejection(engine.synthesize('Old client.'));
+    expect(err.code).toBe('ERR_TTSAV_TTS');
+    expect(err.detail).toBe('HTTP 403');
+    expect(err.message).toMatch(/refused the client \(HTTP 403\) after 2 attempt/);
+    expect(err.message).toMatch(/Edge 130\.0\.2849\.68/);
+    expect(err.message).toMatch(/clientVersion/);
+    expect(err.message).toMatch(/TTSAV_EDGE_CLIENT_VERSION/);
+    expect(server.stats.upgrades - upgrades).toBe(2);
+    expect(server.stats.refusals.slice(-2)).toEqual(['version', 'version']);
+    expect(engine.stats()).toMatchObject({ requests: 1, attempts: 2, refused: 1, clockSkewRetries: 1, failed: 1, retries: 0 });
+    expect(engine.stats().httpStatus).toEqual({ 403: 2 });
+  });
+
+  it('the version override works without a release: edge({ clientVersion }) and TTSAV_EDGE_CLIENT_VERSION', async () => {
+    server.minClientVersion = '150.0.3700.1'; // the service moved on
+    expect((await rejection(edge({ endpoint: server.url, ...fast }).synthesize('Default.'))).message).toMatch(/refused the client/);
+    const byOption = await edge({ endpoint: server.url, clientVersion: '150.0.3700.1' }).synthesize('By option.');
+    expect(byOption.bytes).toBeGreaterThan(0);
+    expect(new URL(server.stats.lastUpgradeUrl!, 'http://x').searchParams.get('Sec-MS-GEC-Version')).toBe('1-150.0.3700.1');
+    expect(server.stats.lastUpgradeHeaders!['user-agent']).toMatch(/Edg\/150\.0\.0\.0$/);
+    const engine = edge({ endpoint: server.url, ...fast });
+    process.env.TTSAV_EDGE_CLIENT_VERSION = '150.0.3700.1';
+    expect((await engine.synthesize('By environment.')).bytes).toBeGreaterThan(0);
+    expect(engine.clientVersion()).toBe('150.0.3700.1');
+    process.env.TTSAV_EDGE_CLIENT_VERSION = 'latest';
+    expect((await rejection(engine.synthesize('x'))).message).toMatch(/Edge browser version like '143\.0\.3650\.75' for TTSAV_EDGE_CLIENT_VERSION/);
+    expect(() => edge({ clientVersion: '143' })).toThrow(/for clientVersion/);
+  });
+
+  it('a missing muid cookie is refused; extra headers arrive; transport headers and line breaks are refused', async () => {
+    const noCookie = edge({ endpoint: server.url, headers: { Cookie: 'other=1' }, ...fast });
+    expect((await rejection(noCookie.synthesize('No muid.'))).message).toMatch(/refused the client/);
+    expect(server.stats.refusals.at(-1)).toBe('muid');
+    await edge({ endpoint: server.url, headers: { 'X-Trace': 'abc' } }).synthesize('Extra header.');
+    expect(server.stats.lastUpgradeHeaders!['x-trace']).toBe('abc');
+    expect(() => edge({ headers: { Host: 'x' } })).toThrow(/for headers/);
+    expect(() => edge({ headers: { 'X-A': 'a\r\nX-B: b' } })).toThrow(/without line breaks/);
+    expect(() => edge({ headers: { 'bad name': 'x' } })).toThrow(/for headers/);
+  });
+
+  it('a 403 without a Date header fails at once (nothing to correct), with the refusal message', async () => {
+    const engine = edge({ endpoint: server.url, ...fast });
+    const upgrades = server.stats.upgrades;
+    server.plan({ status: 403, date: '' });
+    const err = await rejection(engine.synthesize('No date.'));
+    expect(err.message).toMatch(/refused the client \(HTTP 403\) after 1 attempt/);
+    expect(server.stats.upgrades - upgrades).toBe(1);
+  });
+
+  it('WordBoundary text arrives XML-escaped and comes out as written', async () => {
+    const engine = edge({ endpoint: server.url });
+    const s = await engine.synthesize(`Don't stop R&D "now" <ok>`);
+    expect(s.words.map((w) => w.text)).toEqual(["Don't", 'stop', 'R&D', 'now', 'ok']);
+    const r = await speak(`Don't stop R&D.`, { engine, subtitles: true, format: 'adts' });
+    expect(r.subtitles!.srt).toContain("Don't stop R&D.");
+    expect(r.subtitles!.srt).not.toMatch(/&(amp|apos);/);
+  });
+
+  it("prosody in the service's documented forms only: whole +N% rate/volume, +NHz pitch", async () => {
+    const engine = edge({ endpoint: server.url });
+    expect((await rejection(engine.synthesize('x', { pitch: '+10%' }))).message).toBe(
+      "Expected a string like '+0Hz' (-100Hz to +100Hz) for pitch but received \"+10%\" of type string",
+    );
+    expect((await rejection(engine.synthesize('x', { rate: '+1.5%' }))).code).toBe('ERR_TTSAV_OPTIONS');
+    expect((await rejection(engine.synthesize('x', { volume: '+0.5%' }))).code).toBe('ERR_TTSAV_OPTIONS');
+    expect(() => edge({ pitch: '+5%' })).toThrow(/for pitch/);
+    const s = await engine.synthesize('Signed.', { rate: '10%', pitch: '-5Hz' });
+    expect(s.bytes).toBeGreaterThan(0);
+    expect([server.requests.at(-1)!.rate, server.requests.at(-1)!.pitch]).toEqual(['+10%', '-5Hz']);
+    espeak().validate({ pitch: '+10%' }); // espeak-ng keeps its percent pitch
+  });
+
+  it('the voice list sends the browser fetch headers and a muid, decodes a compressed answer; refused → clear error, counted', async () => {
+    const engine = edge({ endpoint: server.url });
+    const list = await engine.voices();
+    expect(list).toHaveLength(2);
+    const h = server.stats.lastVoicesHeaders!;
+    expect(h['sec-ch-ua']).toBe('" Not;A Brand";v="99", "Microsoft Edge";v="143", "Chromium";v="143"');
+    expect(h['sec-ch-ua-mobile']).toBe('?0');
+    expect(h.accept).toBe('*/*');
+    expect([h['sec-fetch-site'], h['sec-fetch-mode'], h['sec-fetch-dest']]).toEqual(['none', 'cors', 'empty']);
+    expect(h.cookie).toMatch(/^muid=[0-9A-F]{32};$/);
+    expect(h['accept-encoding']).toMatch(/^gzip, deflate, br/);
+    expect(new URL(server.stats.lastVoicesUrl!, 'http://x').searchParams.get('Sec-MS-GEC-Version')).toBe('1-143.0.3650.75');
+    const old = edge({ endpoint: server.url, clientVersion: '130.0.2849.68' });
+    const err = await rejection(old.voices());
+    expect(err.message).toMatch(/^EdgeTTS voices list: the service refused the client \(HTTP 403\)/);
+    expect(old.stats()).toMatchObject({ voiceLists: 1, voiceListsRefused: 1, clockSkewRetries: 1 });
+  });
+
+  it('doctor --edge says ACCEPTED against a service that accepts us and REFUSED (with the next step) when it does not', async () => {
+    const ok = await checkEdge({ endpoint: server.url });
+    expect(ok).toMatchObject({ verdict: 'accepted', clientVersion: '143.0.3650.75', voices: { ok: true, count: 2 }, synthesis: { ok: true } });
+    server.minClientVersion = '150.0.0.0';
+    const refused = await checkEdge({ endpoint: server.url });
+    expect(refused.verdict).toBe('refused');
+    expect(refused.advice).toMatch(/TTSAV_EDGE_CLIENT_VERSION/);
+    process.env.TTSAV_EDGE_CLIENT_VERSION = '150.0.0.0';
+    expect((await checkEdge({ endpoint: server.url })).verdict).toBe('accepted');
+    const down = await checkEdge({ endpoint: `ws://127.0.0.1:${await refusedPort()}`, timeoutMs: 3000 });
+    expect(down.verdict).toBe('unreachable');
   });
 });

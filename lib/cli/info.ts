@@ -1,18 +1,11 @@
 /** `ttsav probe` and `ttsav doctor`. */
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { formats, hwDevices } from '../capabilities';
 import { defaultConcurrency } from '../pool';
 import { probe } from '../probe';
 import { versions } from '../versions';
-import { describeError } from './transcode';
-
-async function readInput(input: string): Promise<Buffer> {
-  if (input !== '-') return readFile(input);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+import { checkEdge, formatEdgeCheck, type EdgeCheck } from './edge-check';
+import { describeError, readInput } from './common';
 
 export async function runProbe(file: string, flags: { json?: boolean; inputFormat?: string }): Promise<number> {
   try {
@@ -42,7 +35,7 @@ export async function runProbe(file: string, flags: { json?: boolean; inputForma
 }
 
 /** What the machine offers ttsav. `userThreadpool` is UV_THREADPOOL_SIZE as the user set it (the CLI may raise it). */
-export async function runDoctor(flags: { json?: boolean }, userThreadpool: string | undefined): Promise<number> {
+export async function runDoctor(flags: { json?: boolean; edge?: boolean; endpoint?: string }, userThreadpool: string | undefined): Promise<number> {
   const report: Record<string, unknown> = {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
@@ -65,6 +58,16 @@ export async function runDoctor(flags: { json?: boolean }, userThreadpool: strin
   } catch (err) {
     healthy = false;
     report.error = describeError(err);
+  }
+  if (flags.edge) {
+    try {
+      const c = await checkEdge(flags.endpoint !== undefined ? { endpoint: flags.endpoint } : {});
+      report.edge = c;
+      if (c.verdict !== 'accepted') healthy = false;
+    } catch (err) {
+      healthy = false;
+      report.edge = { verdict: 'failed', error: describeError(err) };
+    }
   }
   if (flags.json) {
     process.stdout.write(JSON.stringify({ healthy, ...report }, null, 2) + '\n');
@@ -91,6 +94,11 @@ export async function runDoctor(flags: { json?: boolean }, userThreadpool: strin
     const hw = report.hwDevices as Awaited<ReturnType<typeof hwDevices>>;
     if (hw.length === 0) out.push('  (this libav supports none)');
     for (const d of hw) out.push(`  ${d.type.padEnd(12)} ${d.available ? 'available' : `unavailable${d.reason ? `: ${d.reason}` : ''}`}`);
+  }
+  if (report.edge) {
+    const e = report.edge as EdgeCheck | { verdict: 'failed'; error: string };
+    if ('error' in e) out.push(`edge         FAILED: ${e.error}`);
+    else out.push(...formatEdgeCheck(e));
   }
   out.push(healthy ? 'ok' : 'problems found');
   process.stdout.write(out.join('\n') + '\n');

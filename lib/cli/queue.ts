@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { FORMATS, presets } from '../options';
 import type { QueueJob, Storage, TtsavWorker } from '../queue/index';
-import { UsageError, describeError } from './transcode';
+import { UsageError, readStdin } from './common';
 
 type QueueModule = typeof import('../queue/index');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -142,7 +142,7 @@ interface EnqueueFlags {
 
 async function runEnqueue(f: EnqueueFlags): Promise<number> {
   const mod = load();
-  const text = f.file === '-' ? await readStdin() : await readFile(f.file, 'utf8');
+  const text = f.file === '-' ? (await readStdin()).toString('utf8') : await readFile(f.file, 'utf8');
   const lines = text.split(/\r?\n/).map((l) => l.trim());
   const ext = FORMATS[(f.format ?? 'm4a') as keyof typeof FORMATS].extension;
   const width = Math.max(5, String(lines.length).length);
@@ -166,12 +166,6 @@ async function runEnqueue(f: EnqueueFlags): Promise<number> {
   if (f.json) process.stdout.write(JSON.stringify({ enqueued: jobs.length, outputs: jobs.map((j) => j.output) }) + '\n');
   else process.stderr.write(`enqueued ${jobs.length} job(s) on ${f.queue} (an output already queued or finished stays one job)\n`);
   return 0;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function runStatus(f: { redis: string; queue: string; json?: boolean }): Promise<number> {

@@ -2,7 +2,8 @@
  * The EdgeTTS ("Read Aloud") wire protocol: URLs and the Sec-MS-GEC token, the messages a client sends, parsing
  * what the service sends back, and splitting long text into requests the service accepts.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import zlib from 'node:zlib';
 import { TtsavError } from '../errors';
 import { invalidOption } from '../options';
 
@@ -10,13 +11,47 @@ export const TRUSTED_CLIENT_TOKEN = '6A5AA1D4EAFF4E9FB37E23D68491D6F4';
 export const DEFAULT_ENDPOINT = 'wss://speech.platform.bing.com';
 export const SYNTHESIZE_PATH = '/consumer/speech/synthesize/readaloud/edge/v1';
 export const VOICES_PATH = '/consumer/speech/synthesize/readaloud/voices/list';
-export const CHROMIUM_VERSION = '130.0.2849.68';
-export const SEC_MS_GEC_VERSION = `1-${CHROMIUM_VERSION}`;
+/**
+ * The Edge browser version the client presents (User-Agent, Sec-CH-UA and Sec-MS-GEC-Version all derive from it).
+ * The service refuses versions it considers too old (HTTP 403): in January 2026 it began refusing 130.0.2849.68.
+ * Overridable without a release: edge({ clientVersion }) or env TTSAV_EDGE_CLIENT_VERSION.
+ */
+export const EDGE_CLIENT_VERSION = '143.0.3650.75';
 export const OUTPUT_FORMAT = 'audio-24khz-48kbitrate-mono-mp3';
 export const ORIGIN = 'chrome-extension://jdiccldimpdaibmpdkjnbmckianbfold';
-export const USER_AGENT =
-  `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${CHROMIUM_VERSION.split('.')[0]}.0.0.0 ` +
-  `Safari/537.36 Edg/${CHROMIUM_VERSION.split('.')[0]}.0.0.0`;
+
+const CLIENT_VERSION_RE = /^\d{1,4}\.\d{1,4}\.\d{1,5}\.\d{1,5}$/;
+
+/** Checks an Edge version string like '143.0.3650.75'. */
+export function checkClientVersion(value: unknown, name = 'clientVersion'): string {
+  if (typeof value !== 'string' || !CLIENT_VERSION_RE.test(value.trim()))
+    throw invalidOption(name, `an Edge browser version like '${EDGE_CLIENT_VERSION}'`, value);
+  return value.trim();
+}
+
+export function secMsGecVersion(clientVersion: string): string {
+  return `1-${clientVersion}`;
+}
+
+function major(clientVersion: string): string {
+  return clientVersion.split('.', 1)[0]!;
+}
+
+export function userAgent(clientVersion: string): string {
+  const m = major(clientVersion);
+  return `Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${m}.0.0.0 Safari/537.36 Edg/${m}.0.0.0`;
+}
+
+export function secChUa(clientVersion: string): string {
+  const m = major(clientVersion);
+  return `" Not;A Brand";v="99", "Microsoft Edge";v="${m}", "Chromium";v="${m}"`;
+}
+
+/** A fresh `muid` cookie value: 16 random bytes as 32 uppercase hex digits (the browser's machine id). */
+export function muid(): string {
+  return randomBytes(16).toString('hex').toUpperCase();
+}
+
 /** Seconds between 1601-01-01 (Windows file time epoch) and 1970-01-01. */
 const WINDOWS_EPOCH_OFFSET = 11644473600n;
 
@@ -50,30 +85,91 @@ export function connectionId(): string {
   return globalThis.crypto.randomUUID().replace(/-/g, '');
 }
 
-export function synthesizeUrl(ep: Endpoint, nowMs: number, connId = connectionId()): string {
+export function synthesizeUrl(ep: Endpoint, nowMs: number, clientVersion: string, connId = connectionId()): string {
   return (
     `${ep.scheme}://${ep.host}${SYNTHESIZE_PATH}?TrustedClientToken=${TRUSTED_CLIENT_TOKEN}` +
-    `&Sec-MS-GEC=${secMsGec(nowMs)}&Sec-MS-GEC-Version=${SEC_MS_GEC_VERSION}&ConnectionId=${connId}`
+    `&Sec-MS-GEC=${secMsGec(nowMs)}&Sec-MS-GEC-Version=${secMsGecVersion(clientVersion)}&ConnectionId=${connId}`
   );
 }
 
-export function voicesUrl(ep: Endpoint, nowMs: number): string {
+export function voicesUrl(ep: Endpoint, nowMs: number, clientVersion: string): string {
   const scheme = ep.scheme === 'ws' ? 'http' : 'https';
   return (
     `${scheme}://${ep.host}${VOICES_PATH}?trustedclienttoken=${TRUSTED_CLIENT_TOKEN}` +
-    `&Sec-MS-GEC=${secMsGec(nowMs)}&Sec-MS-GEC-Version=${SEC_MS_GEC_VERSION}`
+    `&Sec-MS-GEC=${secMsGec(nowMs)}&Sec-MS-GEC-Version=${secMsGecVersion(clientVersion)}`
   );
 }
 
-export function requestHeaders(): Record<string, string> {
+/** zstd is offered only where this Node can decode it (zlib.zstdDecompress: Node >= 22.15). */
+const CAN_ZSTD = typeof (zlib as unknown as { zstdDecompressSync?: unknown }).zstdDecompressSync === 'function';
+
+/**
+ * Headers of the websocket upgrade, as current clients send them: the browser's User-Agent, the extension's
+ * Origin, a fresh muid cookie per connection, and `extra` (edge({ headers })) last, so they override.
+ * Accept-Encoding names zstd like the browser does; it is only a capability claim on a websocket (frames are not
+ * content-encoded and per-message deflate stays off).
+ */
+export function websocketHeaders(clientVersion: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     Pragma: 'no-cache',
     'Cache-Control': 'no-cache',
     Origin: ORIGIN,
-    'User-Agent': USER_AGENT,
-    'Accept-Encoding': 'gzip, deflate, br',
+    'User-Agent': userAgent(clientVersion),
+    'Accept-Encoding': 'gzip, deflate, br, zstd',
     'Accept-Language': 'en-US,en;q=0.9',
+    Cookie: `muid=${muid()};`,
+    ...extra,
   };
+}
+
+/** Headers of the voice-list GET: the browser's fetch headers and a fresh muid; zstd only where Node decodes it. */
+export function voiceListHeaders(clientVersion: string, host: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    Authority: host,
+    'Sec-CH-UA': secChUa(clientVersion),
+    'Sec-CH-UA-Mobile': '?0',
+    'User-Agent': userAgent(clientVersion),
+    Accept: '*/*',
+    'Sec-Fetch-Site': 'none',
+    'Sec-Fetch-Mode': 'cors',
+    'Sec-Fetch-Dest': 'empty',
+    'Accept-Encoding': CAN_ZSTD ? 'gzip, deflate, br, zstd' : 'gzip, deflate, br',
+    'Accept-Language': 'en-US,en;q=0.9',
+    Cookie: `muid=${muid()};`,
+    ...extra,
+  };
+}
+
+/** Decodes an HTTP body by its Content-Encoding (identity, gzip, deflate, br, zstd where Node has it). */
+export function decodeBody(body: Buffer, encoding: string | undefined): Buffer {
+  const e = (encoding ?? 'identity').trim().toLowerCase();
+  try {
+    if (e === '' || e === 'identity') return body;
+    if (e === 'gzip' || e === 'x-gzip') return zlib.gunzipSync(body);
+    if (e === 'deflate') return zlib.inflateSync(body);
+    if (e === 'br') return zlib.brotliDecompressSync(body);
+    if (e === 'zstd' && CAN_ZSTD) return (zlib as unknown as { zstdDecompressSync(b: Buffer): Buffer }).zstdDecompressSync(body);
+  } catch (err) {
+    throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: the ${e} body does not decode: ${(err as Error).message}`);
+  }
+  throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: the service answered with Content-Encoding '${e}', which was not offered`);
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const RESERVED_HEADERS = new Set(['host', 'connection', 'upgrade', 'content-length', 'transfer-encoding', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']);
+
+/** Checks edge({ headers }): names are HTTP tokens, values have no line breaks, transport headers stay ours. */
+export function checkExtraHeaders(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidOption('headers', 'an object of header names to string values', value);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!HEADER_NAME.test(k)) throw invalidOption('headers', 'HTTP header names (letters, digits and -)', k);
+    if (RESERVED_HEADERS.has(k.toLowerCase())) throw invalidOption('headers', `headers other than ${[...RESERVED_HEADERS].join(', ')} (the transport sets those)`, k);
+    if (typeof v !== 'string' || /[\r\n\0]/.test(v)) throw invalidOption(`headers['${k}']`, 'a string without line breaks', v);
+    out[k] = v;
+  }
+  return out;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -135,6 +231,11 @@ export function ssmlMessage(requestId: string, nowMs: number, voice: string, pro
   );
 }
 
+/** The five predefined XML entities back to characters (the service sends WordBoundary text as it sits in SSML). */
+export function unescapeXml(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|apos);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" })[e]!);
+}
+
 /** Splits a text message into its header map and body. */
 export function parseTextMessage(data: string): { headers: Record<string, string>; body: string } {
   const split = data.indexOf('\r\n\r\n');
@@ -178,7 +279,7 @@ export function parseMetadata(body: string): RawWordBoundary[] {
     if (m.Type !== 'WordBoundary' || !m.Data) continue;
     const { Offset, Duration, text } = m.Data;
     if (typeof Offset !== 'number' || typeof Duration !== 'number' || typeof text?.Text !== 'string') continue;
-    out.push({ text: text.Text, offset: Offset, duration: Duration });
+    out.push({ text: unescapeXml(text.Text), offset: Offset, duration: Duration });
   }
   return out;
 }

@@ -9,20 +9,25 @@ import type WebSocketClass from 'ws';
 import { TtsavError } from '../errors';
 import { invalidOption } from '../options';
 import {
+  checkClientVersion,
   checkEdgeVoice,
+  checkExtraHeaders,
   connectionId,
+  decodeBody,
   DEFAULT_ENDPOINT,
+  EDGE_CLIENT_VERSION,
   escapeXml,
   parseBinaryMessage,
   parseEndpoint,
   parseMetadata,
   parseTextMessage,
-  requestHeaders,
   speechConfigMessage,
   splitText,
   ssmlMessage,
   synthesizeUrl,
+  voiceListHeaders,
   voicesUrl,
+  websocketHeaders,
   type Endpoint,
 } from './edge-protocol';
 import { mp3Info } from './mp3';
@@ -65,11 +70,41 @@ export interface EdgeOptions {
   maxChunkBytes?: number;
   /** How long voices() keeps its list. Default 1 hour. */
   voicesCacheMs?: number;
+  /**
+   * The Edge browser version presented to the service (User-Agent, Sec-CH-UA, Sec-MS-GEC-Version), like
+   * '143.0.3650.75'. The first thing to change when the service starts answering HTTP 403: it refuses versions
+   * it considers too old. Default: env TTSAV_EDGE_CLIENT_VERSION (read when each request starts), else
+   * EDGE_CLIENT_VERSION.
+   */
+  clientVersion?: string;
+  /** Extra HTTP headers for the websocket upgrade and the voice list (override ours, except transport headers). */
+  headers?: Record<string, string>;
+}
+
+/** What an EdgeEngine has done since it was made: requests, attempts, and how they ended. */
+export interface EdgeStats {
+  /** Pieces of text requested (one websocket turn each when all goes well). */
+  requests: number;
+  /** Websocket connections tried. */
+  attempts: number;
+  /** Attempts retried after 429, 5xx, a drop or a turn without audio. */
+  retries: number;
+  /** Requests the service refused as a client (HTTP 401/403 after the clock-skew retry): version or headers. */
+  refused: number;
+  /** HTTP 403s answered by correcting the clock and trying once more. */
+  clockSkewRetries: number;
+  /** Requests that failed for any reason (refused included). */
+  failed: number;
+  /** Voice-list fetches, and those refused. */
+  voiceLists: number;
+  voiceListsRefused: number;
+  /** HTTP status counts of refused or failed attempts. */
+  httpStatus: Record<string, number>;
 }
 
 const KNOWN = new Set<keyof EdgeOptions>([
   'voice', 'rate', 'pitch', 'volume', 'endpoint', 'connectTimeoutMs', 'idleTimeoutMs', 'timeoutMs', 'maxRetries',
-  'retryDelayMs', 'maxRetryDelayMs', 'maxChunkBytes', 'voicesCacheMs',
+  'retryDelayMs', 'maxRetryDelayMs', 'maxChunkBytes', 'voicesCacheMs', 'clientVersion', 'headers',
 ]);
 
 function int(name: string, value: unknown, min: number, max: number, fallback: number): number {
@@ -104,12 +139,16 @@ interface Piece {
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const FATAL_NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'SELF_SIGNED_CERT_IN_CHAIN']);
 
+/** The service's documented pitch form is '+NHz' / '-NHz' only. */
+const EDGE_PITCH = { percent: false } as const;
+
 export const EDGE_FORMAT: TtsAudioFormat = Object.freeze({ container: 'mp3', codec: 'mp3', sampleRate: 24000, channels: 1 });
 
 export class EdgeEngine implements TtsEngine {
   readonly name = 'edge';
   readonly format = EDGE_FORMAT;
-  private readonly o: Required<Omit<EdgeOptions, 'endpoint'>> & { endpoint?: Endpoint };
+  private readonly o: Required<Omit<EdgeOptions, 'endpoint' | 'clientVersion'>> & { endpoint?: Endpoint; clientVersion?: string };
+  private readonly counters: EdgeStats = { requests: 0, attempts: 0, retries: 0, refused: 0, clockSkewRetries: 0, failed: 0, voiceLists: 0, voiceListsRefused: 0, httpStatus: {} };
   /** Server time minus local time, learned from a 403's Date header. */
   clockSkewMs = 0;
   private voicesCache?: { at: number; list: TtsVoice[] };
@@ -123,7 +162,7 @@ export class EdgeEngine implements TtsEngine {
     this.o = {
       voice: checkEdgeVoice(options.voice ?? 'en-US-AriaNeural'),
       rate: formatRelative(parseRate(options.rate ?? '+0%')),
-      pitch: formatRelative(parsePitch(options.pitch ?? '+0Hz')),
+      pitch: formatRelative(parsePitch(options.pitch ?? '+0Hz', EDGE_PITCH)),
       volume: formatRelative(parseVolume(options.volume ?? '+0%')),
       connectTimeoutMs: int('connectTimeoutMs', options.connectTimeoutMs, 1, 600_000, 10_000),
       idleTimeoutMs: int('idleTimeoutMs', options.idleTimeoutMs, 1, 600_000, 10_000),
@@ -133,8 +172,27 @@ export class EdgeEngine implements TtsEngine {
       maxRetryDelayMs: int('maxRetryDelayMs', options.maxRetryDelayMs, 0, 300_000, 8_000),
       maxChunkBytes: int('maxChunkBytes', options.maxChunkBytes, 64, 4096, 4096),
       voicesCacheMs: int('voicesCacheMs', options.voicesCacheMs, 0, 7 * 86_400_000, 3_600_000),
+      headers: checkExtraHeaders(options.headers),
     };
     if (options.endpoint !== undefined) this.o.endpoint = parseEndpoint(options.endpoint);
+    if (options.clientVersion !== undefined) this.o.clientVersion = checkClientVersion(options.clientVersion);
+  }
+
+  /** The browser version for a request starting now: the option, else env TTSAV_EDGE_CLIENT_VERSION, else ours. */
+  clientVersion(): string {
+    if (this.o.clientVersion) return this.o.clientVersion;
+    const env = process.env.TTSAV_EDGE_CLIENT_VERSION;
+    if (env !== undefined && env !== '') return checkClientVersion(env, 'TTSAV_EDGE_CLIENT_VERSION');
+    return EDGE_CLIENT_VERSION;
+  }
+
+  /** Counters since this engine was made (a copy). */
+  stats(): EdgeStats {
+    return { ...this.counters, httpStatus: { ...this.counters.httpStatus } };
+  }
+
+  private countStatus(status: number): void {
+    this.counters.httpStatus[status] = (this.counters.httpStatus[status] ?? 0) + 1;
   }
 
   /** The endpoint for a request starting now: the option, else env TTSAV_EDGE_ENDPOINT, else the service. */
@@ -155,7 +213,7 @@ export class EdgeEngine implements TtsEngine {
       voice: options.voice === undefined ? this.o.voice : checkEdgeVoice(options.voice),
       prosody: {
         rate: options.rate === undefined ? this.o.rate : formatRelative(parseRate(options.rate)),
-        pitch: options.pitch === undefined ? this.o.pitch : formatRelative(parsePitch(options.pitch)),
+        pitch: options.pitch === undefined ? this.o.pitch : formatRelative(parsePitch(options.pitch, EDGE_PITCH)),
         volume: options.volume === undefined ? this.o.volume : formatRelative(parseVolume(options.volume)),
       },
     };
@@ -168,6 +226,7 @@ export class EdgeEngine implements TtsEngine {
     const { voice, prosody, signal } = this.resolve(options);
     if (signal?.aborted) throw abortedError(signal);
     const endpoint = this.endpoint();
+    const client = { version: this.clientVersion(), headers: this.o.headers };
     // The service stops one request at ~10 min of audio; 4 KB of text is ~5 min at normal speed, so slower
     // rates get proportionally smaller pieces.
     const speed = 1 + Math.min(0, parseRate(prosody.rate).value) / 100;
@@ -179,7 +238,7 @@ export class EdgeEngine implements TtsEngine {
     let shiftMs = 0;
     let requests = 0;
     for (const piece of pieces) {
-      const { result, attempts } = await this.request(endpoint, voice, prosody, escapeXml(piece), signal, options.onAudio);
+      const { result, attempts } = await this.request(endpoint, client, voice, prosody, escapeXml(piece), signal, options.onAudio);
       requests += attempts;
       const joined = Buffer.concat(result.chunks);
       const info = mp3Info(joined);
@@ -193,29 +252,33 @@ export class EdgeEngine implements TtsEngine {
   }
 
   /** One piece of text: attempts with retries under one total deadline. */
-  private async request(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void): Promise<{ result: Piece; attempts: number }> {
+  private async request(endpoint: Endpoint, client: Client, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void): Promise<{ result: Piece; attempts: number }> {
     const deadline = Date.now() + this.o.timeoutMs;
     const streamed = { any: false }; // audio of this piece already handed to onAudio
     let retries = 0;
     let skewRetried = false;
     let attempts = 0;
+    this.counters.requests++;
     for (;;) {
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw this.timeout('total', attempts);
+      if (remaining <= 0) throw this.failed(this.timeout('total', attempts));
       attempts++;
+      this.counters.attempts++;
       try {
-        return { result: await this.attempt(endpoint, voice, prosody, escaped, remaining, signal, onAudio, streamed), attempts };
+        return { result: await this.attempt(endpoint, client, voice, prosody, escaped, remaining, signal, onAudio, streamed), attempts };
       } catch (err) {
-        if (!(err instanceof Failure)) throw err;
+        if (!(err instanceof Failure)) throw this.failed(err);
         const f = err.info;
+        if (f.kind === 'http' && f.status !== undefined) this.countStatus(f.status);
         // Streamed audio cannot be taken back: a retry would repeat it, so a failure after some is final.
         if (streamed.any)
-          throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS: ${f.message} after audio was already streamed; not retried, so that no audio repeats`, { detail: f.message });
-        if (f.kind === 'timeout') throw this.timeout(f.which ?? 'total', attempts);
+          throw this.failed(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS: ${f.message} after audio was already streamed; not retried, so that no audio repeats`, { detail: f.message }));
+        if (f.kind === 'timeout') throw this.failed(this.timeout(f.which ?? 'total', attempts));
         if (f.kind === 'http' && f.status === 403 && !skewRetried && f.date) {
           const server = Date.parse(f.date);
           if (Number.isFinite(server)) {
             skewRetried = true;
+            this.counters.clockSkewRetries++;
             // The Date header has 1 s resolution: aim for the middle of that second.
             this.clockSkewMs = server + 500 - Date.now();
             continue;
@@ -224,15 +287,25 @@ export class EdgeEngine implements TtsEngine {
         const retryable =
           (f.kind === 'http' && f.status !== undefined && RETRYABLE_STATUS.has(f.status)) ||
           f.kind === 'dropped' || f.kind === 'no-audio' || (f.kind === 'network' && !f.message.includes('(fatal)'));
-        if (!retryable || retries >= this.o.maxRetries) throw this.final(f, attempts);
+        if (f.kind === 'http' && (f.status === 401 || f.status === 403)) {
+          this.counters.refused++;
+          throw this.failed(refusedError('EdgeTTS', f.status, client.version, attempts));
+        }
+        if (!retryable || retries >= this.o.maxRetries) throw this.failed(this.final(f, attempts));
         const base = Math.min(this.o.maxRetryDelayMs, this.o.retryDelayMs * 2 ** retries);
         let delay = base * (0.5 + Math.random() * 0.5);
         if (f.retryAfterMs !== undefined) delay = Math.min(this.o.maxRetryDelayMs, Math.max(delay, f.retryAfterMs));
         retries++;
-        if (Date.now() + delay >= deadline) throw this.timeout('total', attempts, f);
+        this.counters.retries++;
+        if (Date.now() + delay >= deadline) throw this.failed(this.timeout('total', attempts, f));
         await sleep(delay, signal);
       }
     }
+  }
+
+  private failed(err: unknown): unknown {
+    this.counters.failed++;
+    return err;
   }
 
   private timeout(which: 'connect' | 'idle' | 'total', attempts: number, last?: AttemptFailure): TtsavError {
@@ -247,13 +320,13 @@ export class EdgeEngine implements TtsEngine {
   }
 
   /** One websocket: open, send config + SSML, collect until turn.end. Closes the socket on every path. */
-  private attempt(endpoint: Endpoint, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, totalMs: number, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void, streamed?: { any: boolean }): Promise<Piece> {
+  private attempt(endpoint: Endpoint, client: Client, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, totalMs: number, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void, streamed?: { any: boolean }): Promise<Piece> {
     return new Promise<Piece>((resolve, reject) => {
       if (signal?.aborted) return reject(abortedError(signal));
       const now = Date.now() + this.clockSkewMs;
       const WebSocket = WebSocketCtor();
-      const ws = new WebSocket(synthesizeUrl(endpoint, now, connectionId()), {
-        headers: requestHeaders(),
+      const ws = new WebSocket(synthesizeUrl(endpoint, now, client.version, connectionId()), {
+        headers: websocketHeaders(client.version, client.headers),
         perMessageDeflate: false,
         followRedirects: false,
       });
@@ -372,13 +445,21 @@ export class EdgeEngine implements TtsEngine {
 
   private async fetchVoices(signal?: AbortSignal): Promise<TtsVoice[]> {
     const endpoint = this.endpoint();
+    const version = this.clientVersion();
     let skewRetried = false;
+    this.counters.voiceLists++;
     for (let attempt = 0; ; attempt++) {
-      const res = await this.get(voicesUrl(endpoint, Date.now() + this.clockSkewMs), signal);
+      const res = await this.get(voicesUrl(endpoint, Date.now() + this.clockSkewMs, version), voiceListHeaders(version, endpoint.host, this.o.headers), signal);
+      if (res.status !== 200) this.countStatus(res.status);
       if (res.status === 403 && !skewRetried && res.date && Number.isFinite(Date.parse(res.date))) {
         skewRetried = true;
+        this.counters.clockSkewRetries++;
         this.clockSkewMs = Date.parse(res.date) + 500 - Date.now();
         continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        this.counters.voiceListsRefused++;
+        throw refusedError('EdgeTTS voices list', res.status, version, attempt + 1);
       }
       if (RETRYABLE_STATUS.has(res.status) && attempt < this.o.maxRetries) {
         await sleep(Math.min(this.o.maxRetryDelayMs, this.o.retryDelayMs * 2 ** attempt) * (0.5 + Math.random() * 0.5), signal);
@@ -387,7 +468,7 @@ export class EdgeEngine implements TtsEngine {
       if (res.status !== 200) throw new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: the service answered HTTP ${res.status}`, { detail: `HTTP ${res.status}` });
       let list: unknown;
       try {
-        list = JSON.parse(res.body.toString('utf8'));
+        list = JSON.parse(decodeBody(res.body, res.encoding).toString('utf8'));
       } catch {
         throw new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS voices list: the answer is not JSON');
       }
@@ -405,16 +486,24 @@ export class EdgeEngine implements TtsEngine {
   }
 
   /** An HTTP(S) GET under the connect/total deadlines, cancellable. */
-  private get(url: string, signal?: AbortSignal): Promise<{ status: number; date?: string; body: Buffer }> {
+  private get(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortedError(signal, 'the voices request'));
       const lib = url.startsWith('https:') ? https : http;
-      const headers = requestHeaders();
-      delete headers.Origin;
-      const req = lib.get(url, { headers: { ...headers, 'Accept-Encoding': 'identity' } }, (res) => {
+      const req = lib.get(url, { headers }, (res) => {
         const body: Buffer[] = [];
-        res.on('data', (d: Buffer) => body.push(d));
-        res.on('end', () => done(undefined, { status: res.statusCode ?? 0, ...(typeof res.headers.date === 'string' ? { date: res.headers.date } : {}), body: Buffer.concat(body) }));
+        let size = 0;
+        res.on('data', (d: Buffer) => {
+          size += d.length;
+          if (size > 16 << 20) done(new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS voices list: the answer is larger than 16 MB'));
+          else body.push(d);
+        });
+        res.on('end', () => {
+          const answer: HttpAnswer = { status: res.statusCode ?? 0, body: Buffer.concat(body) };
+          if (typeof res.headers.date === 'string') answer.date = res.headers.date;
+          if (typeof res.headers['content-encoding'] === 'string') answer.encoding = res.headers['content-encoding'];
+          done(undefined, answer);
+        });
         res.on('error', (err) => done(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: ${err.message}`)));
       });
       const timer = setTimeout(() => done(new TtsavError('ERR_TTSAV_TTS_TIMEOUT', `EdgeTTS voices list: no answer within timeoutMs (${this.o.timeoutMs} ms)`)), this.o.timeoutMs);
@@ -422,7 +511,7 @@ export class EdgeEngine implements TtsEngine {
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err) => done(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: ${err.message}`)));
       let settled = false;
-      function done(err: Error | undefined, value?: { status: number; date?: string; body: Buffer }): void {
+      function done(err: Error | undefined, value?: HttpAnswer): void {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
@@ -434,6 +523,30 @@ export class EdgeEngine implements TtsEngine {
       }
     });
   }
+}
+
+interface Client {
+  version: string;
+  headers: Record<string, string>;
+}
+
+interface HttpAnswer {
+  status: number;
+  date?: string;
+  encoding?: string;
+  body: Buffer;
+}
+
+/** A 401/403 that a corrected clock did not cure: the service refuses this client. Not retried. */
+function refusedError(what: string, status: number, version: string, attempts: number): TtsavError {
+  return new TtsavError(
+    'ERR_TTSAV_TTS',
+    `${what}: the service refused the client (HTTP ${status}) after ${attempts} attempt(s), clock corrected. It refuses ` +
+      `browser versions it considers too old and requests without the headers current browsers send. This client ` +
+      `presented Edge ${version}: set a current Edge version with edge({ clientVersion: '…' }) or env ` +
+      `TTSAV_EDGE_CLIENT_VERSION, and add headers with edge({ headers }), before upgrading ttsav.`,
+    { detail: `HTTP ${status}` },
+  );
 }
 
 /** An EdgeTTS engine. Options are validated now (ERR_TTSAV_OPTIONS). */

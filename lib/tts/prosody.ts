@@ -1,5 +1,8 @@
-/** Validation of voice/rate/pitch/volume strings, with sharp-style messages. */
-import { TtsavError } from '../errors';
+/**
+ * Validation of voice/rate/pitch/volume strings, with sharp-style messages. Values are whole numbers with an
+ * optional sign ('+10%', '-5Hz'), the forms the EdgeTTS service documents; formatRelative() always signs them.
+ */
+import { TtsavError, stoppedError } from '../errors';
 import { invalidOption } from '../options';
 
 export interface Relative {
@@ -13,7 +16,7 @@ function parseRelative(name: string, value: unknown, ranges: Ranges, example: st
   const units = Object.keys(ranges) as ('%' | 'Hz')[];
   const expected = `a string like '${example}' (${units.map((u) => `${ranges[u]![0]}${u} to +${ranges[u]![1]}${u}`).join(' or ')})`;
   if (typeof value !== 'string') throw invalidOption(name, expected, value);
-  const m = /^([+-]?)(\d{1,4}(?:\.\d+)?)(%|Hz)$/.exec(value.trim());
+  const m = /^([+-]?)(\d{1,4})(%|Hz)$/.exec(value.trim());
   const range = m ? ranges[m[3] as '%' | 'Hz'] : undefined;
   if (!m || !range) throw invalidOption(name, expected, value);
   const n = Number(m[2]) * (m[1] === '-' ? -1 : 1);
@@ -29,9 +32,12 @@ export function parseRate(value: unknown): Relative {
 export function parseVolume(value: unknown): Relative {
   return parseRelative('volume', value, { '%': [-100, 100] }, '+0%');
 }
-/** pitch: '-50%' … '+50%', or '-100Hz' … '+100Hz'. */
-export function parsePitch(value: unknown): Relative {
-  return parseRelative('pitch', value, { Hz: [-100, 100], '%': [-50, 50] }, '+0Hz');
+/**
+ * pitch: '-100Hz' … '+100Hz', or '-50%' … '+50%' where the engine takes it (espeak-ng; EdgeTTS's documented form
+ * is Hz only, so edge() passes { percent: false }).
+ */
+export function parsePitch(value: unknown, accept: { percent: boolean } = { percent: true }): Relative {
+  return parseRelative('pitch', value, accept.percent ? { Hz: [-100, 100], '%': [-50, 50] } : { Hz: [-100, 100] }, '+0Hz');
 }
 
 /** Formats a relative value the way SSML prosody wants it: always signed ('+0%', '-5Hz'). */
@@ -54,7 +60,7 @@ export function checkText(text: unknown): string {
 }
 
 export function abortedError(signal: AbortSignal, what = 'the synthesis'): TtsavError {
-  return new TtsavError('ERR_TTSAV_ABORTED', `${what} was aborted`, { cause: signal.reason });
+  return stoppedError(signal.reason, what);
 }
 
 /** Rejects when the signal fires; resolves after ms otherwise. */

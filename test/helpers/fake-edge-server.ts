@@ -6,12 +6,20 @@
  * The audio is real MP3 (espeak-ng speech encoded by the ffmpeg CLI without bit reservoir, so frames can be cut
  * and joined anywhere): each word gets a run of frames, so durations and word offsets are known exactly.
  * It misbehaves on command (HTTP errors, stalls, drops, turns without audio).
+ *
+ * Strict like the service (edge-tts 7.2.7 era, 2026): it refuses with HTTP 403 a client older than
+ * `minClientVersion`, a User-Agent or Sec-CH-UA that disagrees with Sec-MS-GEC-Version, a missing or malformed
+ * `muid` cookie, a wrong Origin, and a Sec-MS-GEC that is not the token of its clock's 5-minute window — computed
+ * here with its own code, not the client's function, and pinned to a published-style test vector in the tests.
+ * WordBoundary text goes out XML-escaped, as the service sends it.
  */
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import zlib from 'node:zlib';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { secMsGec, TRUSTED_CLIENT_TOKEN, SYNTHESIZE_PATH, VOICES_PATH } from '../../lib/tts/edge-protocol';
+import { TRUSTED_CLIENT_TOKEN, SYNTHESIZE_PATH, VOICES_PATH } from '../../lib/tts/edge-protocol';
 import { mp3Frames } from '../../lib/tts/mp3';
 
 export type Behaviour =
@@ -72,7 +80,18 @@ export interface FakeEdgeServer {
     activeSessions: number;
     maxActiveSessions: number;
     voicesHits: number;
+    /** Why each 403 was sent ('version', 'user-agent', 'sec-ch-ua', 'muid', 'origin', 'gec', …), in order. */
+    refusals: string[];
+    /** muid cookies seen, in order (websocket upgrades and voice lists). */
+    muids: string[];
+    /** Request headers of the last upgrade and the last voice list. */
+    lastUpgradeHeaders?: http.IncomingHttpHeaders;
+    lastUpgradeUrl?: string;
+    lastVoicesUrl?: string;
+    lastVoicesHeaders?: http.IncomingHttpHeaders;
   };
+  /** Oldest Edge version accepted (default '143.0.3650.75'); older ones get 403, like the service since 2026-01. */
+  minClientVersion: string;
   requests: RequestLog[];
   /** Resolves with performance.now() when the next TCP socket closes. */
   nextSocketClose(): Promise<number>;
@@ -97,6 +116,53 @@ function frames(): Buffer[] {
   speechFrames = mp3Frames(mp3).map((f) => mp3.subarray(f.offset, f.offset + f.size));
   if (speechFrames.length < 50) throw new Error('fake edge server: too few MP3 frames');
   return speechFrames;
+}
+
+/**
+ * Sec-MS-GEC as the service checks it, written independently of lib/: 100 ns ticks since 1601-01-01 of the start of
+ * the 5-minute window containing `unixMs`, then the trusted client token, SHA-256, uppercase hex.
+ */
+export function serviceGec(unixMs: number): string {
+  const windowStartUnix = BigInt(Math.floor(unixMs / 300_000)) * 300n; // 1601→1970 is a whole number of windows
+  const ticks = (windowStartUnix + 11_644_473_600n) * 10_000_000n;
+  return createHash('sha256').update(ticks.toString() + TRUSTED_CLIENT_TOKEN).digest('hex').toUpperCase();
+}
+
+function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+}
+
+function versionAtLeast(v: string, min: string): boolean {
+  const a = v.split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < 4; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
+
+/**
+ * Why the service would refuse this client, or undefined: version, browser headers, muid cookie, Sec-MS-GEC.
+ * `kind` is 'ws' for the websocket upgrade (Origin required) or 'voices' (Sec-CH-UA and fetch headers required).
+ */
+function refusal(server: FakeEdgeServer, url: URL, headers: http.IncomingHttpHeaders, kind: 'ws' | 'voices', serverNow: number): string | undefined {
+  const m = /^1-(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(url.searchParams.get('Sec-MS-GEC-Version') ?? '');
+  if (!m) return 'version';
+  const version = m.slice(1).join('.');
+  if (!versionAtLeast(version, server.minClientVersion)) return 'version';
+  const major = m[1]!;
+  const ua = headers['user-agent'] ?? '';
+  if (!ua.includes(`Chrome/${major}.0.0.0`) || !ua.endsWith(`Edg/${major}.0.0.0`)) return 'user-agent';
+  const cookie = /(?:^|;\s*)muid=([^;]*)/.exec(headers.cookie ?? '');
+  if (!cookie || !/^[0-9A-F]{32}$/.test(cookie[1]!)) return 'muid';
+  server.stats.muids.push(cookie[1]!);
+  if (kind === 'ws' && headers.origin !== 'chrome-extension://jdiccldimpdaibmpdkjnbmckianbfold') return 'origin';
+  if (kind === 'voices') {
+    if (headers['sec-ch-ua'] !== `" Not;A Brand";v="99", "Microsoft Edge";v="${major}", "Chromium";v="${major}"`) return 'sec-ch-ua';
+    if (headers['sec-ch-ua-mobile'] !== '?0' || headers['sec-fetch-site'] !== 'none' || headers['sec-fetch-mode'] !== 'cors' || headers['sec-fetch-dest'] !== 'empty') return 'fetch-headers';
+  }
+  // The token of the server's current 5-minute window (or the previous one, at a boundary).
+  const gec = url.searchParams.get('Sec-MS-GEC');
+  if (gec !== serviceGec(serverNow) && gec !== serviceGec(serverNow - 300_000)) return 'gec';
+  return undefined;
 }
 
 function unescapeXml(s: string): string {
@@ -150,7 +216,8 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
     clockOffsetMs: 0,
     messageDelayMs: 0,
     framesPerMessage: 3,
-    stats: { upgrades: 0, turns: 0, rejected: [], openSockets: 0, maxOpenSockets: 0, activeSessions: 0, maxActiveSessions: 0, voicesHits: 0 },
+    stats: { upgrades: 0, turns: 0, rejected: [], openSockets: 0, maxOpenSockets: 0, activeSessions: 0, maxActiveSessions: 0, voicesHits: 0, refusals: [], muids: [] },
+    minClientVersion: '143.0.3650.75',
     requests: [],
     nextSocketClose: () => new Promise((resolve) => closeWaiters.push(resolve)),
     nextRequest: () => new Promise((resolve) => requestWaiters.push(resolve)),
@@ -182,8 +249,23 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === VOICES_PATH && url.searchParams.get('trustedclienttoken') === TRUSTED_CLIENT_TOKEN) {
       server.stats.voicesHits++;
-      res.writeHead(200, { 'Content-Type': 'application/json', Date: httpDate(Date.now() + server.clockOffsetMs) });
-      res.end(JSON.stringify(VOICES));
+      server.stats.lastVoicesHeaders = req.headers;
+      server.stats.lastVoicesUrl = req.url;
+      const serverNow = Date.now() + server.clockOffsetMs;
+      const why = refusal(server, url, req.headers, 'voices', serverNow);
+      if (why) {
+        server.stats.refusals.push(why);
+        server.stats.rejected.push(403);
+        res.writeHead(403, { Date: httpDate(serverNow), 'Content-Length': 0 }).end();
+        return;
+      }
+      // Compressed as the service does when offered: br, else gzip.
+      const body = Buffer.from(JSON.stringify(VOICES));
+      const accept = req.headers['accept-encoding'] ?? '';
+      const encoding = /\bbr\b/.test(accept) ? 'br' : /\bgzip\b/.test(accept) ? 'gzip' : 'identity';
+      const out = encoding === 'br' ? zlib.brotliCompressSync(body) : encoding === 'gzip' ? zlib.gzipSync(body) : body;
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': encoding, Date: httpDate(serverNow) });
+      res.end(out);
       return;
     }
     res.writeHead(404).end();
@@ -197,6 +279,8 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
 
   http1.on('upgrade', (req, socket: Socket, head) => {
     server.stats.upgrades++;
+    server.stats.lastUpgradeHeaders = req.headers;
+    server.stats.lastUpgradeUrl = req.url;
     const url = new URL(req.url ?? '/', 'http://x');
     const serverNow = Date.now() + server.clockOffsetMs;
     const date = httpDate(serverNow);
@@ -205,9 +289,11 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
       !/^1-\d+\.\d+\.\d+\.\d+$/.test(url.searchParams.get('Sec-MS-GEC-Version') ?? '') ||
       !/^[0-9a-f]{32}$/.test(url.searchParams.get('ConnectionId') ?? ''))
       return reject(socket, 400, { Date: date });
-    // Sec-MS-GEC: the token of the server's current 5-minute window (or the previous one, at a boundary).
-    const gec = url.searchParams.get('Sec-MS-GEC');
-    if (gec !== secMsGec(serverNow) && gec !== secMsGec(serverNow - 300_000)) return reject(socket, 403, { Date: date });
+    const why = refusal(server, url, req.headers, 'ws', serverNow);
+    if (why) {
+      server.stats.refusals.push(why);
+      return reject(socket, 403, { Date: date });
+    }
     if (behaviour !== undefined && typeof behaviour === 'object') {
       const h: Record<string, string> = { Date: behaviour.date ?? date };
       if (behaviour.retryAfter !== undefined) h['Retry-After'] = String(behaviour.retryAfter);
@@ -286,7 +372,7 @@ export async function startFakeEdgeServer(): Promise<FakeEdgeServer> {
         const due: typeof turn.words = [];
         while (nextWord < turn.words.length && turn.words[nextWord]!.offset < boundary) due.push(turn.words[nextWord++]!);
         if (due.length > 0) {
-          const metadata = { Metadata: due.map((w) => ({ Type: 'WordBoundary', Data: { Offset: w.offset, Duration: w.duration, text: { Text: w.text, Length: w.text.length, BoundaryType: 'WordBoundary' } } })) };
+          const metadata = { Metadata: due.map((w) => ({ Type: 'WordBoundary', Data: { Offset: w.offset, Duration: w.duration, text: { Text: escapeXml(w.text), Length: w.text.length, BoundaryType: 'WordBoundary' } } })) };
           if (!(await send(text('audio.metadata', JSON.stringify(metadata))))) return;
         }
         if (!(await send(Buffer.concat([prefix, header, ...turn.frameList.slice(i, i + server.framesPerMessage)])))) return;
