@@ -46,7 +46,9 @@ process.on('exit', cleanup);
 
 const store = path.join(tmp, 'store');
 const storage = fileStorage(store);
-const phrase = (await speak('Hello there, this is one second.', { format: 'mp3', bitrate: '48k', sampleRate: 24000, channels: 1 })).audio;
+const spoken = await speak('Hello there.', { format: 'mp3', bitrate: '48k', sampleRate: 24000, channels: 1 });
+const phrase = spoken.audio;
+const phraseSeconds = spoken.durationSeconds;
 await storage.put('in/phrase.mp3', phrase);
 const options = { preset: values.preset };
 
@@ -122,7 +124,7 @@ const one = median(rows.one.map((x) => x.ms));
 const two = median(rows.two.map((x) => x.ms));
 const pool = median(rows.pool.map((x) => x.ms));
 const failed = [...rows.one, ...rows.two].reduce((a, x) => a + x.failed, 0);
-console.log(`ttsav/queue, ${JOBS} jobs of a ${(phrase.length / 6000).toFixed(1)} s MP3 phrase → ${values.preset}, ${ROUNDS} round(s), ${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(1)}`);
+console.log(`ttsav/queue, ${JOBS} jobs of a ${phraseSeconds.toFixed(2)} s MP3 phrase → ${values.preset}, ${ROUNDS} round(s), ${os.availableParallelism()} cores, load average ${os.loadavg()[0].toFixed(1)}`);
 console.log('');
 console.log('| setting | wall ms (median) | ms per job | relative |');
 console.log('|---|---:|---:|---:|');
