@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `speak`,
- * `voices`, `probe`, `doctor` and `versions` (one module each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
+ * `voices`, `probe`, `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (one module
+ * each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
  * interrupted.
  */
 import os from 'node:os';
@@ -12,6 +13,7 @@ import { runDoctor, runProbe } from './cli/info';
 import { UsageError, describeError } from './cli/common';
 import { addSpeakCommands } from './cli/speak';
 import { runTranscode, type TranscodeFlags } from './cli/transcode';
+import { addQueueCommands } from './cli/queue';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
   const cmd = new Command('ttsav')
@@ -88,6 +90,8 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .action(async (flags: { json?: boolean; edge?: boolean; endpoint?: string }) => setCode(await runDoctor(flags, userThreadpool)));
 
   addSpeakCommands(cmd, setCode);
+
+  addQueueCommands(cmd, setCode);
 
   cmd
     .command('versions')
