@@ -546,6 +546,9 @@ class BatchRun<Id> implements Batch<Id> {
   private reading = false;
   private inNext = false;
   private sourceClosed = false;
+  /** Settles once the source's return() has run (or at once when there is nothing to close). */
+  private sourceClosing?: Promise<void>;
+  private sourceClosedResolve?: () => void;
   private pulled = 0;
   private yielded = 0;
   private pending = 0;
@@ -660,22 +663,29 @@ class BatchRun<Id> implements Batch<Id> {
     this.userSignal?.removeEventListener('abort', this.onUserAbort);
     if (!this.sourceDone) {
       this.sourceDone = true;
-      // A source in the middle of next() is closed when that read returns (readOne).
+      // A source in the middle of next() is closed when that read returns (readOne); return() waits for it.
       if (!this.inNext) this.closeSource();
+      else this.sourceClosing ??= new Promise<void>((resolve) => (this.sourceClosedResolve = resolve));
     }
   }
 
   /** Tells the source we are done with it (runs a generator's finally blocks), once. */
   private closeSource(): void {
-    if (this.sourceClosed) return;
+    const done = this.sourceClosedResolve;
+    this.sourceClosedResolve = undefined;
+    if (this.sourceClosed) return done?.();
     this.sourceClosed = true;
     const src = this.source;
-    if (!src?.return) return;
+    if (!src?.return) return done?.();
+    let closing: Promise<void>;
     try {
-      Promise.resolve(src.return()).catch(() => undefined);
+      closing = Promise.resolve(src.return()).then(() => undefined, () => undefined);
     } catch {
       // the source's own cleanup failed; there is no one to report it to
+      closing = Promise.resolve();
     }
+    if (done) void closing.then(done);
+    else this.sourceClosing = closing;
   }
 
   private fill(): void {
@@ -700,6 +710,8 @@ class BatchRun<Id> implements Batch<Id> {
       this.reading = false;
       this.sourceClosed = true; // a source that threw is finished
       this.sourceDone = true;
+      this.closeSource(); // only settles a return() waiting for this read
+
       this.fail(err);
       return;
     }
@@ -844,6 +856,8 @@ class BatchRun<Id> implements Batch<Id> {
       for (const w of this.waiters.splice(0)) w.resolve({ done: true, value: undefined });
     }
     if (this.pending > 0) await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+    // A generator source has run its finally blocks when the for-await loop that broke out moves on.
+    if (this.sourceClosing) await this.sourceClosing;
     return { done: true, value: undefined };
   }
 
