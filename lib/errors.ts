@@ -11,6 +11,7 @@ export type TtsavErrorCode =
   | 'ERR_TTSAV_TTS' // a text-to-speech engine failed (HTTP status or close reason in message and detail)
   | 'ERR_TTSAV_TTS_TIMEOUT' // a text-to-speech request ran past a deadline (connect, idle or total)
   | 'ERR_TTSAV_HW_UNAVAILABLE' // the hardware device type asked for (hwaccel) cannot be opened here
+  | 'ERR_TTSAV_NETWORK' // publish(): the server cannot be reached or kept (refused, dropped, name or TLS failure)
   | 'ERR_TTSAV_INTERNAL'; // libav failed in a way no input should cause: please report it
 
 /** The pipeline stage a failure happened in, when it happened in one. */
@@ -53,6 +54,7 @@ const CODES: ReadonlySet<string> = new Set<TtsavErrorCode>([
   'ERR_TTSAV_TTS',
   'ERR_TTSAV_TTS_TIMEOUT',
   'ERR_TTSAV_HW_UNAVAILABLE',
+  'ERR_TTSAV_NETWORK',
   'ERR_TTSAV_INTERNAL',
 ]);
 const STAGES: ReadonlySet<string> = new Set<TtsavStage>(['probe', 'decode', 'filter', 'encode', 'mux']);
