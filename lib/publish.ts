@@ -254,7 +254,9 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
         }
         const r = this.#reconnect;
         const base = Math.min(r.maxDelayMs, r.initialDelayMs * 2 ** this.#attempt);
-        const delayMs = Math.round(Math.min(r.maxDelayMs, base * (0.8 + 0.4 * Math.random())));
+        // Jitter downward only (up to -25%): many publishers do not retry in step, and a server back after N
+        // seconds is found no later than the plain doubling schedule would find it.
+        const delayMs = Math.round(base * (1 - 0.25 * Math.random()));
         this.#attempt++;
         this.#reconnects++;
         publishTotals.reconnects++;

@@ -304,6 +304,7 @@ class PublishSession {
       ownsPb_ = true;
     } else {
       writer_.MakeStreaming();
+      memory_ = true;
       fmt_->pb = writer_.Context();
       fmt_->flags |= AVFMT_FLAG_CUSTOM_IO;
     }
@@ -352,7 +353,7 @@ class PublishSession {
 
   // Memory output: the bytes written since the last call.
   std::vector<uint8_t> TakeBytes() {
-    if (ownsPb_) return {};
+    if (!memory_ || fmt_->pb == nullptr) return {};
     avio_flush(fmt_->pb);
     OwnedBytes b = writer_.TakeWritten();
     std::vector<uint8_t> out;
@@ -441,6 +442,7 @@ class PublishSession {
   MemoryWriter writer_;
   OutputFormatPtr fmt_;
   bool ownsPb_ = false;
+  bool memory_ = false;
   AVStream* video_ = nullptr;
   AVStream* audio_ = nullptr;
   int64_t videoBase_ = 0;

@@ -1,0 +1,153 @@
+/**
+ * A real RTMP server for tests: nginx with Debian's libnginx-mod-rtmp, on a free loopback port, with a config
+ * written to a temp dir (no daemon, pid and logs in that dir). The receiving side is the ffmpeg CLI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const MODULE_PATHS = ['/usr/lib/nginx/modules/ngx_rtmp_module.so', '/usr/share/nginx/modules/ngx_rtmp_module.so'];
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'];
+
+/** Why an RTMP test cannot run here ('' when it can). */
+export function rtmpServerMissing(): string {
+  if (!NGINX.some((p) => fs.existsSync(p))) return 'nginx is not installed (apt-get install nginx libnginx-mod-rtmp)';
+  if (!MODULE_PATHS.some((p) => fs.existsSync(p))) return 'libnginx-mod-rtmp is not installed';
+  return '';
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function waitForPort(port: number, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve();
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > until) reject(new Error(`nothing listens on ${port}`));
+        else setTimeout(attempt, 20);
+      });
+    };
+    attempt();
+  });
+}
+
+export class RtmpServer {
+  readonly dir: string;
+  readonly port: number;
+  #proc: ChildProcess | undefined;
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+  }
+
+  static async start(): Promise<RtmpServer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsav-nginx-'));
+    const server = new RtmpServer(dir, await freePort());
+    const mod = MODULE_PATHS.find((p) => fs.existsSync(p))!;
+    fs.writeFileSync(
+      path.join(dir, 'nginx.conf'),
+      [
+        `load_module ${mod};`,
+        'daemon off;',
+        'master_process off;',
+        'worker_processes 1;',
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log info;`,
+        'events { worker_connections 64; }',
+        'rtmp {',
+        '  server {',
+        `    listen 127.0.0.1:${server.port};`,
+        '    chunk_size 4096;',
+        // The server's own copy of what it received (KEY.flv), for duration checks.
+        `    application live { live on; record all; record_path ${dir}; record_unique off; }`,
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    await server.resume();
+    return server;
+  }
+
+  /** What the server recorded of stream `key` (complete once the publisher has left). */
+  recording(key: string): string {
+    return path.join(this.dir, `${key}.flv`);
+  }
+
+  url(key: string): string {
+    return `rtmp://127.0.0.1:${this.port}/live/${key}`;
+  }
+
+  /** Starts (again) on the same port; resolves once it accepts connections. */
+  async resume(): Promise<void> {
+    const nginx = NGINX.find((p) => fs.existsSync(p))!;
+    this.#proc = spawn(nginx, ['-p', this.dir, '-c', path.join(this.dir, 'nginx.conf'), '-e', path.join(this.dir, 'error.log')], {
+      stdio: 'ignore',
+    });
+    await waitForPort(this.port);
+  }
+
+  /** Stops the server (SIGTERM: connections closed); resolves once the process has exited. */
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    this.#proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+      setTimeout(() => p.kill('SIGKILL'), 3000).unref();
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface Receiver {
+  /** Resolves when ffmpeg exits: what it logged at level error (decode errors), and the copy it recorded. */
+  done: Promise<{ code: number | null; errors: string }>;
+  file: string;
+  stop(): void;
+}
+
+/** ffmpeg pulling a live stream: decodes both tracks (errors on stderr) and records a copy for timestamp checks. */
+export function receive(url: string, file: string): Receiver {
+  const proc = spawn(
+    'ffmpeg',
+    ['-v', 'error', '-nostdin', '-analyzeduration', '2000000', '-rtmp_live', 'live', '-i', url, '-map', '0', '-c', 'copy', '-f', 'flv', '-y', file, '-map', '0', '-f', 'null', '-'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let errors = '';
+  proc.stderr!.on('data', (c: Buffer) => (errors += c.toString()));
+  // ffmpeg reports the end of a live RTMP stream (the publisher left) as an I/O error on the input: not a decode error.
+  const endOfLive = /^rtmp:\/\/\S+: Input\/output error\n?/m;
+  const done = new Promise<{ code: number | null; errors: string }>((resolve) =>
+    proc.once('exit', (code) => resolve({ code, errors: errors.replace(endOfLive, '') })),
+  );
+  const stop = () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGINT');
+    setTimeout(() => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL'), 2000).unref();
+  };
+  return { done, file, stop };
+}
