@@ -11,6 +11,7 @@ import { versions } from './versions';
 import { runDoctor, runProbe } from './cli/info';
 import { UsageError, describeError, runTranscode, type TranscodeFlags } from './cli/transcode';
 import { runSpeak, runVoices } from './cli-speak';
+import { runLive } from './cli-live';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
   const cmd = new Command('ttsav')
@@ -86,6 +87,7 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
   // speak and voices parse their own arguments (lib/cli-speak.ts; main() hands them over): listed here for help.
   cmd.command('speak').summary('text to speech: --text "…" | --file lines.txt, offline espeak-ng or EdgeTTS (speak --help)');
   cmd.command('voices').summary('list text-to-speech voices (--engine espeak|edge)');
+  cmd.command('live').summary('speak lines live to an RTMP(S) server with a looped video, until SIGINT (live --help)');
 
   cmd
     .command('versions')
@@ -109,6 +111,7 @@ function safeVersion(): string {
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'speak') return runSpeak(argv.slice(1));
   if (argv[0] === 'voices') return runVoices(argv.slice(1));
+  if (argv[0] === 'live') return runLive(argv.slice(1));
   const userThreadpool = process.env.UV_THREADPOOL_SIZE;
   let code = 0;
   const cmd = program(userThreadpool, (c) => (code = c));
