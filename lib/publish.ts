@@ -413,6 +413,23 @@ function imageLoop(v: Record<string, unknown>): never {
   );
 }
 
+/**
+ * Publish-wide counters in Prometheus' text format (names `ttsav_publish_*`), to serve beside
+ * pool.metricsText(): broadcasts started and active, sessions opened, reconnects, bytes sent, audio dropped.
+ */
+export function publishMetricsText(prefix = 'ttsav_publish'): string {
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw invalidOption('prefix', 'a Prometheus metric name', prefix);
+  const rows: [string, 'counter' | 'gauge', string, number][] = [
+    ['broadcasts_total', 'counter', 'Broadcasts started.', publishTotals.broadcasts],
+    ['active', 'gauge', 'Broadcasts not yet closed.', publishTotals.active],
+    ['connects_total', 'counter', 'Sessions opened (first connections and reconnections).', publishTotals.connects],
+    ['reconnects_total', 'counter', 'Reconnections scheduled after a lost or refused connection.', publishTotals.reconnects],
+    ['sent_bytes_total', 'counter', 'Bytes written to servers and outputs.', publishTotals.sentBytes],
+    ['dropped_seconds_total', 'counter', 'Audio produced while no session could take it.', publishTotals.droppedMs / 1000],
+  ];
+  return rows.map(([name, type, help, value]) => `# HELP ${prefix}_${name} ${help}\n# TYPE ${prefix}_${name} ${type}\n${prefix}_${name} ${value}\n`).join('');
+}
+
 /** Publishes a live feed: to an RTMP(S) server (with reconnects), or to a file/stream as FLV or MPEG-TS. */
 export function publish(feed: LiveFeed, options: PublishOptions): Broadcast {
   return new Broadcast(feed, options);

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TtsavError, createLiveFeed, publish, type LiveFeed } from '../lib/index';
+import { TtsavError, createLiveFeed, publish, publishMetricsText, type LiveFeed } from '../lib/index';
 import { loadNative } from '../lib/native';
 import { decodeErrors, makeLoopVideo, packets } from './helpers/publish-media';
 
@@ -85,6 +85,10 @@ describe('publish to a file', () => {
     expect(a.length).toBeGreaterThan(400);
     expect(Math.abs(a[a.length - 1]!.pts + a[a.length - 1]!.dur - a[0]!.pts - 12)).toBeLessThan(0.05);
     expect(b.stats().sentBytes).toBe(Buffer.concat(chunks).length);
+    const text = publishMetricsText();
+    expect(text).toMatch(/^# TYPE ttsav_publish_broadcasts_total counter$/m);
+    expect(Number(/^ttsav_publish_sent_bytes_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(Buffer.concat(chunks).length);
+    expect(text).toMatch(/^ttsav_publish_active 0$/m);
   }, 60_000);
 });
 
