@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `probe`,
- * `doctor` and `versions`. Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
+ * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `speak`,
+ * `voices`, `probe`, `doctor` and `versions` (one module each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
  * interrupted.
  */
 import os from 'node:os';
@@ -9,8 +9,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { FORMATS, presets } from './options';
 import { versions } from './versions';
 import { runDoctor, runProbe } from './cli/info';
-import { UsageError, describeError, runTranscode, type TranscodeFlags } from './cli/transcode';
-import { runSpeak, runVoices } from './cli-speak';
+import { UsageError, describeError } from './cli/common';
+import { addSpeakCommands } from './cli/speak';
+import { runTranscode, type TranscodeFlags } from './cli/transcode';
 import { runLive } from './cli-live';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
@@ -84,9 +85,8 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .addHelpText('after', '\nIf --edge says REFUSED, retry with TTSAV_EDGE_CLIENT_VERSION=<current Edge version> (see README, EdgeTTS).')
     .action(async (flags: { json?: boolean; edge?: boolean; endpoint?: string }) => setCode(await runDoctor(flags, userThreadpool)));
 
-  // speak and voices parse their own arguments (lib/cli-speak.ts; main() hands them over): listed here for help.
-  cmd.command('speak').summary('text to speech: --text "…" | --file lines.txt, offline espeak-ng or EdgeTTS (speak --help)');
-  cmd.command('voices').summary('list text-to-speech voices (--engine espeak|edge)');
+  addSpeakCommands(cmd, setCode);
+  // live parses its own arguments (lib/cli-live.ts; main() hands them over): listed here for help.
   cmd.command('live').summary('speak lines live to an RTMP(S) server with a looped video, until SIGINT (live --help)');
 
   cmd
@@ -109,8 +109,6 @@ function safeVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'speak') return runSpeak(argv.slice(1));
-  if (argv[0] === 'voices') return runVoices(argv.slice(1));
   if (argv[0] === 'live') return runLive(argv.slice(1));
   const userThreadpool = process.env.UV_THREADPOOL_SIZE;
   let code = 0;

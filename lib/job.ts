@@ -1,6 +1,6 @@
 /** Runs one native job with an AbortSignal and a timeout: both settle the promise at once and cancel the native
  *  side, which stops at its next packet (or as soon as it starts, if it was still queued). */
-import { TtsavError, fromNative } from './errors';
+import { TtsavError, fromNative, stoppedError } from './errors';
 import { loadNative, type NativeJob } from './native';
 
 export function runNativeJob<R, T>(
@@ -10,7 +10,7 @@ export function runNativeJob<R, T>(
   signal?: AbortSignal,
   timeoutMs?: number,
 ): Promise<T> {
-  if (signal?.aborted) return Promise.reject(new TtsavError('ERR_TTSAV_ABORTED', `the ${what} was aborted`, { cause: signal.reason }));
+  if (signal?.aborted) return Promise.reject(stoppedError(signal.reason, `the ${what}`));
   const native = loadNative();
   return new Promise<T>((resolve, reject) => {
     let settled = false;
@@ -34,8 +34,9 @@ export function runNativeJob<R, T>(
       }
     });
     function onAbort(): void {
-      native.cancel(handle, 'abort');
-      if (finish()) reject(new TtsavError('ERR_TTSAV_ABORTED', `the ${what} was aborted`, { cause: signal!.reason }));
+      const err = stoppedError(signal!.reason, `the ${what}`);
+      native.cancel(handle, err.code === 'ERR_TTSAV_TIMEOUT' ? 'timeout' : 'abort');
+      if (finish()) reject(err);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeoutMs !== undefined) {

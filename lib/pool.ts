@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { AutoConcurrency, type AutoConcurrencyOptions, type AutoDecision } from './autotune';
 import { estimateJob } from './budget';
-import { TtsavError } from './errors';
+import { TtsavError, stoppedError } from './errors';
 import { MetricsRecorder, toPrometheus, type PoolMetrics } from './metrics';
 import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
 import { transcode, type TranscodeResult } from './transcode';
@@ -27,9 +27,10 @@ export interface PoolOptions {
    * Default: a quarter of the memory available to the process (process.constrainedMemory() or os.totalmem()).
    */
   maxInFlightBytes?: number;
-  /** Jobs that may wait; pool.transcode() beyond it rejects with ERR_TTSAV_LIMIT (transcodeMany waits). Default unbounded. */
+  /** Jobs that may wait; pool.transcode() beyond it rejects with ERR_TTSAV_BUSY, reason 'queue-full' (transcodeMany
+   *  waits). Default unbounded. */
   maxQueue?: number;
-  /** A job whose estimate exceeds maxInFlightBytes: 'alone' (default) runs it when nothing else runs; 'reject' fails it with ERR_TTSAV_LIMIT. */
+  /** A job whose estimate exceeds maxInFlightBytes: 'alone' (default) runs it when nothing else runs; 'reject' fails it with ERR_TTSAV_LIMIT, reason 'job-memory'. */
   oversize?: 'alone' | 'reject';
   /** Transcode options applied to every job (a job's own options override them). */
   defaults?: TranscodeOptions;
@@ -135,8 +136,9 @@ function defaultBudget(): number {
   return Math.floor(memory / 4);
 }
 
-function abortError(reason: unknown, message = 'the transcode was aborted'): TtsavError {
-  return new TtsavError('ERR_TTSAV_ABORTED', message, { cause: reason });
+/** ERR_TTSAV_ABORTED, or ERR_TTSAV_TIMEOUT when the signal's reason is a TimeoutError. */
+function abortError(reason: unknown, what = 'the transcode'): TtsavError {
+  return stoppedError(reason, what);
 }
 
 function asTtsavError(err: unknown): TtsavError {
@@ -230,24 +232,27 @@ class PoolImpl implements Pool {
   /** Queues one job. `extra` is a batch's signal. */
   submit(input: Buffer | Uint8Array, options: TranscodeOptions | undefined, extra: AbortSignal | undefined, waited = false): Promise<TranscodeResult> {
     const merged: TranscodeOptions = { ...this.defaults, ...options };
-    if (this.closed) return this.failEarly(new TtsavError('ERR_TTSAV_ABORTED', 'the pool is closed'));
+    if (this.closed) return this.failEarly(new TtsavError('ERR_TTSAV_BUSY', 'the pool is closed', { reason: 'closed' }));
     // transcode() owns input and option validation: hand it what it would refuse.
     if (!(input instanceof Uint8Array)) return this.count(transcode(input, merged));
     let bytes: number;
     try {
       const normalized = normalizeOptions(merged);
+      // A definite no (never retry) goes before a maybe-later (queue full): refuse an oversized input up front.
+      if (normalized.maxInputBytes !== undefined && input.byteLength > normalized.maxInputBytes)
+        throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${input.byteLength} bytes, over maxInputBytes (${normalized.maxInputBytes})`, { reason: 'input-size' });
       bytes = this.estimate ? this.estimate(input, merged) : estimateJob(input.byteLength, normalized).bytes;
       if (typeof bytes !== 'number' || !(bytes >= 0)) throw new TtsavError('ERR_TTSAV_OPTIONS', `estimateBytes returned ${String(bytes)}, not a number of bytes`);
     } catch (err) {
       return this.failEarly(asTtsavError(err));
     }
     if (bytes > this.budget && this.oversize === 'reject')
-      return this.failEarly(new TtsavError('ERR_TTSAV_LIMIT', `the job's estimated memory (${bytes} bytes) exceeds the pool's maxInFlightBytes (${this.budget})`));
+      return this.failEarly(new TtsavError('ERR_TTSAV_LIMIT', `the job's estimated memory (${bytes} bytes) exceeds the pool's maxInFlightBytes (${this.budget})`, { reason: 'job-memory' }));
     const signals = [merged.signal, extra].filter((s): s is AbortSignal => s !== undefined);
     const aborted = signals.find((s) => s.aborted);
     if (aborted) return this.failEarly(abortError(aborted.reason));
     if (!waited && this.queue.size >= this.maxQueue && !this.canStart(bytes))
-      return this.failEarly(new TtsavError('ERR_TTSAV_LIMIT', `the pool's queue is full (maxQueue ${this.maxQueue})`));
+      return this.failEarly(new TtsavError('ERR_TTSAV_BUSY', `the pool's queue is full (maxQueue ${this.maxQueue})`, { reason: 'queue-full' }));
 
     this.recorder.submitted++;
     return new Promise<TranscodeResult>((resolve, reject) => {
@@ -427,7 +432,7 @@ class PoolImpl implements Pool {
     this.closed = true;
     this.notifySpace();
     if (options.cancel) {
-      for (const job of [...this.queue]) this.dropQueued(job, abortError(undefined, 'the pool was closed'));
+      for (const job of [...this.queue]) this.dropQueued(job, new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted: the pool was closed'));
       for (const job of this.running) job.controller.abort(new Error('the pool was closed'));
     }
     if (this.running.size === 0 && this.queue.size === 0) {
@@ -551,7 +556,7 @@ class BatchRun<Id> implements Batch<Id> {
   }
 
   private readonly onUserAbort = (): void => {
-    this.fail(abortError(this.userSignal?.reason, 'the batch was aborted'));
+    this.fail(abortError(this.userSignal?.reason, 'the batch'));
   };
 
   /** Stops the batch: no more reads, pending items cancelled; next() reports `err` once. */
@@ -662,6 +667,7 @@ class BatchRun<Id> implements Batch<Id> {
             stage: error.stage,
             averror: error.averror,
             detail: error.detail,
+            reason: error.reason,
             cause: error,
           }));
         }
@@ -746,7 +752,7 @@ class BatchRun<Id> implements Batch<Id> {
   async return(): Promise<IteratorResult<ItemResult<Id>>> {
     if (!this.finished) {
       this.finished = true;
-      if (this.failure === undefined) this.failure = abortError(undefined, 'the batch was closed');
+      if (this.failure === undefined) this.failure = new TtsavError('ERR_TTSAV_ABORTED', 'the batch was closed');
       this.failureReported = true;
       this.stop();
       for (const w of this.waiters.splice(0)) w.resolve({ done: true, value: undefined });

@@ -3,7 +3,7 @@
  * the threadpool, serialized by the Transform (the next chunk is not handed over until the last one is done).
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { TtsavError, fromNative } from './errors';
+import { TtsavError, fromNative, stoppedError } from './errors';
 import { loadNative, type NativeStream, type NativeStreamInput, type NativeStreamStats, type NativeTranscodeOptions } from './native';
 import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
 
@@ -87,7 +87,7 @@ export class TranscodeStream extends Transform {
   #stats: StreamStats = { inputSamples: 0, outputSamples: 0, sampleRate: 0, channels: 0 };
   #signal: AbortSignal | undefined;
   #onAbort = (): void => {
-    this.destroy(new TtsavError('ERR_TTSAV_ABORTED', 'the stream was aborted', { cause: this.#signal?.reason }));
+    this.destroy(stoppedError(this.#signal?.reason, 'the stream'));
   };
 
   constructor(options?: TranscodeStreamOptions) {

@@ -1,5 +1,5 @@
 /** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
-import { TtsavError } from './errors';
+import { TtsavError, stoppedError } from './errors';
 import { runNativeJob } from './job';
 import { requireHwDevice } from './capabilities';
 import { loadNative, type NativeLoudness, type NativeTranscodeResult } from './native';
@@ -124,8 +124,8 @@ async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): P
   const native = loadNative();
   const bytes = Array.isArray(inputs) ? inputs.reduce((n, b) => n + b.byteLength, 0) : inputs.byteLength;
   if (job.maxInputBytes !== undefined && bytes > job.maxInputBytes)
-    throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${bytes} bytes, over maxInputBytes (${job.maxInputBytes})`);
-  if (job.signal?.aborted) throw new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted', { cause: job.signal.reason });
+    throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${bytes} bytes, over maxInputBytes (${job.maxInputBytes})`, { reason: 'input-size' });
+  if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
   if (job.hwaccel !== 'none' && job.hwaccel !== 'auto') await requireHwDevice(job.hwaccel);
   return runNativeJob(
     'transcode',

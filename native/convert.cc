@@ -102,13 +102,15 @@ av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj) {
 }
 
 Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const std::string& message,
-                       int averror, const std::string& detail) {
+                       int averror, const std::string& detail,
+                       const std::string& reason) {
   Napi::Object e = Napi::Object::New(env);
   e.Set("code", av::CodeName(code));
   e.Set("message", message);
   if (stage != av::Stage::None) e.Set("stage", av::StageName(stage));
   if (averror != 0) e.Set("averror", averror);
   if (!detail.empty()) e.Set("detail", detail);
+  if (!reason.empty()) e.Set("reason", reason);
   return e;
 }
 

@@ -14,7 +14,8 @@ av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj);
 
 // The plain JS object describing a failure; the TypeScript layer wraps it in a TtsavError.
 Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const std::string& message,
-                       int averror, const std::string& detail);
+                       int averror, const std::string& detail,
+                       const std::string& reason = std::string());
 
 // Throws a JS Error with `code` set.
 [[noreturn]] void ThrowCoded(Napi::Env env, const char* code, const std::string& message);

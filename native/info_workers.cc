@@ -38,6 +38,7 @@ class ProbeWorker : public Napi::AsyncWorker {
       message_ = e.what();
       averror_ = e.averror;
       detail_ = e.detail;
+      reason_ = e.reason;
     } catch (const std::bad_alloc&) {
       code_ = av::ErrorCode::NoMemory;
       message_ = "out of memory";
@@ -52,7 +53,7 @@ class ProbeWorker : public Napi::AsyncWorker {
       Napi::HandleScope scope(env);
       inputRef_.Reset();
       if (!ok_) {
-        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_)});
+        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_, reason_)});
         return;
       }
       Napi::Object r = Napi::Object::New(env);
@@ -87,6 +88,7 @@ class ProbeWorker : public Napi::AsyncWorker {
   std::string message_;
   int averror_ = 0;
   std::string detail_;
+  std::string reason_;
 };
 
 class HwWorker : public Napi::AsyncWorker {

@@ -59,6 +59,7 @@ class StreamWorker : public Napi::AsyncWorker {
       message_ = e.what();
       averror_ = e.averror;
       detail_ = e.detail;
+      reason_ = e.reason;
     } catch (const std::bad_alloc&) {
       code_ = av::ErrorCode::NoMemory;
       message_ = "out of memory";
@@ -75,7 +76,7 @@ class StreamWorker : public Napi::AsyncWorker {
       Napi::HandleScope scope(env);
       chunkRef_.Reset();
       if (!ok_) {
-        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_)});
+        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_, reason_)});
         return;
       }
       Napi::Value out = env.Undefined();
@@ -114,6 +115,7 @@ class StreamWorker : public Napi::AsyncWorker {
   std::string message_;
   int averror_ = 0;
   std::string detail_;
+  std::string reason_;
 };
 
 std::shared_ptr<StreamState> StateOf(const Napi::CallbackInfo& info) {

@@ -84,6 +84,7 @@ void TranscodeWorker::Execute() {
     errorMessage_ = e.what();
     averror_ = e.averror;
     errorDetail_ = e.detail;
+    errorReason_ = e.reason;
   } catch (const std::bad_alloc&) {
     errorCode_ = av::ErrorCode::NoMemory;
     errorMessage_ = "out of memory";
@@ -154,7 +155,7 @@ void TranscodeWorker::OnOK() {
       Napi::Value result = ResultToJs(env);
       Callback().Call({env.Null(), result});
     } else {
-      Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_)});
+      Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_, errorReason_)});
     }
   } catch (const Napi::Error&) {
   }

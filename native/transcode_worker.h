@@ -40,6 +40,7 @@ class TranscodeWorker : public Napi::AsyncWorker {
   std::string errorMessage_;
   int averror_ = 0;
   std::string errorDetail_;
+  std::string errorReason_;
 };
 
 // Reads a Uint8Array, or an array of them, into views (throws an option error otherwise).

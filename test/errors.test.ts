@@ -62,6 +62,18 @@ describe('bad input', () => {
     expect(decodeErr.detail).toMatch(/^\[mp3float\] /);
   });
 
+  it('detail is never an info or warning line, and absent where libav did not cause the failure', async () => {
+    // EdgeTTS-style MP3s (no Xing header) make libav warn "Estimating duration from bitrate": not an explanation.
+    const edge = fixture('edge.mp3');
+    const limit = await rejection(transcode(edge, { maxDurationSeconds: 1 }));
+    expect([limit.code, limit.detail]).toEqual(['ERR_TTSAV_LIMIT', undefined]);
+    const timeout = await rejection(transcode(fixture('long.mp3'), { timeoutMs: 100 }));
+    expect([timeout.code, timeout.detail]).toEqual(['ERR_TTSAV_TIMEOUT', undefined]);
+    const cut = await rejection(transcode(fixture('cut37.mp3')));
+    expect(cut.code).toBe('ERR_TTSAV_INVALID_DATA');
+    expect(cut.detail ?? '').not.toMatch(/Estimating duration/);
+  });
+
   it('survives 200 random and mangled inputs in parallel', async () => {
     const base = fixture('edge.mp3');
     const inputs: Buffer[] = [];

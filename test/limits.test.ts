@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TtsavError, transcode } from '../lib/index';
+import { TtsavError, createTranscodeStream, transcode } from '../lib/index';
 import { loadNative, type NativeTranscodeOptions } from '../lib/native';
 import { fixture } from './helpers/media';
 import { spyOnNativeTranscode } from './helpers/native-spy';
@@ -43,7 +43,7 @@ describe('limits', () => {
     spy = spyOnNativeTranscode();
     const input = fixture('edge.mp3');
     const err = await rejection(transcode(input, { maxInputBytes: input.length - 1 }));
-    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect([err.code, err.reason]).toEqual(['ERR_TTSAV_LIMIT', 'input-size']);
     expect(err.message).toMatch(/maxInputBytes/);
     expect(spy.calls()).toBe(0);
     await transcode(input, { maxInputBytes: input.length, format: 'adts' });
@@ -56,7 +56,7 @@ describe('limits', () => {
     const started = performance.now();
     const err = await rejection(transcode(bomb, { maxDurationSeconds: 60 }));
     const ms = performance.now() - started;
-    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect([err.code, err.reason, err.detail]).toEqual(['ERR_TTSAV_LIMIT', 'duration', undefined]);
     expect(err.message).toMatch(/maxDurationSeconds/);
     // Decoding three hours and encoding them would take minutes; the cap acts within the probe.
     expect(ms).toBeLessThan(1000);
@@ -67,7 +67,7 @@ describe('limits', () => {
     const started = performance.now();
     const err = await rejection(transcode(bomb, { maxDurationSeconds: 10 }));
     const ms = performance.now() - started;
-    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect([err.code, err.reason]).toEqual(['ERR_TTSAV_LIMIT', 'duration']);
     expect(err.stage).toBe('decode');
     expect(ms).toBeLessThan(1000);
     const rss = process.memoryUsage().rss;
@@ -83,7 +83,7 @@ describe('limits', () => {
     const input = fixture('edge.mp3');
     const full = await transcode(input);
     const err = await rejection(transcode(input, { maxOutputBytes: Math.floor(full.data.length / 2) }));
-    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect([err.code, err.reason, err.detail]).toEqual(['ERR_TTSAV_LIMIT', 'output-size', undefined]);
     expect(err.stage).toBe('mux');
     expect(err.message).toMatch(/maxOutputBytes/);
     // faststart moves data after it is written: the limit covers that too.
@@ -153,6 +153,26 @@ describe('abort and timeout', () => {
     const err = await rejection(transcode(fixture('long.mp3'), { timeoutMs: 300 }));
     expect(err.code).toBe('ERR_TTSAV_TIMEOUT');
     expect(performance.now() - started).toBeLessThan(1500);
+  });
+
+  it('a signal aborted with a TimeoutError (AbortSignal.timeout) is ERR_TTSAV_TIMEOUT, the reason its cause', async () => {
+    const err = await rejection(transcode(fixture('long.mp3'), { signal: AbortSignal.timeout(200) }));
+    expect(err.code).toBe('ERR_TTSAV_TIMEOUT');
+    expect((err.cause as Error).name).toBe('TimeoutError');
+    expect(err.detail).toBeUndefined();
+    // Already fired before the call: the same code, no native work.
+    const signal = AbortSignal.timeout(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await rejection(transcode(fixture('edge.mp3'), { signal }))).code).toBe('ERR_TTSAV_TIMEOUT');
+  });
+
+  it('a stream whose signal times out errors with ERR_TTSAV_TIMEOUT', async () => {
+    const stream = createTranscodeStream({ signal: AbortSignal.timeout(50), inputFormat: 'mp3', format: 'adts' });
+    stream.resume();
+    stream.write(fixture('edge.mp3').subarray(0, 4096));
+    const err = await new Promise<unknown>((resolve) => stream.once('error', resolve));
+    expect(err).toBeInstanceOf(TtsavError);
+    expect((err as TtsavError).code).toBe('ERR_TTSAV_TIMEOUT');
   });
 
   it('the native deadline fires on its own, without the TypeScript timer', async () => {

@@ -145,15 +145,39 @@ describe('pool.transcode', () => {
     await pool.close();
   });
 
-  it('maxQueue refuses jobs beyond it with ERR_TTSAV_LIMIT', async () => {
+  it('maxQueue refuses jobs beyond it with ERR_TTSAV_BUSY (queue-full), apart from LIMIT in metrics', async () => {
     const pool = createPool({ concurrency: 1, maxQueue: 1 });
     const a = pool.transcode(tone03s, SPEECH);
     const b = pool.transcode(tone03s, SPEECH);
     const err = await rejection(pool.transcode(tone03s, SPEECH));
-    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect([err.code, err.reason]).toEqual(['ERR_TTSAV_BUSY', 'queue-full']);
     expect(err.message).toMatch(/maxQueue/);
+    expect(err.detail).toBeUndefined();
+    // A too-large input is LIMIT (never retry), not BUSY (retry later).
+    const limit = await rejection(pool.transcode(tone03s, { ...SPEECH, maxInputBytes: 10 }));
+    expect([limit.code, limit.reason]).toEqual(['ERR_TTSAV_LIMIT', 'input-size']);
     await Promise.all([a, b]);
-    expect(pool.metrics().jobs).toMatchObject({ succeeded: 2, failed: 1, failedByCode: { ERR_TTSAV_LIMIT: 1 } });
+    expect(pool.metrics().jobs).toMatchObject({ succeeded: 2, failed: 2, failedByCode: { ERR_TTSAV_BUSY: 1, ERR_TTSAV_LIMIT: 1 } });
+    expect(pool.metricsText()).toMatch(/^ttsav_pool_jobs_failed_total\{code="ERR_TTSAV_BUSY"\} 1$/m);
+    await pool.close();
+  });
+
+  it('a signal aborted with a TimeoutError is ERR_TTSAV_TIMEOUT, queued or running; any other reason is ABORTED', async () => {
+    const pool = createPool({ concurrency: 1 });
+    const running = pool.transcode(tone60s, { ...SPEECH, signal: AbortSignal.timeout(30) });
+    const queued = pool.transcode(tone03s, { ...SPEECH, signal: AbortSignal.timeout(10) });
+    const q = await rejection(queued);
+    expect(q.code).toBe('ERR_TTSAV_TIMEOUT');
+    expect((q.cause as Error).name).toBe('TimeoutError');
+    const r = await rejection(running);
+    expect(r.code).toBe('ERR_TTSAV_TIMEOUT');
+    expect(r.detail).toBeUndefined();
+    const c = new AbortController();
+    const aborted = pool.transcode(tone60s, { ...SPEECH, signal: c.signal });
+    await tick(20);
+    c.abort(new Error('client went away'));
+    expect((await rejection(aborted)).code).toBe('ERR_TTSAV_ABORTED');
+    expect(pool.metrics().jobs.failedByCode).toEqual({ ERR_TTSAV_TIMEOUT: 2, ERR_TTSAV_ABORTED: 1 });
     await pool.close();
   });
 
@@ -184,7 +208,7 @@ describe('pool.transcode', () => {
     const pool = createPool({ maxInFlightBytes: 1024 * 1024, oversize: 'reject' });
     spy = spyOnNativeTranscode();
     const err = await rejection(pool.transcode(fixture('speech.wav')));
-    expect(err.code).toBe('ERR_TTSAV_LIMIT');
+    expect([err.code, err.reason]).toEqual(['ERR_TTSAV_LIMIT', 'job-memory']);
     expect(err.message).toMatch(/maxInFlightBytes/);
     expect(spy.calls()).toBe(0);
     await pool.close();
@@ -600,7 +624,8 @@ describe('close', () => {
     await pool.close();
     expect((await a).samples).toBeGreaterThan(0);
     expect((await b).samples).toBeGreaterThan(0);
-    expect((await rejection(pool.transcode(tone03s))).code).toBe('ERR_TTSAV_ABORTED');
+    const refused = await rejection(pool.transcode(tone03s));
+    expect([refused.code, refused.reason]).toEqual(['ERR_TTSAV_BUSY', 'closed']);
 
     const pool2 = createPool({ concurrency: 1 });
     const long = pool2.transcode(tone60s);

@@ -100,3 +100,37 @@ describe('ttsav voices', () => {
     expect(JSON.parse(ok.stdout)).toMatchObject({ healthy: true, edge: { verdict: 'accepted', voices: { ok: true, count: 2 }, synthesis: { ok: true } } });
   });
 });
+
+describe('ttsav speak writes like ttsav transcode', () => {
+  it('keeps an existing output unless --force, never leaves a visible partial file, and writes through fsync+rename', async () => {
+    const target = path.join(dir, 'keep.m4a');
+    writeFileSync(target, 'precious');
+    const r = await run(['speak', '--text', 'Do not overwrite.', '-o', target]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/keep\.m4a exists; kept it \(pass --force to overwrite\)/);
+    expect(readFileSync(target, 'utf8')).toBe('precious');
+    const forced = await run(['speak', '--text', 'Overwrite now.', '-o', target, '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(ffprobe(readFileSync(target))).toMatchObject({ codec: 'aac' });
+    expect(readdirSync(dir).filter((f) => f.includes('partial'))).toEqual([]);
+  });
+
+  it('--file: an existing line output is a per-line failure, the other lines are written', async () => {
+    const lines = path.join(dir, 'two.txt');
+    writeFileSync(lines, 'Line one.\nLine two.\n');
+    const out = path.join(dir, 'two');
+    expect((await run(['speak', '--file', lines, '-o', out, '-f', 'adts'])).code).toBe(0);
+    rmSync(path.join(out, '0002.aac'));
+    const again = await run(['speak', '--file', lines, '-o', out, '-f', 'adts']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/line 1: writing .*0001\.aac: .*exists/);
+    expect(readdirSync(out).sort()).toEqual(['0001.aac', '0002.aac']);
+  });
+
+  it('speak --help comes from the same parser as the other commands', async () => {
+    const r = await run(['speak', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Usage: ttsav speak \[options\]/);
+    expect(r.stdout).toMatch(/--force/);
+  });
+});

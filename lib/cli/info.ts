@@ -1,19 +1,11 @@
 /** `ttsav probe` and `ttsav doctor`. */
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { formats, hwDevices } from '../capabilities';
 import { defaultConcurrency } from '../pool';
 import { probe } from '../probe';
 import { versions } from '../versions';
 import { checkEdge, formatEdgeCheck, type EdgeCheck } from './edge-check';
-import { describeError } from './transcode';
-
-async function readInput(input: string): Promise<Buffer> {
-  if (input !== '-') return readFile(input);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+import { describeError, readInput } from './common';
 
 export async function runProbe(file: string, flags: { json?: boolean; inputFormat?: string }): Promise<number> {
   try {

@@ -9,8 +9,7 @@ import { transcode, type TranscodeResult } from '../transcode';
 import { InputError, expandInputs, outputPathFor } from './inputs';
 import { OutputExistsError, exists, writeAtomic } from './output';
 import { ProgressBar, formatBytes, summaryTable, type Tally } from './progress';
-
-export class UsageError extends Error {}
+import { UsageError, describeError, interruptible, readInput } from './common';
 
 /** What commander hands the action (camelCased option names). */
 export interface TranscodeFlags {
@@ -78,15 +77,6 @@ export function transcodeOptions(flags: TranscodeFlags, faststartFromCli: boolea
   return options as TranscodeOptions;
 }
 
-export function describeError(err: unknown): string {
-  if (err instanceof TtsavError) {
-    const where = err.stage ? ` [${err.stage}]` : '';
-    return `${err.code}${where}: ${err.message}${err.detail ? ` (libav: ${err.detail})` : ''}`;
-  }
-  const e = err as NodeJS.ErrnoException;
-  return e?.code ? `${e.code}: ${e.message}` : String(e?.message ?? err);
-}
-
 function codecName(codec: string): string {
   return codec === 'aac' ? 'AAC' : codec === 'opus' ? 'Opus' : codec === 'mp3' ? 'MP3' : codec;
 }
@@ -97,28 +87,6 @@ function resultLine(input: string, output: string, r: TranscodeResult): string {
     `${input} -> ${output}: ${r.durationSeconds.toFixed(2)} s ${codecName(r.codec)} ${Math.round(r.bitrate / 1000)} kb/s ` +
     `${r.sampleRate} Hz ${layout} (${r.format}), ${r.data.length} bytes in ${r.timings.total.toFixed(1)} ms`
   );
-}
-
-/** SIGINT/SIGTERM abort the work; the handlers are removed afterwards. */
-function interruptible(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${sig}`));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    },
-  };
-}
-
-async function readInput(input: string): Promise<Buffer> {
-  if (input !== '-') return readFile(input);
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function isDirectoryTarget(output: string | undefined): boolean {
@@ -274,7 +242,7 @@ async function transcodeMany(args: string[], outDir: string, options: TranscodeO
         if (options.maxInputBytes !== undefined) {
           const size = (await stat(item.input)).size;
           if (size > options.maxInputBytes) {
-            const err = new TtsavError('ERR_TTSAV_LIMIT', `input is ${size} bytes, over maxInputBytes (${options.maxInputBytes})`);
+            const err = new TtsavError('ERR_TTSAV_LIMIT', `input is ${size} bytes, over maxInputBytes (${options.maxInputBytes})`, { reason: 'input-size' });
             Object.assign(item, { status: 'failed', reason: describeError(err), code: err.code });
             report(item);
             continue;

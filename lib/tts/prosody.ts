@@ -2,7 +2,7 @@
  * Validation of voice/rate/pitch/volume strings, with sharp-style messages. Values are whole numbers with an
  * optional sign ('+10%', '-5Hz'), the forms the EdgeTTS service documents; formatRelative() always signs them.
  */
-import { TtsavError } from '../errors';
+import { TtsavError, stoppedError } from '../errors';
 import { invalidOption } from '../options';
 
 export interface Relative {
@@ -60,7 +60,7 @@ export function checkText(text: unknown): string {
 }
 
 export function abortedError(signal: AbortSignal, what = 'the synthesis'): TtsavError {
-  return new TtsavError('ERR_TTSAV_ABORTED', `${what} was aborted`, { cause: signal.reason });
+  return stoppedError(signal.reason, what);
 }
 
 /** Rejects when the signal fires; resolves after ms otherwise. */

@@ -11,7 +11,16 @@ extern "C" {
 namespace ttsav::av {
 
 Error::Error(ErrorCode code, Stage stage, const std::string& message, int averror)
-    : std::runtime_error(message), code(code), stage(stage), averror(averror), detail(CurrentJobLastLine()) {}
+    : std::runtime_error(message), code(code), stage(stage), averror(averror) {
+  if (code != ErrorCode::Limit && code != ErrorCode::Busy && code != ErrorCode::Aborted && code != ErrorCode::Timeout)
+    detail = CurrentJobLastError();
+}
+
+Error LimitError(Stage stage, const std::string& message, const char* reason) {
+  Error e(ErrorCode::Limit, stage, message);
+  e.reason = reason;
+  return e;
+}
 
 const char* CodeName(ErrorCode code) {
   switch (code) {
@@ -19,6 +28,7 @@ const char* CodeName(ErrorCode code) {
     case ErrorCode::InvalidData: return "ERR_TTSAV_INVALID_DATA";
     case ErrorCode::Unsupported: return "ERR_TTSAV_UNSUPPORTED";
     case ErrorCode::Limit: return "ERR_TTSAV_LIMIT";
+    case ErrorCode::Busy: return "ERR_TTSAV_BUSY";
     case ErrorCode::Aborted: return "ERR_TTSAV_ABORTED";
     case ErrorCode::Timeout: return "ERR_TTSAV_TIMEOUT";
     case ErrorCode::NoMemory: return "ERR_TTSAV_NO_MEMORY";

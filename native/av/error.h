@@ -10,7 +10,8 @@ enum class ErrorCode {
   Options,      // ERR_TTSAV_OPTIONS: a caller's option the pipeline cannot honour
   InvalidData,  // ERR_TTSAV_INVALID_DATA: input is corrupt, truncated or not media at all
   Unsupported,  // ERR_TTSAV_UNSUPPORTED: valid media we cannot use (no audio stream, no decoder)
-  Limit,        // ERR_TTSAV_LIMIT: a per-job limit was reached
+  Limit,        // ERR_TTSAV_LIMIT: a per-job limit was reached (reason says which)
+  Busy,         // ERR_TTSAV_BUSY: not admitted now (raised by the TypeScript pool; listed here so codes stay in step)
   Aborted,      // ERR_TTSAV_ABORTED: cancelled by the caller
   Timeout,      // ERR_TTSAV_TIMEOUT: the job's deadline passed
   NoMemory,     // ERR_TTSAV_NO_MEMORY: an allocation failed
@@ -26,14 +27,19 @@ std::string AvErrorString(int averror);
 
 class Error : public std::runtime_error {
  public:
-  // Captures the job's last libav log line at the moment of failure (see log.h), before teardown logs more.
+  // Captures the job's last error-level libav log line at the moment of failure (see log.h), before teardown logs
+  // more; not for limits, timeouts and aborts, which libav did not cause.
   Error(ErrorCode code, Stage stage, const std::string& message, int averror = 0);
 
   ErrorCode code;
   Stage stage;
   int averror;
-  std::string detail;  // the job's last libav log line when the error was raised
+  std::string detail;  // the libav log line that explains the failure, or ""
+  std::string reason;  // machine-readable cause where one code covers several ("duration", "output-size"), or ""
 };
+
+// A per-job limit error: code Limit, no detail, `reason` one of "duration", "output-size", "input-size".
+Error LimitError(Stage stage, const std::string& message, const char* reason);
 
 // Maps a libav return code to our error code, for a failure at `stage`.
 ErrorCode ClassifyAvError(int averror, Stage stage);

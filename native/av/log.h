@@ -9,14 +9,19 @@ namespace ttsav::av {
 class JobLog {
  public:
   const std::string& LastLine() const { return last_; }
+  // The last line at error level or worse: what explains a failure (warnings and info are never it).
+  const std::string& LastError() const { return lastError_; }
   void Add(int level, std::string line);
 
  private:
   std::string last_;
+  std::string lastError_;
 };
 
 // The last line logged for the job running on this thread ("" when none).
 std::string CurrentJobLastLine();
+// The last error-level line logged for the job running on this thread ("" when none).
+std::string CurrentJobLastError();
 
 // Installs the routing callback once per process (idempotent, thread-safe).
 void InstallLogRouting();

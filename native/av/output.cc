@@ -121,8 +121,8 @@ int Output::FrameSize() const {
 
 void Output::CheckWriter(int ret, const char* what) {
   if (writer_.LimitHit())
-    throw Error(ErrorCode::Limit, Stage::Mux, "output exceeds maxOutputBytes (" +
-                                                  std::to_string(options_.maxOutputBytes) + ")");
+    throw LimitError(Stage::Mux, "output exceeds maxOutputBytes (" + std::to_string(options_.maxOutputBytes) + ")",
+                     "output-size");
   if (ret < 0) ThrowAv(ret, Stage::Mux, what);
   if (fmt_->pb != nullptr && fmt_->pb->error < 0) ThrowAv(fmt_->pb->error, Stage::Mux, what);
 }

@@ -128,7 +128,7 @@ OwnedBytes StreamSession::Finish(JobControl& control) {
   }
   if (parser_ != nullptr) Parse(nullptr, 0, true);
   Decode(nullptr);
-  if (!output_) throw Error(ErrorCode::InvalidData, Stage::Decode, "the stream ended without any audio");
+  if (!output_) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded: the stream ended without any audio");
   normalizer_->Push(nullptr);
   DrainNormalizer();
   tail_->Push(nullptr);
@@ -258,7 +258,7 @@ void StreamSession::Deliver(AVFrame* frame) {
   inSamples_ += frame->nb_samples;
   if (options_.maxDurationSeconds > 0 &&
       static_cast<double>(inSamples_) / inFormat_.sampleRate > options_.maxDurationSeconds)
-    throw Error(ErrorCode::Limit, Stage::Decode, "decoded audio exceeds maxDurationSeconds");
+    throw LimitError(Stage::Decode, "decoded audio exceeds maxDurationSeconds", "duration");
   frame->pts = inSamples_ - frame->nb_samples;
   normalizer_->Push(frame);
   DrainNormalizer();

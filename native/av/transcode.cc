@@ -46,6 +46,7 @@ int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llro
   if (count <= 1) throw e;
   Error tagged(e.code, e.stage, "input " + std::to_string(index) + ": " + e.what(), e.averror);
   tagged.detail = e.detail;
+  tagged.reason = e.reason;
   throw tagged;
 }
 
@@ -161,9 +162,10 @@ class Pipeline {
   void CheckDeclaredDuration(const Input& in) {
     double declared = in.DeclaredSeconds();
     if (options_.maxDurationSeconds > 0 && declared > options_.maxDurationSeconds + 1.0)
-      throw Error(ErrorCode::Limit, Stage::Probe,
-                  "input declares " + Seconds(declared) + " of audio, over maxDurationSeconds (" +
-                      Seconds(options_.maxDurationSeconds) + ")");
+      throw LimitError(Stage::Probe,
+                       "input declares " + Seconds(declared) + " of audio, over maxDurationSeconds (" +
+                           Seconds(options_.maxDurationSeconds) + ")",
+                       "duration");
   }
 
   // A file whose audio stops well short of the duration its container declares was cut: refuse it rather than
@@ -232,8 +234,9 @@ class Pipeline {
         inSamples_ += f->nb_samples;
         decodedSeconds_ += static_cast<double>(f->nb_samples) / inFormat.sampleRate;
         if (options_.maxDurationSeconds > 0 && decodedSeconds_ > options_.maxDurationSeconds)
-          throw Error(ErrorCode::Limit, Stage::Decode,
-                      "decoded audio exceeds maxDurationSeconds (" + Seconds(options_.maxDurationSeconds) + ")");
+          throw LimitError(Stage::Decode,
+                           "decoded audio exceeds maxDurationSeconds (" + Seconds(options_.maxDurationSeconds) + ")",
+                           "duration");
         // Timestamps as the ffmpeg CLI makes them: in 1/sample_rate, with sub-sample rounding carried over.
         AVRational tb = in.Stream()->time_base;
         int64_t pts = f->best_effort_timestamp;
@@ -265,6 +268,8 @@ class Pipeline {
       av_packet_unref(pkt.get());
     }
     decode(nullptr);  // flush the decoder
+    // A header that declares audio but holds none (a 44-byte WAV) would otherwise "succeed" as an empty file.
+    if (samples == 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded");
     CheckWhole(in, samples);
     auto t = Clock::now();
     normalizer.Push(nullptr);
