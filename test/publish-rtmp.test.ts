@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveFeed, publish, type TtsavError } from '../lib/index';
 import { decodeErrors, makeLoopVideo, packets } from './helpers/publish-media';
-import { RtmpServer, receive, rtmpServerMissing } from './helpers/rtmp-server';
+import { RtmpServer, TlsFront, receive, rtmpServerMissing } from './helpers/rtmp-server';
 
 const missing = rtmpServerMissing();
 let dir: string;
@@ -108,5 +108,40 @@ describe.skipIf(missing !== '')('publish to nginx-rtmp', () => {
     const rec = packets(server.recording('b'));
     expect(span(rec.filter((x) => x.type === 'audio'))).toBeGreaterThan(7);
     expect(rec.filter((x) => x.type === 'video').length).toBeGreaterThan(7 * 25);
+  }, 60_000);
+
+  it.skipIf(TlsFront.missing() !== '')('RTMPS through stunnel: the self-signed certificate trusted with tls.ca goes live; untrusted, an error, not retried', async () => {
+    const front = await TlsFront.start(server.port);
+    try {
+      const feed = createLiveFeed({ sampleRate: 48000, channels: 2 });
+      const b = publish(feed, { url: front.url('tls'), video: { loop }, tls: { ca: front.certPem } });
+      const errors: unknown[] = [];
+      b.on('error', (e) => errors.push(e));
+      await new Promise<void>((r) => b.once('connected', () => r()));
+      await sleep(3000);
+      const closed = new Promise<void>((r) => b.once('close', () => r()));
+      await feed.close();
+      await closed;
+      expect(errors).toEqual([]);
+      await sleep(500);
+      expect(decodeErrors(server.recording('tls'))).toBe('');
+      const pk = packets(server.recording('tls'));
+      expect(span(pk.filter((x) => x.type === 'audio'))).toBeGreaterThan(2.5);
+      expect(pk.filter((x) => x.type === 'video').length).toBeGreaterThan(60);
+
+      // The same server without trusting its certificate: verification fails, and that is final.
+      const feed2 = createLiveFeed({ sampleRate: 48000, channels: 2 });
+      const b2 = publish(feed2, { url: front.url('tls2'), video: { loop } });
+      const events: string[] = [];
+      for (const e of ['connected', 'reconnecting'] as const) b2.on(e, () => events.push(e));
+      const err = await new Promise<TtsavError>((r) => b2.once('error', r));
+      expect(err.code).toBe('ERR_TTSAV_NETWORK');
+      expect(err.message).toMatch(/TLS/);
+      expect(events).toEqual([]);
+      await b2.close();
+      await feed2.close();
+    } finally {
+      await front.close();
+    }
   }, 60_000);
 });

@@ -2,7 +2,7 @@
  * A real RTMP server for tests: nginx with Debian's libnginx-mod-rtmp, on a free loopback port, with a config
  * written to a temp dir (no daemon, pid and logs in that dir). The receiving side is the ffmpeg CLI.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -150,4 +150,57 @@ export function receive(url: string, file: string): Receiver {
     setTimeout(() => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL'), 2000).unref();
   };
   return { done, file, stop };
+}
+
+/** A TLS terminator (Debian's stunnel4) in front of an RTMP server, with a self-signed certificate made here. */
+export class TlsFront {
+  readonly port: number;
+  /** The certificate (PEM), to trust with publish({ tls: { ca } }). */
+  readonly certPem: Buffer;
+  #proc: ChildProcess;
+  #dir: string;
+
+  private constructor(dir: string, port: number, certPem: Buffer, proc: ChildProcess) {
+    this.#dir = dir;
+    this.port = port;
+    this.certPem = certPem;
+    this.#proc = proc;
+  }
+
+  static missing(): string {
+    if (!['/usr/bin/stunnel4', '/usr/bin/stunnel'].some((p) => fs.existsSync(p))) return 'stunnel4 is not installed';
+    if (!fs.existsSync('/usr/bin/openssl')) return 'openssl is not installed';
+    return '';
+  }
+
+  static async start(backendPort: number): Promise<TlsFront> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsav-stunnel-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+    const port = await freePort();
+    const conf = path.join(dir, 'stunnel.conf');
+    fs.writeFileSync(conf, [`foreground = yes`, `pid =`, `debug = 3`, `output = ${dir}/stunnel.log`, '[rtmps]',
+      `accept = 127.0.0.1:${port}`, `connect = 127.0.0.1:${backendPort}`, `cert = ${cert}`, `key = ${key}`, ''].join('\n'));
+    const bin = ['/usr/bin/stunnel4', '/usr/bin/stunnel'].find((p) => fs.existsSync(p))!;
+    const proc = spawn(bin, [conf], { stdio: 'ignore' });
+    await waitForPort(port);
+    return new TlsFront(dir, port, fs.readFileSync(cert), proc);
+  }
+
+  url(key: string): string {
+    return `rtmps://127.0.0.1:${this.port}/live/${key}`;
+  }
+
+  async close(): Promise<void> {
+    const p = this.#proc;
+    if (p.exitCode === null && p.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        p.once('exit', () => resolve());
+        p.kill('SIGTERM');
+      });
+    }
+    fs.rmSync(this.#dir, { recursive: true, force: true });
+  }
 }
