@@ -71,7 +71,7 @@ describe.skipIf(missing !== '')('publish to nginx-rtmp', () => {
     for (let i = 1; i < v.length; i++) expect(v[i]!.dts).toBeGreaterThan(v[i - 1]!.dts);
   }, 60_000);
 
-  it('nginx stopped for 5 s and restarted: publishing resumes within 3 s, the server records the new session', async () => {
+  it("nginx stopped for 5 s and restarted: publishing resumes within 3 s, a new viewer and the server's recording get the new session", async () => {
     const feed = createLiveFeed({ sampleRate: 48000, channels: 2 });
     const b = publish(feed, { url: server.url('b'), video: { loop } });
     const log: { e: string; t: number; detail?: unknown }[] = [];
@@ -93,7 +93,15 @@ describe.skipIf(missing !== '')('publish to nginx-rtmp', () => {
     expect(reconnected!.t - back).toBeLessThan(3000);
     expect(log.some((x) => x.e === 'disconnected' && x.t >= stopped && x.detail === 'ERR_TTSAV_NETWORK')).toBe(true);
     expect(log.filter((x) => x.e === 'error')).toEqual([]);
-    await sleep(8000);
+    await sleep(1500);
+    const recv = receive(server.url('b'), path.join(dir, 'recv-b.flv'), false); // a viewer of the new session
+    await sleep(6500);
+    recv.stop();
+    expect((await recv.done).errors).toBe('');
+    expect(decodeErrors(recv.file)).toBe('');
+    const viewed = packets(recv.file);
+    expect(span(viewed.filter((x) => x.type === 'audio'))).toBeGreaterThan(4);
+    expect(viewed.filter((x) => x.type === 'video').length).toBeGreaterThan(3 * 25);
     const closed = new Promise<void>((r) => b.once('close', () => r()));
     await feed.close();
     await closed;

@@ -131,12 +131,11 @@ export interface Receiver {
 }
 
 /** ffmpeg pulling a live stream: decodes both tracks (errors on stderr) and records a copy for timestamp checks. */
-export function receive(url: string, file: string): Receiver {
-  const proc = spawn(
-    'ffmpeg',
-    ['-v', 'error', '-nostdin', '-analyzeduration', '2000000', '-rtmp_live', 'live', '-i', url, '-map', '0', '-c', 'copy', '-f', 'flv', '-y', file, '-map', '0', '-f', 'null', '-'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+export function receive(url: string, file: string, decodeLive = true): Receiver {
+  const args = ['-v', 'error', '-nostdin', '-analyzeduration', '2000000', '-rtmp_live', 'live', '-i', url, '-map', '0', '-c', 'copy', '-f', 'flv', '-y', file];
+  // decodeLive false: only the copy (decode it afterwards); a viewer joining mid-GOP decodes from the next keyframe.
+  if (decodeLive) args.push('-map', '0', '-f', 'null', '-');
+  const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let errors = '';
   proc.stderr!.on('data', (c: Buffer) => (errors += c.toString()));
   // ffmpeg reports the end of a live RTMP stream (the publisher left) as an I/O error on the input: not a decode error.
