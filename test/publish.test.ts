@@ -90,6 +90,25 @@ describe('publish to a file', () => {
     expect(Number(/^ttsav_publish_sent_bytes_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(Buffer.concat(chunks).length);
     expect(text).toMatch(/^ttsav_publish_active 0$/m);
   }, 60_000);
+
+  it('an AbortSignal closes the broadcast cleanly (trailer written, close event, no error)', async () => {
+    let now = 0;
+    const feed = createLiveFeed({ sampleRate: 48000, channels: 2, clock: () => now, autoPump: false });
+    const controller = new AbortController();
+    const file = path.join(dir, 'aborted.flv');
+    const b = publish(feed, { output: file, video: { loop: loop73 }, signal: controller.signal, maxQueueMs: 60_000 });
+    const events: string[] = [];
+    for (const e of ['connected', 'error', 'close'] as const) b.on(e, () => events.push(e));
+    await runFeed(feed, 3, (ms) => (now += ms));
+    const closed = new Promise<void>((r) => b.once('close', () => r()));
+    controller.abort();
+    await closed;
+    expect(events).toEqual(['connected', 'close']);
+    expect(b.state).toBe('closed');
+    expect(decodeErrors(file)).toBe('');
+    expect(packets(file).filter((x) => x.type === 'video').length).toBeGreaterThan(50);
+    await feed.close();
+  });
 });
 
 describe('publish refuses bad inputs before going live', () => {
