@@ -55,6 +55,7 @@ export interface BroadcastStats {
   state: BroadcastState;
   /** Time spent connected, all sessions, in ms. */
   connectedMs: number;
+  /** Sessions opened again after a lost one (attempts are the 'reconnecting' events). */
   reconnects: number;
   sentBytes: number;
   sentAudioMs: number;
@@ -91,6 +92,7 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   #reconnects = 0;
   #connectedAt = 0;
   #isConnected = false;
+  #everConnected = false;
   #connectedMs = 0;
   #timer: NodeJS.Timeout | undefined;
   #sink: Writable | undefined;
@@ -236,6 +238,11 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
         this.#connectedAt = performance.now();
         this.#isConnected = true;
         publishTotals.connects++;
+        if (this.#everConnected) {
+          this.#reconnects++;
+          publishTotals.reconnects++;
+        }
+        this.#everConnected = true;
         if (this.#state === 'closing' || this.#state === 'closed') return;
         this.#state = 'connected';
         this.emit('connected');
@@ -258,8 +265,6 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
         // seconds is found no later than the plain doubling schedule would find it.
         const delayMs = Math.round(base * (1 - 0.25 * Math.random()));
         this.#attempt++;
-        this.#reconnects++;
-        publishTotals.reconnects++;
         this.#state = 'reconnecting';
         this.emit('reconnecting', { attempt: this.#attempt, delayMs });
         this.#timer = setTimeout(() => {
@@ -423,7 +428,7 @@ export function publishMetricsText(prefix = 'ttsav_publish'): string {
     ['broadcasts_total', 'counter', 'Broadcasts started.', publishTotals.broadcasts],
     ['active', 'gauge', 'Broadcasts not yet closed.', publishTotals.active],
     ['connects_total', 'counter', 'Sessions opened (first connections and reconnections).', publishTotals.connects],
-    ['reconnects_total', 'counter', 'Reconnections scheduled after a lost or refused connection.', publishTotals.reconnects],
+    ['reconnects_total', 'counter', 'Sessions opened again after a lost one.', publishTotals.reconnects],
     ['sent_bytes_total', 'counter', 'Bytes written to servers and outputs.', publishTotals.sentBytes],
     ['dropped_seconds_total', 'counter', 'Audio produced while no session could take it.', publishTotals.droppedMs / 1000],
   ];
