@@ -99,9 +99,14 @@ export class RtmpServer {
   /** Starts (again) on the same port; resolves once it accepts connections. */
   async resume(): Promise<void> {
     const nginx = NGINX.find((p) => fs.existsSync(p))!;
-    this.#proc = spawn(nginx, ['-p', this.dir, '-c', path.join(this.dir, 'nginx.conf'), '-e', path.join(this.dir, 'error.log')], {
+    const proc = spawn(nginx, ['-p', this.dir, '-c', path.join(this.dir, 'nginx.conf'), '-e', path.join(this.dir, 'error.log')], {
       stdio: 'ignore',
     });
+    // Never outlive the test process (a test that times out skips its cleanup).
+    const reap = () => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
+    this.#proc = proc;
     await waitForPort(this.port);
   }
 
@@ -136,6 +141,9 @@ export function receive(url: string, file: string, decodeLive = true): Receiver 
   // decodeLive false: only the copy (decode it afterwards); a viewer joining mid-GOP decodes from the next keyframe.
   if (decodeLive) args.push('-map', '0', '-f', 'null', '-');
   const proc = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const reap = () => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.once('exit', () => process.removeListener('exit', reap));
   let errors = '';
   proc.stderr!.on('data', (c: Buffer) => (errors += c.toString()));
   // ffmpeg reports the end of a live RTMP stream (the publisher left) as an I/O error on the input: not a decode error.
@@ -184,6 +192,9 @@ export class TlsFront {
       `accept = 127.0.0.1:${port}`, `connect = 127.0.0.1:${backendPort}`, `cert = ${cert}`, `key = ${key}`, ''].join('\n'));
     const bin = ['/usr/bin/stunnel4', '/usr/bin/stunnel'].find((p) => fs.existsSync(p))!;
     const proc = spawn(bin, [conf], { stdio: 'ignore' });
+    const reap = () => proc.exitCode === null && proc.signalCode === null && proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
     await waitForPort(port);
     return new TlsFront(dir, port, fs.readFileSync(cert), proc);
   }
