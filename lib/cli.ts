@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `speak`,
- * `voices`, `probe`, `doctor` and `versions` (one module each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
+ * `voices`, `probe`, `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (one module
+ * each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
  * interrupted.
  */
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { UsageError, describeError } from './cli/common';
 import { addSpeakCommands } from './cli/speak';
 import { runTranscode, type TranscodeFlags } from './cli/transcode';
 import { runLive } from './cli-live';
+import { addQueueCommands } from './cli/queue';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
   const cmd = new Command('ttsav')
@@ -48,6 +50,9 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .option('--max-output-bytes <size>', 'fail rather than write more (e.g. 20M)')
     .option('--max-duration <seconds>', 'fail on inputs longer than this')
     .option('--timeout <ms>', 'fail a file that takes longer than this')
+    .addOption(
+      new Option('--decode-errors <mode>', "a frame that fails to decode: 'fail' the file (default) or 'conceal' it and go on").choices(['fail', 'conceal']),
+    )
     .option('-j, --concurrency <n|auto>', 'files transcoded at once (default: cores, up to the threadpool size)')
     .option('--max-memory <size>', 'memory budget of the files in flight (e.g. 512M; default a quarter of RAM)')
     .option('--force', 'overwrite existing outputs')
@@ -88,6 +93,8 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
   addSpeakCommands(cmd, setCode);
   // live parses its own arguments (lib/cli-live.ts; main() hands them over): listed here for help.
   cmd.command('live').summary('speak lines live to an RTMP(S) server with a looped video, until SIGINT (live --help)');
+
+  addQueueCommands(cmd, setCode);
 
   cmd
     .command('versions')

@@ -65,4 +65,17 @@ describe('npm install of the packed tarball', () => {
     const cli = inApp(['node_modules/ttsav/dist/cli.js', 'transcode', 'node_modules/ttsav/samples/hello.mp3', '-o', 'hello.m4a']);
     expect(cli.status, cli.stderr).toBe(0);
   });
+
+  it('ttsav/queue: bullmq and ioredis are optional peers, and the subpath names them when they are missing', () => {
+    for (const p of ['bullmq', 'ioredis', '@aws-sdk/client-s3']) expect(existsSync(path.join(app, 'node_modules', p)), p).toBe(false);
+    const cjs = inApp(['-e', "try { require('ttsav/queue') } catch (e) { console.log(e.code, e.message) }"]);
+    expect(cjs.stdout.toString()).toMatch(/^ERR_TTSAV_LOAD .*bullmq, ioredis.*npm install bullmq ioredis/);
+    const esm = inApp(['--input-type=module', '-e', "try { await import('ttsav/queue') } catch (e) { console.log(e.code) }"]);
+    expect(esm.stdout.toString().trim()).toBe('ERR_TTSAV_LOAD');
+    const plain = inApp(['-e', "require('ttsav'); console.log(Object.keys(require.cache).some((k) => /bullmq|ioredis/.test(k)))"]);
+    expect(plain.stdout.toString().trim()).toBe('false');
+    const worker = inApp(['node_modules/ttsav/dist/cli.js', 'worker', '--redis', 'redis://127.0.0.1:1', '--store', 'out']);
+    expect(worker.status).toBe(1);
+    expect(worker.stderr).toMatch(/ERR_TTSAV_LOAD: .*npm install bullmq ioredis/);
+  });
 });

@@ -199,6 +199,43 @@ describe('ttsav/queue with redis-server', () => {
   });
 });
 
+describe('CLI: enqueue, worker, queue-status', () => {
+  it('enqueue reads lines from stdin (twice: still one job per line); the worker serves metrics; queue-status reports', async () => {
+    const CLI = path.join(ROOT, 'dist', 'cli.js');
+    const name = qname();
+    const dir = path.join(tmp, name);
+    const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { input, cwd: ROOT, timeout: 120_000 });
+    const lines = 'First line.\n\nSecond line.\nThird line.\n';
+    for (let i = 0; i < 2; i++) {
+      const e = run(['enqueue', '--redis', redis.url, '--queue', name, '--file', '-', '--out-prefix', 'cli/', '-p', 'speech', '--json'], lines);
+      expect(e.status, e.stderr.toString()).toBe(0);
+      expect(JSON.parse(e.stdout.toString())).toEqual({ enqueued: 3, outputs: ['cli/00001.m4a', 'cli/00003.m4a', 'cli/00004.m4a'] });
+    }
+    const s0 = run(['queue-status', '--redis', redis.url, '--queue', name, '--json']);
+    expect(JSON.parse(s0.stdout.toString())).toMatchObject({ queue: name, waiting: 3, active: 0, completed: 0, failed: 0 });
+    const { spawn } = await import('node:child_process');
+    const w = spawn(process.execPath, [CLI, 'worker', '--redis', redis.url, '--queue', name, '--store', `file://${dir}`, '-j', 'auto', '--metrics-port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    w.stderr.on('data', (d) => (err += d.toString()));
+    const q = track(createQueue({ connection: redis.url, name }));
+    await until('3 completed', async () => (await q.counts()).completed === 3);
+    const port = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(err)?.[1]);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toMatch(/^ttsav_pool_jobs_total|^# HELP ttsav_pool_/m);
+    expect(text).toContain('ttsav_queue_jobs_total{outcome="completed"} 3');
+    expect(text).toContain(`ttsav_queue_depth{queue="${name}",state="completed"} 3`);
+    const exited = new Promise<number | null>((r) => w.once('exit', (code) => r(code)));
+    w.kill('SIGINT');
+    expect(await exited, err).toBe(0);
+    expect(err).toMatch(/stopped: 3 completed, 0 skipped, 0 failed/);
+    expect(files(dir)).toEqual(['cli/00001.m4a', 'cli/00003.m4a', 'cli/00004.m4a']);
+    const s1 = run(['queue-status', '--redis', redis.url, '--queue', name]);
+    expect(s1.stdout.toString()).toMatch(new RegExp(`queue ${name}: 0 waiting, 0 active, 0 delayed, 3 completed, 0 failed`));
+    const bad = run(['worker', '--redis', redis.url, '--queue', name, '--store', 'ftp://x']);
+    expect(bad.status).toBe(2);
+  });
+});
+
 describe('optional peers', () => {
   it("require('ttsav') never loads bullmq or ioredis; ttsav/queue without them fails with ERR_TTSAV_LOAD naming both", () => {
     const probe = spawnSync(process.execPath, ['-e', `require('./dist/index.js'); process.stdout.write(String(Object.keys(require.cache).filter((k) => /node_modules\\/(bullmq|ioredis)\\//.test(k)).length))`], { cwd: ROOT });

@@ -14,3 +14,5 @@ export { fileStorage, checkKey } from './storage';
 export type { Storage, StorageMeta } from './storage';
 export { jobIdFor } from './jobs';
 export type { QueueJob, SpeakJob, TranscodeJob, Connection } from './jobs';
+export { s3Storage, s3Client } from './s3';
+export type { S3StorageOptions, S3ClientLike } from './s3';
