@@ -13,6 +13,7 @@ import { runDoctor, runProbe } from './cli/info';
 import { UsageError, describeError } from './cli/common';
 import { addSpeakCommands } from './cli/speak';
 import { runTranscode, type TranscodeFlags } from './cli/transcode';
+import { runLive } from './cli-live';
 import { addQueueCommands } from './cli/queue';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
@@ -90,6 +91,8 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .action(async (flags: { json?: boolean; edge?: boolean; endpoint?: string }) => setCode(await runDoctor(flags, userThreadpool)));
 
   addSpeakCommands(cmd, setCode);
+  // live parses its own arguments (lib/cli-live.ts; main() hands them over): listed here for help.
+  cmd.command('live').summary('speak lines live to an RTMP(S) server with a looped video, until SIGINT (live --help)');
 
   addQueueCommands(cmd, setCode);
 
@@ -113,6 +116,7 @@ function safeVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'live') return runLive(argv.slice(1));
   const userThreadpool = process.env.UV_THREADPOOL_SIZE;
   let code = 0;
   const cmd = program(userThreadpool, (c) => (code = c));

@@ -12,6 +12,7 @@ export type TtsavErrorCode =
   | 'ERR_TTSAV_TTS' // a text-to-speech engine failed (HTTP status or close reason in message and detail)
   | 'ERR_TTSAV_TTS_TIMEOUT' // a text-to-speech request ran past a deadline (connect, idle or total)
   | 'ERR_TTSAV_HW_UNAVAILABLE' // the hardware device type asked for (hwaccel) cannot be opened here
+  | 'ERR_TTSAV_NETWORK' // publish(): the server cannot be reached or kept (refused, dropped, name or TLS failure)
   | 'ERR_TTSAV_STORAGE' // a queue storage (files, S3) failed to read or write an object
   | 'ERR_TTSAV_INTERNAL'; // libav failed in a way no input should cause: please report it
 
@@ -70,6 +71,7 @@ const CODES: ReadonlySet<string> = new Set<TtsavErrorCode>([
   'ERR_TTSAV_TTS',
   'ERR_TTSAV_TTS_TIMEOUT',
   'ERR_TTSAV_HW_UNAVAILABLE',
+  'ERR_TTSAV_NETWORK',
   'ERR_TTSAV_STORAGE',
   'ERR_TTSAV_INTERNAL',
 ]);

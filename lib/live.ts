@@ -29,6 +29,8 @@ export type LiveClip = Buffer | Uint8Array | { audio: Buffer | Uint8Array };
 export class LiveFeed extends Readable {
   readonly sampleRate: number;
   readonly channels: number;
+  /** The output's framing: 'adts' (what publish() takes) or 'fmp4'. */
+  readonly format: 'adts' | 'fmp4';
   #encoder: TranscodeStream;
   #clock: () => number;
   #origin: number;
@@ -57,6 +59,7 @@ export class LiveFeed extends Readable {
     this.#conceal = native.concealDecodeErrors === true;
     this.sampleRate = native.sampleRate || native.fallbackSampleRate;
     this.channels = native.channels || 1;
+    this.format = streamOptions.format === 'fmp4' ? 'fmp4' : 'adts';
     this.#encoder = new TranscodeStream({
       ...streamOptions,
       sampleRate: this.sampleRate,

@@ -111,6 +111,39 @@ export type NativeStreamCallback = (err: unknown, out?: Buffer, stats?: NativeSt
 /** Opaque handle of one streaming session. */
 export type NativeStream = { readonly __ttsavStream: unique symbol };
 
+/** Opaque handle of one publisher (native/av/publish.h). */
+export type NativePublisher = { readonly __ttsavPublisher: unique symbol };
+
+export interface NativePublishOptions {
+  url?: string;
+  container: 'flv' | 'mpegts';
+  caFile?: string;
+  tlsVerify?: boolean;
+  maxQueueMs?: number;
+  connectTimeoutMs?: number;
+  ioTimeoutMs?: number;
+}
+
+export type NativePublishEvent =
+  | { type: 'connected' }
+  | { type: 'disconnected'; error: unknown; wasConnected: boolean }
+  | { type: 'data'; bytes: Buffer }
+  | { type: 'closed' };
+
+export interface NativePublishStats {
+  connected: boolean;
+  sentBytes: number;
+  sentAudioMs: number;
+  sentVideoMs: number;
+  droppedMs: number;
+  audioEndMs: number;
+  videoEndMs: number;
+  queuedMs: number;
+  loops: number;
+  sampleRate: number;
+  channels: number;
+}
+
 /** Opaque handle of one running job. */
 export type NativeJob = { readonly __ttsavJob: unique symbol };
 
@@ -127,6 +160,17 @@ export interface NativeBinding {
   streamPush(stream: NativeStream, chunk: Uint8Array, callback: NativeStreamCallback): void;
   streamEnd(stream: NativeStream, callback: NativeStreamCallback): void;
   streamDestroy(stream: NativeStream): void;
+  publishCreate(
+    options: NativePublishOptions,
+    video: Uint8Array | string | null,
+    onEvent: (event: NativePublishEvent) => void,
+  ): { handle: NativePublisher; width?: number; height?: number; loopMs?: number };
+  publishPush(handle: NativePublisher, adts: Uint8Array): void;
+  publishConnect(handle: NativePublisher): void;
+  publishClose(handle: NativePublisher): void;
+  publishAbort(handle: NativePublisher): void;
+  publishStats(handle: NativePublisher): NativePublishStats;
+  checkImage(bytes: Uint8Array): { width: number; height: number };
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
   demuxers(): string[];

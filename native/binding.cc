@@ -13,6 +13,7 @@ extern "C" {
 #include "av/version.h"
 #include "convert.h"
 #include "info_workers.h"
+#include "publish_binding.h"
 #include "stream_binding.h"
 #include "transcode_worker.h"
 
@@ -73,6 +74,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("streamPush", Napi::Function::New(env, StreamPush, "streamPush"));
   exports.Set("streamEnd", Napi::Function::New(env, StreamEnd, "streamEnd"));
   exports.Set("streamDestroy", Napi::Function::New(env, StreamDestroy, "streamDestroy"));
+  exports.Set("publishCreate", Napi::Function::New(env, PublishCreate, "publishCreate"));
+  exports.Set("publishPush", Napi::Function::New(env, PublishPush, "publishPush"));
+  exports.Set("publishConnect", Napi::Function::New(env, PublishConnect, "publishConnect"));
+  exports.Set("publishClose", Napi::Function::New(env, PublishClose, "publishClose"));
+  exports.Set("publishAbort", Napi::Function::New(env, PublishAbort, "publishAbort"));
+  exports.Set("publishStats", Napi::Function::New(env, PublishStats, "publishStats"));
+  exports.Set("checkImage", Napi::Function::New(env, CheckImage, "checkImage"));
   exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   return exports;

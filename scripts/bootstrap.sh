@@ -2,8 +2,8 @@
 # Installs what ttsav needs from Debian/Ubuntu packages, skipping what is already there:
 # the FFmpeg development libraries and pkg-config (to build the addon), a C++ toolchain and CMake (node-gyp and
 # cmake-js builds), the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation), and clang with
-# its sanitizer and libFuzzer runtimes (the fuzz test), and redis-server (the ttsav/queue tests start their own on a
-# loopback port).
+# its sanitizer and libFuzzer runtimes (the fuzz test), redis-server (the ttsav/queue tests start their own on a
+# loopback port), nginx with the RTMP module and stunnel4 (the publish() tests run a real RTMP server on loopback).
 set -euo pipefail
 
 PACKAGES=(
@@ -11,6 +11,7 @@ PACKAGES=(
   g++ make cmake python3
   ffmpeg espeak-ng sox
   clang libclang-rt-14-dev
+  nginx libnginx-mod-rtmp stunnel4
   redis-server
 )
 

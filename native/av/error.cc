@@ -32,6 +32,7 @@ const char* CodeName(ErrorCode code) {
     case ErrorCode::Aborted: return "ERR_TTSAV_ABORTED";
     case ErrorCode::Timeout: return "ERR_TTSAV_TIMEOUT";
     case ErrorCode::NoMemory: return "ERR_TTSAV_NO_MEMORY";
+    case ErrorCode::Network: return "ERR_TTSAV_NETWORK";
     case ErrorCode::Internal: return "ERR_TTSAV_INTERNAL";
   }
   return "ERR_TTSAV_INTERNAL";

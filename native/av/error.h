@@ -15,6 +15,7 @@ enum class ErrorCode {
   Aborted,      // ERR_TTSAV_ABORTED: cancelled by the caller
   Timeout,      // ERR_TTSAV_TIMEOUT: the job's deadline passed
   NoMemory,     // ERR_TTSAV_NO_MEMORY: an allocation failed
+  Network,      // ERR_TTSAV_NETWORK: a live publish could not reach or keep its server
   Internal,     // ERR_TTSAV_INTERNAL: libav failed in a way no input should cause
 };
 

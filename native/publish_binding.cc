@@ -1,0 +1,183 @@
+// N-API side of the publisher (av/publish.h): a handle per broadcast; the publisher thread's events come back to
+// JS through a thread-safe function, so no network write ever runs on the main thread.
+#include "publish_binding.h"
+
+#include <memory>
+#include <string>
+
+#include "av/publish.h"
+#include "convert.h"
+
+namespace ttsav {
+namespace {
+
+struct PublishHandle {
+  std::unique_ptr<av::Publisher> publisher;
+};
+
+void CallJs(Napi::Env env, Napi::Function callback, std::nullptr_t*, av::PublishEvent* ev) {
+  std::unique_ptr<av::PublishEvent> owned(ev);
+  if (env == nullptr || callback.IsEmpty()) return;
+  try {
+    Napi::HandleScope scope(env);
+    Napi::Object o = Napi::Object::New(env);
+    switch (ev->type) {
+      case av::PublishEvent::Type::Connected: o.Set("type", "connected"); break;
+      case av::PublishEvent::Type::Disconnected:
+        o.Set("type", "disconnected");
+        o.Set("error", ErrorToJs(env, ev->code, av::Stage::Mux, ev->message, ev->averror, ev->detail));
+        o.Set("wasConnected", ev->wasConnected);
+        break;
+      case av::PublishEvent::Type::Data:
+        o.Set("type", "data");
+        o.Set("bytes", Napi::Buffer<uint8_t>::Copy(env, ev->bytes.data(), ev->bytes.size()));
+        break;
+      case av::PublishEvent::Type::Closed: o.Set("type", "closed"); break;
+    }
+    callback.Call({o});
+  } catch (const Napi::Error&) {
+    // The environment is going away, or the JS handler threw (it reports its own errors).
+  }
+}
+
+using EventTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, av::PublishEvent, CallJs>;
+
+av::Publisher& PublisherOf(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) ThrowCoded(info.Env(), "ERR_TTSAV_OPTIONS", "expected a publisher handle");
+  auto* h = info[0].As<Napi::External<PublishHandle>>().Data();
+  if (!h->publisher) ThrowCoded(info.Env(), "ERR_TTSAV_OPTIONS", "the publisher is gone");
+  return *h->publisher;
+}
+
+[[noreturn]] void ThrowAvError(Napi::Env env, const av::Error& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, av::CodeName(e.code)));
+  if (!e.detail.empty()) err.Set("detail", Napi::String::New(env, e.detail));
+  throw err;
+}
+
+std::string StringOr(const Napi::Object& o, const char* key, const std::string& fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;
+}
+
+int64_t IntOr(const Napi::Object& o, const char* key, int64_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int64Value() : fallback;
+}
+
+}  // namespace
+
+// publishCreate(options, video: Buffer | string | null, onEvent) -> handle. Reads the loop video at once (typed
+// errors before anything goes live); the publisher thread starts idle until publishConnect.
+Napi::Value PublishCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsObject() || !info[2].IsFunction())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "publishCreate(options, video, onEvent)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  av::PublishOptions options;
+  options.url = StringOr(o, "url", "");
+  options.container = StringOr(o, "container", "flv");
+  options.caFile = StringOr(o, "caFile", "");
+  options.tlsVerify = !o.Get("tlsVerify").IsBoolean() || o.Get("tlsVerify").As<Napi::Boolean>().Value();
+  options.maxQueueMs = IntOr(o, "maxQueueMs", options.maxQueueMs);
+  options.connectTimeoutMs = IntOr(o, "connectTimeoutMs", options.connectTimeoutMs);
+  options.ioTimeoutMs = IntOr(o, "ioTimeoutMs", options.ioTimeoutMs);
+  std::shared_ptr<const av::VideoLoop> video;
+  try {
+    if (info[1].IsString()) {
+      video = av::VideoLoop::FromFile(info[1].As<Napi::String>().Utf8Value());
+    } else if (info[1].IsTypedArray()) {
+      auto bytes = info[1].As<Napi::Uint8Array>();
+      video = av::VideoLoop::FromBytes(bytes.Data(), bytes.ByteLength());
+    }
+  } catch (const av::Error& e) {
+    ThrowAvError(env, e);
+  } catch (const std::bad_alloc&) {
+    ThrowCoded(env, "ERR_TTSAV_NO_MEMORY", "out of memory reading the loop video");
+  }
+  EventTsfn tsfn = EventTsfn::New(env, info[2].As<Napi::Function>(), "ttsav:publish", 0, 1);
+  auto handle = std::make_unique<PublishHandle>();
+  try {
+    handle->publisher = std::make_unique<av::Publisher>(
+        options, video,
+        [tsfn](av::PublishEvent&& ev) mutable { tsfn.NonBlockingCall(new av::PublishEvent(std::move(ev))); },
+        [tsfn]() mutable { tsfn.Release(); });
+  } catch (const av::Error& e) {
+    tsfn.Release();
+    ThrowAvError(env, e);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  if (video) {
+    out.Set("width", video->Width());
+    out.Set("height", video->Height());
+    out.Set("loopMs", static_cast<double>(av_rescale_q(video->Span(), video->TimeBase(), AVRational{1, 1000})));
+  }
+  out.Set("handle", Napi::External<PublishHandle>::New(env, handle.release(), [](Napi::Env, PublishHandle* h) { delete h; }));
+  return out;
+}
+
+Napi::Value PublishPush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  av::Publisher& p = PublisherOf(info);
+  if (info.Length() < 2 || !info[1].IsTypedArray()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "expected a Buffer chunk");
+  auto bytes = info[1].As<Napi::Uint8Array>();
+  try {
+    p.PushAdts(bytes.Data(), bytes.ByteLength());
+  } catch (const av::Error& e) {
+    ThrowAvError(env, e);
+  }
+  return env.Undefined();
+}
+
+Napi::Value PublishConnect(const Napi::CallbackInfo& info) {
+  PublisherOf(info).Connect();
+  return info.Env().Undefined();
+}
+
+Napi::Value PublishClose(const Napi::CallbackInfo& info) {
+  PublisherOf(info).Close();
+  return info.Env().Undefined();
+}
+
+Napi::Value PublishAbort(const Napi::CallbackInfo& info) {
+  PublisherOf(info).Abort();
+  return info.Env().Undefined();
+}
+
+Napi::Value PublishStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  av::PublishStats s = PublisherOf(info).Stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("connected", s.connected);
+  o.Set("sentBytes", static_cast<double>(s.sentBytes));
+  o.Set("sentAudioMs", static_cast<double>(s.sentAudioMs));
+  o.Set("sentVideoMs", static_cast<double>(s.sentVideoMs));
+  o.Set("droppedMs", static_cast<double>(s.droppedMs));
+  o.Set("audioEndMs", static_cast<double>(s.audioEndMs));
+  o.Set("videoEndMs", static_cast<double>(s.videoEndMs));
+  o.Set("queuedMs", static_cast<double>(s.queuedMs));
+  o.Set("loops", static_cast<double>(s.loops));
+  o.Set("sampleRate", s.sampleRate);
+  o.Set("channels", s.channels);
+  return o;
+}
+
+// checkImage(bytes) -> { width, height }; throws ERR_TTSAV_INVALID_DATA for a truncated or corrupt picture.
+Napi::Value CheckImage(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "expected image bytes");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  int w = 0, h = 0;
+  try {
+    av::CheckImage(bytes.Data(), bytes.ByteLength(), &w, &h);
+  } catch (const av::Error& e) {
+    ThrowAvError(env, e);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("width", w);
+  o.Set("height", h);
+  return o;
+}
+
+}  // namespace ttsav
