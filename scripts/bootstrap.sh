@@ -3,7 +3,7 @@
 # the FFmpeg development libraries and pkg-config (to build the addon), a C++ toolchain and CMake (node-gyp and
 # cmake-js builds), the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation), and clang with
 # its sanitizer and libFuzzer runtimes (the fuzz test), and redis-server (the ttsav/queue tests start their own on a
-# loopback port).
+# loopback port), and nasm (scripts/build-ffmpeg.sh, the bundled FFmpeg).
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +12,7 @@ PACKAGES=(
   ffmpeg espeak-ng sox
   clang libclang-rt-14-dev
   redis-server
+  nasm
 )
 
 missing=()
