@@ -174,7 +174,7 @@ export interface NativeBinding {
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
   demuxers(): string[];
-  versions(): { ffmpeg: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
+  versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
 }
 
 const INSTALL_HINT =

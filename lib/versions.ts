@@ -13,8 +13,14 @@ export interface LibraryVersion {
 
 export interface Versions {
   ttsav: string;
-  /** FFmpeg's own version string (e.g. '5.1.9-0+deb12u1'). */
+  /** FFmpeg's own version string (e.g. '5.1.9-0+deb12u1', '7.1.5'). */
   ffmpeg: string;
+  /** Which FFmpeg the addon links: 'bundled' (static, from scripts/build-ffmpeg.sh) or 'system' (pkg-config). */
+  build: 'bundled' | 'system';
+  /** FFmpeg's license as it reports it (e.g. 'LGPL version 2.1 or later'). */
+  license: string;
+  /** FFmpeg's ./configure flags. */
+  configuration: string;
   libraries: { avutil: LibraryVersion; avcodec: LibraryVersion; avformat: LibraryVersion; avfilter: LibraryVersion; swresample: LibraryVersion };
   /** Node-API version the addon targets. */
   napi: number;
@@ -24,5 +30,13 @@ export interface Versions {
 export function versions(): Versions {
   const v = loadNative().versions();
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
-  return { ttsav: pkg.version, ffmpeg: v.ffmpeg, libraries: v.libraries as unknown as Versions['libraries'], napi: v.napi };
+  return {
+    ttsav: pkg.version,
+    ffmpeg: v.ffmpeg,
+    build: v.bundled ? 'bundled' : 'system',
+    license: v.license,
+    configuration: v.configuration,
+    libraries: v.libraries as unknown as Versions['libraries'],
+    napi: v.napi,
+  };
 }

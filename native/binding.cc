@@ -24,6 +24,10 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
   out.Set("ffmpeg", av::FFmpegVersionText());
+  const av::FFmpegBuild build = av::FFmpegBuildInfo();
+  out.Set("bundled", build.bundled);
+  out.Set("license", build.license);
+  out.Set("configuration", build.configuration);
   Napi::Object libs = Napi::Object::New(env);
   for (const auto& v : av::LibraryVersions()) {
     Napi::Object lib = Napi::Object::New(env);

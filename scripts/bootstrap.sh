@@ -3,7 +3,8 @@
 # the FFmpeg development libraries and pkg-config (to build the addon), a C++ toolchain and CMake (node-gyp and
 # cmake-js builds), the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation), and clang with
 # its sanitizer and libFuzzer runtimes (the fuzz test), redis-server (the ttsav/queue tests start their own on a
-# loopback port), nginx with the RTMP module and stunnel4 (the publish() tests run a real RTMP server on loopback).
+# loopback port), nginx with the RTMP module and stunnel4 (the publish() tests run a real RTMP server on loopback),
+# and nasm (scripts/build-ffmpeg.sh, the bundled FFmpeg).
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +14,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   nginx libnginx-mod-rtmp stunnel4
   redis-server
+  nasm
 )
 
 missing=()

@@ -84,7 +84,7 @@ export async function runDoctor(flags: { json?: boolean; edge?: boolean; endpoin
   if (report.error) out.push(`ttsav        NOT USABLE: ${report.error as string}`);
   else {
     const v = report.versions as ReturnType<typeof versions>;
-    out.push(`ttsav        ${v.ttsav} (N-API ${v.napi}), FFmpeg ${v.ffmpeg}`);
+    out.push(`ttsav        ${v.ttsav} (N-API ${v.napi}), FFmpeg ${v.ffmpeg} (${v.build}, ${v.license})`);
     for (const [name, lib] of Object.entries(v.libraries))
       out.push(`  lib${name.padEnd(11)} compiled ${lib.compiled}, runtime ${lib.runtime}${lib.compatible ? '' : '  INCOMPATIBLE'}`);
     out.push('formats');

@@ -18,7 +18,7 @@ namespace {
 constexpr int kIoBufferSize = 32 * 1024;
 
 AVIOContext* NewAvio(void* opaque, bool writable, int (*read)(void*, uint8_t*, int),
-                     int (*write)(void*, uint8_t*, int), int64_t (*seek)(void*, int64_t, int)) {
+                     int (*write)(void*, AvioWriteBuffer, int), int64_t (*seek)(void*, int64_t, int)) {
   auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
   if (buffer == nullptr) throw std::bad_alloc();
   AVIOContext* ctx = avio_alloc_context(buffer, kIoBufferSize, writable ? 1 : 0, opaque, read, write, seek);
@@ -125,7 +125,7 @@ bool MemoryWriter::Reserve(size_t needed) {
   return true;
 }
 
-int MemoryWriter::Write(void* opaque, uint8_t* buf, int size) {
+int MemoryWriter::Write(void* opaque, AvioWriteBuffer buf, int size) {
   auto* self = static_cast<MemoryWriter*>(opaque);
   if (size <= 0) return 0;
   size_t end = self->pos_ + static_cast<size_t>(size);

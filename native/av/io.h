@@ -6,10 +6,21 @@
 #include <cstdint>
 #include <memory>
 
+extern "C" {
+#include <libavformat/version.h>
+}
+
 struct AVIOContext;
 struct AVFormatContext;
 
 namespace ttsav::av {
+
+// The buffer type of an AVIOContext write callback: const from libavformat 61 (FFmpeg 7) on.
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+using AvioWriteBuffer = const uint8_t*;
+#else
+using AvioWriteBuffer = uint8_t*;
+#endif
 
 struct AvioDeleter {
   void operator()(AVIOContext* ctx) const;
@@ -64,7 +75,7 @@ class MemoryWriter {
   OwnedBytes TakeWritten();
 
  private:
-  static int Write(void* opaque, uint8_t* buf, int size);
+  static int Write(void* opaque, AvioWriteBuffer buf, int size);
   static int64_t Seek(void* opaque, int64_t offset, int whence);
   static int IoOpen(AVFormatContext* s, AVIOContext** pb, const char* url, int flags, void** options);
   static int IoClose(AVFormatContext* s, AVIOContext* pb);

@@ -56,4 +56,14 @@ std::string CheckLibraryVersions() {
 
 std::string FFmpegVersionText() { return av_version_info(); }
 
+FFmpegBuild FFmpegBuildInfo() {
+  FFmpegBuild b;
+#ifdef TTSAV_FFMPEG_BUNDLED
+  b.bundled = true;
+#endif
+  b.license = avutil_license();
+  b.configuration = avutil_configuration();
+  return b;
+}
+
 }  // namespace ttsav::av

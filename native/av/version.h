@@ -20,4 +20,11 @@ std::vector<LibraryVersion> LibraryVersions();
 std::string CheckLibraryVersions();
 std::string FFmpegVersionText();  // av_version_info()
 
+struct FFmpegBuild {
+  bool bundled = false;       // linked statically from scripts/build-ffmpeg.sh (TTSAV_FFMPEG=bundled)
+  std::string license;        // avutil_license(): "LGPL version 2.1 or later", "GPL version 2 or later", ...
+  std::string configuration;  // avutil_configuration(): the ./configure flags
+};
+FFmpegBuild FFmpegBuildInfo();
+
 }  // namespace ttsav::av

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Builds the minimal, static, LGPL-only FFmpeg that ttsav links when TTSAV_FFMPEG=bundled, with lame and opus
+# built from their Debian source packages (-fPIC: Debian's own .a files are PIE and refuse to go into a shared
+# object), and the ffmpeg CLI from the same source and configuration (the tests' oracle; never shipped).
+#
+#   bash scripts/build-ffmpeg.sh            # build once; later runs print the prefix and exit
+#   bash scripts/build-ffmpeg.sh --prefix   # print the prefix only (fails if not built)
+#
+# The result lives in .ffmpeg/<key>/prefix (git-ignored), where <key> hashes this script: changing a version or
+# a configure flag makes a new prefix, never a half-reused one. A build is only trusted once its `.complete` stamp
+# exists; a failed or interrupted build leaves no stamp and is started over.
+#
+# Sources come from Debian's source packages: a private apt directory with deb-src entries derived from this
+# machine's own apt sources (its Debian mirror, with the suite that carries FFmpeg 7.1), /etc untouched. apt checks
+# the files against the signed Sources index; we check the .dsc's SHA-256 sums again before unpacking.
+set -euo pipefail
+
+FFMPEG_DEB_VERSION="7:7.1.5-0+deb13u1"
+LAME_DEB_VERSION="3.100-6"
+OPUS_DEB_VERSION="1.5.2-2"
+SOURCE_SUITE="trixie"
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+KEY="$(sha256sum "$0" | cut -c1-12)"
+BASE="$ROOT/.ffmpeg"
+DIR="$BASE/ffmpeg-7.1-$KEY"
+PREFIX="$DIR/prefix"
+
+die() {
+  echo "build-ffmpeg: $*" >&2
+  exit 1
+}
+
+if [ "${1:-}" = "--prefix" ]; then
+  [ -f "$DIR/.complete" ] || die "not built yet: run bash scripts/build-ffmpeg.sh"
+  echo "$PREFIX"
+  exit 0
+fi
+if [ -f "$DIR/.complete" ]; then
+  echo "$PREFIX"
+  exit 0
+fi
+
+command -v nasm >/dev/null || die "nasm is missing (without it the AAC encoder is slower and its bitstream differs): apt-get install nasm"
+command -v cc >/dev/null || command -v gcc >/dev/null || die "no C compiler: apt-get install build-essential"
+command -v make >/dev/null || die "make is missing: apt-get install make"
+command -v apt-get >/dev/null || die "apt-get is missing: the sources come from Debian's source packages"
+
+JOBS="${TTSAV_BUILD_JOBS:-$(nproc)}"
+rm -rf "$DIR"
+mkdir -p "$DIR/apt/lists/partial" "$DIR/apt/cache/archives/partial" "$DIR/apt/etc/sources.list.d" "$DIR/dl" "$DIR/src" "$PREFIX"
+
+# deb-src entries from this machine's Debian mirrors (deb822 .sources and one-line .list files).
+mirrors() {
+  {
+    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' || true
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }' || true
+  } | grep -E '/debian/?$' | sort -u || true
+}
+MIRRORS="$(mirrors)"
+[ -n "$MIRRORS" ] || die "no Debian mirror in /etc/apt sources to derive a deb-src entry from"
+{
+  echo "Types: deb-src"
+  echo "URIs: $(echo $MIRRORS)"
+  echo "Suites: $SOURCE_SUITE"
+  echo "Components: main"
+  echo "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+} > "$DIR/apt/etc/sources.list.d/ttsav-src.sources"
+: > "$DIR/apt/etc/sources.list"
+APT=(-o "Dir::Etc::SourceList=$DIR/apt/etc/sources.list" -o "Dir::Etc::SourceParts=$DIR/apt/etc/sources.list.d"
+  -o "Dir::State::Lists=$DIR/apt/lists" -o "Dir::Cache=$DIR/apt/cache" -o "APT::Sandbox::User=root")
+apt-get "${APT[@]}" -qq update || die "apt-get update of the private deb-src list failed (network? mirror?)"
+
+fetch() { # package version
+  (cd "$DIR/dl" && apt-get "${APT[@]}" -qq source --download-only "$1=$2" >/dev/null) ||
+    die "cannot download the $1 $2 source package"
+  local dsc
+  dsc="$(ls "$DIR/dl/$1_"*.dsc | head -1)"
+  # Checksums-Sha256 of the .dsc: every listed file must match.
+  awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on && NF == 3 { print $1 "  " $3 }' "$dsc" |
+    (cd "$DIR/dl" && sha256sum --quiet -c -) || die "checksum mismatch in the $1 source package: delete $DIR and retry"
+}
+
+unpack() { # package → directory
+  local orig
+  orig="$(ls "$DIR/dl/$1_"*.orig.tar.* | grep -v '\.asc$' | head -1)"
+  mkdir -p "$DIR/src/$1"
+  tar -xf "$orig" -C "$DIR/src/$1" --strip-components=1
+  echo "$DIR/src/$1"
+}
+
+fetch ffmpeg "$FFMPEG_DEB_VERSION"
+fetch lame "$LAME_DEB_VERSION"
+fetch opus "$OPUS_DEB_VERSION"
+
+export CFLAGS="-O2 -fPIC -fvisibility=hidden"
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
+
+echo "build-ffmpeg: lame" >&2
+src="$(unpack lame)"
+(cd "$src" && ./configure --prefix="$PREFIX" --enable-static --disable-shared --with-pic --disable-frontend \
+  --disable-decoder --disable-gtktest --enable-nasm >"$DIR/lame.log" 2>&1 && make -j"$JOBS" >>"$DIR/lame.log" 2>&1 &&
+  make install >>"$DIR/lame.log" 2>&1) || die "lame failed to build: see $DIR/lame.log"
+
+echo "build-ffmpeg: opus" >&2
+src="$(unpack opus)"
+(cd "$src" && ./configure --prefix="$PREFIX" --enable-static --disable-shared --with-pic --disable-doc \
+  --disable-extra-programs >"$DIR/opus.log" 2>&1 && make -j"$JOBS" >>"$DIR/opus.log" 2>&1 &&
+  make install >>"$DIR/opus.log" 2>&1) || die "opus failed to build: see $DIR/opus.log"
+
+# What ttsav uses, and nothing else (see native/ and lib/options.ts). Audio in: the containers and codecs
+# EdgeTTS, TTS engines, phones and editors produce; out: AAC (mp4/adts), Opus (ogg/webm), MP3.
+DEMUXERS=aac,ac3,aiff,amr,ape,au,caf,eac3,flac,flv,live_flv,matroska,mov,mp3,mpegts,ogg,w64,wav,wv,
+DEMUXERS+=pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
+DECODERS=aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
+DECODERS+=adpcm_ima_wav,adpcm_ms,gsm_ms,pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,
+DECODERS+=pcm_s24be,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
+PARSERS=aac,aac_latm,ac3,flac,mpegaudio,opus,vorbis,h264
+ENCODERS=aac,libmp3lame,libopus,pcm_s16le
+MUXERS=adts,ipod,matroska,mov,mp3,mp4,ogg,opus,webm,wav,flv,mpegts
+BSFS=aac_adtstoasc,h264_mp4toannexb,extract_extradata
+FILTERS=abuffer,abuffersink,aformat,aresample,atempo,volume,highpass,lowpass,afade,apad,atrim,asetpts,silenceremove,
+FILTERS+=loudnorm,ebur128,concat,aecho,anull,null,format,scale,crop,trim,asetnsamples,amix,sidechaincompress,
+FILTERS+=acompressor,alimiter,asplit,amerge,pan,volumedetect
+PROTOCOLS=file,pipe
+
+echo "build-ffmpeg: ffmpeg $FFMPEG_DEB_VERSION" >&2
+src="$(unpack ffmpeg)"
+(cd "$src" && ./configure --prefix="$PREFIX" --pkg-config-flags=--static \
+  --extra-cflags="-I$PREFIX/include -fPIC" --extra-ldflags="-L$PREFIX/lib" \
+  --enable-static --disable-shared --enable-pic --disable-autodetect --disable-everything --disable-doc \
+  --disable-debug --disable-avdevice --disable-postproc --disable-network \
+  --enable-avformat --enable-avcodec --enable-avfilter --enable-swresample --enable-swscale \
+  --enable-ffmpeg --disable-ffplay --disable-ffprobe --enable-pthreads \
+  --enable-libmp3lame --enable-libopus \
+  --enable-demuxer="$DEMUXERS" --enable-decoder="$DECODERS" --enable-parser="$PARSERS" \
+  --enable-encoder="$ENCODERS" --enable-muxer="$MUXERS" --enable-bsf="$BSFS" --enable-filter="$FILTERS" \
+  --enable-protocol="$PROTOCOLS" >"$DIR/ffmpeg-configure.log" 2>&1) ||
+  die "FFmpeg's configure failed: see $DIR/ffmpeg-configure.log (and $src/ffbuild/config.log)"
+grep -q -- '--enable-gpl\|--enable-nonfree' "$src/ffbuild/config.mak" && die "the configuration is not LGPL-only"
+(cd "$src" && make -j"$JOBS" >"$DIR/ffmpeg-build.log" 2>&1 && make install >>"$DIR/ffmpeg-build.log" 2>&1) ||
+  die "FFmpeg failed to build: see $DIR/ffmpeg-build.log"
+"$PREFIX/bin/ffmpeg" -hide_banner -L 2>/dev/null | grep -q 'Lesser General Public' || die "the built ffmpeg does not report the LGPL"
+
+touch "$DIR/.complete"
+echo "$PREFIX"
