@@ -1,7 +1,7 @@
 // One cell of the throughput table, in a fresh Node process: one contender, one corpus, one concurrency.
 // bench/run.mjs starts it as `node cell.mjs '<json>'` and reads one JSON line from stdout.
 //
-// config: { kind: 'spawn' | 'ttsav' | 'pool' | 'nodeav', settings: 'seed' | 'speech', conc: number | 'auto',
+// config: { kind: 'spawn' | 'ttsav' | 'pool' | 'nodeav' | 'nodeav-sync', settings: 'seed' | 'speech', conc: number | 'auto',
 //           list: file with one input path a line, repeat?: times through the list (default 1),
 //           outDir?: where spawned ffmpeg writes (a tmpfs), ttsav?: path of ttsav's dist/index.js,
 //           sampleMs?: RSS sampling period (0: none) }
@@ -44,7 +44,7 @@ const SETTINGS = {
   speech: {
     ttsav: { preset: 'speech' },
     ffmpeg: ['-c:a', 'aac', '-aac_coder', 'fast', '-b:a', '64k', '-ac', '1', '-movflags', '+faststart', '-f', 'mp4'],
-    nodeav: { sampleRate: 0, channels: 1, bitrate: 64000, aacCoder: 'fast' },
+    nodeav: { sampleRate: 0, channels: 1, bitrate: 64000, aacCoder: 'fast', faststart: true }, // (sync contender only)
   },
 };
 const settings = SETTINGS[config.settings];
@@ -61,6 +61,7 @@ async function limited(limit, job) {
 let outBytes = 0;
 let runBatch;
 let warm;
+let cleanup; // what keeps the process alive after the batch (worker threads)
 
 if (config.kind === 'spawn') {
   const outDir = path.join(config.outDir, `out-${process.pid}`);
@@ -86,6 +87,18 @@ if (config.kind === 'spawn') {
     };
     warm = () => one(0);
     runBatch = () => limited(config.conc, one);
+  } else if (config.kind === 'nodeav-sync') {
+    // node-av's sync API on worker_threads: one job per thread, as many threads as the concurrency. Every thread is
+    // started and warmed up (one job each) before the clock starts, as ttsav's threadpool is.
+    const { createNodeAvSyncWorkers } = await import('./nodeav-sync.mjs');
+    const workers = createNodeAvSyncWorkers(config.conc, settings.nodeav);
+    const one = async (i) => {
+      const data = await workers.transcode(inputs[i % inputs.length]);
+      outBytes += data.length;
+    };
+    warm = () => Promise.all(Array.from({ length: config.conc }, () => one(0)));
+    runBatch = () => limited(config.conc, one);
+    cleanup = () => workers.close();
   } else {
     const ttsav = createRequire(import.meta.url)(config.ttsav ?? '../dist/index.js');
     if (config.kind === 'ttsav') {
@@ -146,3 +159,4 @@ process.stdout.write(
     trace: config.trace ? trace : undefined,
   }) + '\n',
 );
+await cleanup?.();

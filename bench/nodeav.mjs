@@ -26,6 +26,11 @@ export function nodeAvFFmpeg() {
   return getFFmpegInfo().version;
 }
 
+/** The versions of the libav libraries inside node-av's addon: { avcodec: '62.36.101', … }. */
+export function nodeAvLibraries() {
+  return getFFmpegInfo().libraries;
+}
+
 /** A growable, seekable in-memory output (MP4 seeks back to patch sizes). node-av calls write/seek unbound. */
 function memoryOutput() {
   let buf = Buffer.allocUnsafe(64 * 1024);

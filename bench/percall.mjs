@@ -38,7 +38,7 @@ for (const [clip, file] of [['~8.5 s line', config.typical], ['~1 s phrase', con
     .add('spawn ffmpeg (seed settings)', deferred(() => spawnFfmpeg(file, out)))
     .add('ttsav transcode() (seed settings)', deferred(() => ttsav.transcode(data, { faststart: false })))
     .add("ttsav transcode() 'speech'", deferred(() => ttsav.transcode(data, { preset: 'speech' })))
-    .add('node-av (seed settings)', deferred(() => nodeAvTranscode(data, seedNodeAv)));
+    .add('node-av async API (seed settings)', deferred(() => nodeAvTranscode(data, seedNodeAv)));
   await new Promise((resolve) => {
     suite.on('cycle', (e) => console.error(String(e.target)));
     suite.on('complete', resolve);

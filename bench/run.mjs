@@ -3,7 +3,8 @@
 // with the same settings, in one run, contenders interleaved round by round (order reversed every other round) so
 // drift and other load hit all of them alike. Every cell runs in a fresh process. See bench/README.md.
 //
-//   node bench/run.mjs [--rounds N] [--phases check,percall,throughput,rss] [--quick] [--write-results]
+//   node bench/run.mjs [--rounds N] [--phases check,percall,throughput,rss,encode] [--quick] [--write-results]
+//                      [--kinds ttsav,floor,nodeav-sync,nodeav] [--conc 2]   (only these cells in the throughput table)
 //                      [--rss-from .tmp/bench/results-<date>.json]   (quote an earlier run's memory phase)
 //   node bench/run.mjs --report-from .tmp/bench/results-<date>.json [--write-results]   (report a saved run again)
 //
@@ -34,7 +35,9 @@ const option = (name, fallback) => {
 };
 const quick = flag('quick'); // a smoke run: 10 files a set, 1 round
 const rounds = Number(option('rounds', quick ? 1 : 2));
-const phases = new Set(String(option('phases', 'check,percall,throughput,rss')).split(','));
+const phases = new Set(String(option('phases', 'check,percall,throughput,rss,encode')).split(','));
+const kinds = option('kinds') ? new Set(String(option('kinds')).split(',')) : undefined;
+const concs = option('conc') ? new Set(String(option('conc')).split(',')) : undefined; // e.g. --conc 2
 const log = (...m) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...m);
 
 // ----------------------------------------------------------------------------------------------- prerequisites
@@ -89,7 +92,8 @@ async function runCell(cell, ctx) {
 }
 
 const label = (c) => {
-  const who = { spawn: 'spawn ffmpeg', ttsav: 'ttsav transcode()', pool: 'ttsav createPool', floor: 'C++ floor', nodeav: 'node-av' }[c.kind];
+  const who = { spawn: 'spawn ffmpeg', ttsav: 'ttsav transcode()', pool: 'ttsav createPool', floor: 'C++ floor',
+    'nodeav-sync': 'node-av (sync, worker_threads)', nodeav: 'node-av async API' }[c.kind];
   return `${who}${c.settings === 'speech' ? " 'speech'" : ''} ×${c.conc}`;
 };
 const key = (c) => `${c.set}/${c.kind}/${c.settings}/${c.conc}`;
@@ -101,15 +105,15 @@ function matrix() {
   return {
     clips: [
       ...seed('clips', [['spawn', 1], ['spawn', 2], ['spawn', 8], ['ttsav', 1], ['ttsav', 2], ['floor', 1], ['floor', 2],
-        ['pool', 1], ['pool', 2], ['pool', 'auto'], ['nodeav', 2]]),
-      ...speech('clips', [['ttsav', 2], ['floor', 2], ['spawn', 2]]),
+        ['pool', 1], ['pool', 2], ['pool', 'auto'], ['nodeav-sync', 2], ['nodeav', 2]]),
+      ...speech('clips', [['ttsav', 2], ['floor', 2], ['spawn', 2], ['nodeav-sync', 2]]),
     ],
     phrases: [
-      ...seed('phrases', [['spawn', 1], ['spawn', 2], ['spawn', 8], ['ttsav', 1], ['ttsav', 2], ['floor', 2], ['pool', 2], ['nodeav', 2]]),
+      ...seed('phrases', [['spawn', 1], ['spawn', 2], ['spawn', 8], ['ttsav', 1], ['ttsav', 2], ['floor', 2], ['pool', 2], ['nodeav-sync', 2], ['nodeav', 2]]),
       ...speech('phrases', [['ttsav', 2], ['floor', 2]]),
     ],
     long: [
-      ...seed('long', [['spawn', 2], ['ttsav', 2], ['floor', 2], ['pool', 2], ['nodeav', 2]]),
+      ...seed('long', [['spawn', 2], ['ttsav', 2], ['floor', 2], ['pool', 2], ['nodeav-sync', 2], ['nodeav', 2]]),
       ...speech('long', [['ttsav', 2]]),
     ],
   };
@@ -133,7 +137,10 @@ function environment(snap) {
   const ttsav = require(snap.ttsav);
   process.env.TTSAV_ADDON = snap.addon;
   const v = ttsav.versions();
-  const navFfmpeg = spawnSync(process.execPath, ['-e', "import('./nodeav.mjs').then((m) => console.log(m.nodeAvFFmpeg()))"], { cwd: here, encoding: 'utf8' }).stdout.trim();
+  const nav = JSON.parse(spawnSync(process.execPath, ['-e',
+    "import('./nodeav.mjs').then((m) => console.log(JSON.stringify({ version: m.nodeAvFFmpeg(), libraries: m.nodeAvLibraries() })))"],
+  { cwd: here, encoding: 'utf8' }).stdout.trim());
+  const libs = (l) => ['avcodec', 'avformat', 'avfilter', 'swresample', 'avutil'].map((k) => `${k} ${l[k]?.runtime ?? l[k]}`).join(', ');
   const navVersion = JSON.parse(readFileSync(path.join(here, 'node_modules', 'node-av', 'package.json'), 'utf8')).version;
   const cli = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0];
   const dirty = git('status', '--porcelain', '--', 'native', 'lib', 'binding.gyp', 'CMakeLists.txt') ? ' (working tree has uncommitted changes under native/ or lib/)' : '';
@@ -142,9 +149,9 @@ function environment(snap) {
     machine: `${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}`,
     node: process.version,
     ttsav: `${v.ttsav}, git ${git('rev-parse', '--short', 'HEAD')}${dirty}`,
-    ffmpeg: `${v.ffmpeg} (ttsav and the C++ floor link it)`,
+    ffmpeg: `${v.ffmpeg} (ttsav and the C++ floor link the system's libav: ${libs(v.libraries)})`,
     ffmpegCli: cli,
-    nodeav: `${navVersion}, its bundled FFmpeg ${navFfmpeg}`,
+    nodeav: `${navVersion}, its bundled FFmpeg ${nav.version} (${libs(nav.libraries)}), statically linked into its addon`,
     threadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
     defaultConcurrency: ttsav.defaultConcurrency(),
     loadStart: os.loadavg(),
@@ -169,6 +176,8 @@ async function checkSameJob(ctx) {
       writeFileSync(${JSON.stringify(path.join(dir, 'ttsav.m4a'))}, r.data);
       const { nodeAvTranscode } = await import(${JSON.stringify(path.join(here, 'nodeav.mjs'))});
       writeFileSync(${JSON.stringify(path.join(dir, 'nodeav.m4a'))}, await nodeAvTranscode(readFileSync(${JSON.stringify(clip)}), { sampleRate: 44100, channels: 2, bitrate: 192000, aacCoder: 'twoloop' }));
+      const { nodeAvTranscodeSync } = await import(${JSON.stringify(path.join(here, 'nodeav-sync.mjs'))});
+      writeFileSync(${JSON.stringify(path.join(dir, 'nodeav-sync.m4a'))}, nodeAvTranscodeSync(readFileSync(${JSON.stringify(clip)}), { sampleRate: 44100, channels: 2, bitrate: 192000, aacCoder: 'twoloop' }));
     });`;
   execFileSync(process.execPath, ['-e', script], { cwd: here, env: cellEnv(ctx.snap) });
   const read = (f) => readFileSync(path.join(dir, f));
@@ -177,9 +186,72 @@ async function checkSameJob(ctx) {
     clip: path.basename(clip),
     ttsavEqualsCli: read('ttsav.m4a').equals(read('cli.m4a')),
     floorEqualsTtsav: read('0.m4a').equals(read('ttsav.m4a')),
-    samples: { cli: samples('cli.m4a'), ttsav: samples('ttsav.m4a'), floor: samples('0.m4a'), nodeav: samples('nodeav.m4a') },
+    samples: { cli: samples('cli.m4a'), ttsav: samples('ttsav.m4a'), floor: samples('0.m4a'), nodeav: samples('nodeav.m4a'), nodeavSync: samples('nodeav-sync.m4a') },
   };
   log('same job:', JSON.stringify(result));
+  result.nodeAvAll = await checkNodeAvEveryFile(ctx);
+  return result;
+}
+
+/** Decoded samples per channel of an output (the ffmpeg CLI as the oracle) and its container duration in samples. */
+async function decodedSamples(file) {
+  const { stdout } = await execFileP('ffmpeg', ['-v', 'error', '-i', file, '-f', 's16le', '-ac', '1', '-'], { encoding: 'buffer', maxBuffer: 1 << 28 });
+  const probe = await execFileP('ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=duration_ts', '-of', 'csv=p=0', file]);
+  return { samples: stdout.length / 2, durationTs: Number(probe.stdout.trim()) };
+}
+
+/**
+ * Every file of every set through ttsav and through node-av's sync contender (on its worker threads), both outputs
+ * decoded by the ffmpeg CLI: node-av's must hold the same audio. node-av 6.1.1 drops the final partial AAC frame
+ * (its Encoder's AudioFrameBuffer only hands out whole 1,024-sample frames, and its flush does not send the rest:
+ * the last 1–1,023 samples, < 23 ms at 44.1 kHz), so its decoded count must equal ttsav's less one frame when
+ * ttsav's last frame is partial, and equal it otherwise. Anything else fails the bench.
+ */
+async function checkNodeAvEveryFile(ctx) {
+  const dir = path.join(ctx.shm, 'check-all');
+  mkdirSync(dir, { recursive: true });
+  const lists = Object.values(ctx.lists);
+  const script = `
+    const { readFileSync, writeFileSync } = require('node:fs');
+    const ttsav = require(${JSON.stringify(ctx.snap.ttsav)});
+    const files = ${JSON.stringify(lists)}.flatMap((l) => readFileSync(l, 'utf8').split('\\n').filter(Boolean));
+    const out = (f, who) => ${JSON.stringify(dir)} + '/' + require('node:path').basename(f) + '.' + who + '.m4a';
+    import(${JSON.stringify(path.join(here, 'nodeav-sync.mjs'))}).then(async ({ createNodeAvSyncWorkers }) => {
+      const workers = createNodeAvSyncWorkers(2, { sampleRate: 44100, channels: 2, bitrate: 192000, aacCoder: 'twoloop' });
+      let next = 0;
+      const lane = async () => {
+        for (let i; (i = next++) < files.length; ) {
+          const input = readFileSync(files[i]);
+          const [a, b] = await Promise.all([ttsav.transcode(input, { faststart: false }), workers.transcode(input)]);
+          writeFileSync(out(files[i], 'ttsav'), a.data);
+          writeFileSync(out(files[i], 'nodeav-sync'), b);
+        }
+      };
+      await Promise.all([lane(), lane()]);
+      await workers.close();
+      console.log(JSON.stringify(files.map((f) => [f, out(f, 'ttsav'), out(f, 'nodeav-sync')])));
+    });`;
+  const { stdout } = await execFileP(process.execPath, ['-e', script], { cwd: here, env: cellEnv(ctx.snap), maxBuffer: 1 << 24 });
+  const triples = JSON.parse(stdout.trim().split('\n').pop());
+  const mismatches = [];
+  let equal = 0;
+  let lastFrameDropped = 0;
+  let next = 0;
+  const lane = async () => {
+    for (let i; (i = next++) < triples.length; ) {
+      const [input, a, b] = triples[i];
+      const [t, n] = await Promise.all([decodedSamples(a), decodedSamples(b)]);
+      const partial = t.durationTs % 1024 !== 0;
+      if (n.samples === t.samples) equal++;
+      else if (partial && n.samples === t.samples - 1024) lastFrameDropped++;
+      else mismatches.push({ input: path.basename(input), ttsav: t, nodeavSync: n });
+    }
+  };
+  await Promise.all([lane(), lane()]);
+  rmSync(dir, { recursive: true, force: true });
+  const result = { files: triples.length, equal, lastFrameDropped, mismatches };
+  log('node-av sync, every file:', JSON.stringify(result));
+  if (mismatches.length) throw new Error(`node-av (sync) output differs from ttsav's in decoded samples on ${mismatches.length} file(s): ${JSON.stringify(mismatches.slice(0, 5))}`);
   return result;
 }
 
@@ -192,6 +264,8 @@ async function perCall(ctx) {
 
 async function throughput(ctx) {
   const m = matrix();
+  if (kinds) for (const set of Object.keys(m)) m[set] = m[set].filter((c) => kinds.has(c.kind));
+  if (concs) for (const set of Object.keys(m)) m[set] = m[set].filter((c) => concs.has(String(c.conc)));
   const results = [];
   for (let r = 0; r < rounds; r++) {
     for (const set of Object.keys(m)) {
@@ -206,6 +280,34 @@ async function throughput(ctx) {
     }
   }
   return results;
+}
+
+/**
+ * The AAC encoder's own cost in each libav version: the 10 long clips as 44.1 kHz stereo WAV (so decoding and
+ * resampling are next to nothing), encoded with the seed settings one file at a time by the C++ floor and the ffmpeg
+ * CLI (the system's libav) and by node-av's sync contender (its bundled FFmpeg). Reported as CPU ms per second of
+ * audio; rounds alternate the order.
+ */
+async function encodeCost(ctx) {
+  const files = readFileSync(ctx.lists.long, 'utf8').split('\n').filter(Boolean);
+  const wavs = [];
+  for (const f of files) {
+    const to = f.replace(/\.mp3$/, '.wav');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', f, '-ar', '44100', '-ac', '2', '-c:a', 'pcm_s16le', to]);
+    wavs.push(to);
+  }
+  ctx.lists.wav = path.join(ctx.shm, 'wav.txt');
+  writeFileSync(ctx.lists.wav, wavs.join('\n') + '\n');
+  const cells = [['floor', 1], ['spawn', 1], ['nodeav-sync', 1]].map(([kind, conc]) => ({ set: 'wav', kind, conc, settings: 'seed' }));
+  const results = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const cell of r % 2 === 0 ? cells : [...cells].reverse()) {
+      const res = { ...(await runCell(cell, ctx)), round: r };
+      results.push(res);
+      log(`encode cost, round ${r + 1}/${rounds}: ${label(cell).padEnd(34)} cpu ${fmt((res.cpuMs + res.childCpuMs) / 1000, 2)} s`);
+    }
+  }
+  return { audioSeconds: ctx.corpus.long.audioSeconds, files: wavs.length, cells: results };
 }
 
 async function rssRun(ctx) {
@@ -223,7 +325,7 @@ async function rssRun(ctx) {
 }
 
 // ------------------------------------------------------------------------------------------------------ report
-function report(ctx, { check, percall, cells, rss, quick, shm }) {
+function report(ctx, { check, percall, cells, rss, encode, quick, shm }) {
   const L = [];
   const e = ctx.env;
   const rounds = cells?.length ? Math.max(...cells.map((c) => c.round)) + 1 : 0;
@@ -237,7 +339,12 @@ function report(ctx, { check, percall, cells, rss, quick, shm }) {
     `phrases ${s.phrases.count} × ${fmt(s.phrases.min, 2)}–${fmt(s.phrases.max, 2)} s; long ${s.long.count} × ${fmt(s.long.min, 0)}–${fmt(s.long.max, 0)} s; files on ${shm} (tmpfs)`);
   if (check) {
     L.push(`- same job (${check.clip}): ttsav output ${check.ttsavEqualsCli ? 'byte-identical to' : 'DIFFERS from'} the ffmpeg CLI's; floor output ${check.floorEqualsTtsav ? 'byte-identical to' : 'DIFFERS from'} ttsav's; ` +
-      `decoded samples per channel: CLI ${check.samples.cli}, ttsav ${check.samples.ttsav}, floor ${check.samples.floor}, node-av ${check.samples.nodeav}`);
+      `decoded samples per channel: CLI ${check.samples.cli}, ttsav ${check.samples.ttsav}, floor ${check.samples.floor}, node-av async ${check.samples.nodeav}, node-av sync ${check.samples.nodeavSync}`);
+    const all = check.nodeAvAll;
+    if (all) {
+      L.push(`- node-av (sync) on every file (${all.files}), decoded by the ffmpeg CLI: ${all.equal} with the same sample count as ttsav's, ` +
+        `${all.lastFrameDropped} with exactly ttsav's final partial AAC frame missing (node-av 6.1.1's Encoder does not flush the last < 1,024 samples), ${all.mismatches.length} different`);
+    }
   }
   L.push('');
 
@@ -310,6 +417,22 @@ function report(ctx, { check, percall, cells, rss, quick, shm }) {
     L.push(`- one spawned \`ffmpeg\` (max RSS by /usr/bin/time): ${Object.entries(rss.ffmpegChildKB).map(([k, v]) => `${k} ${fmt(v / 1024, 1)} MB`).join(', ')}; a spawn pool of N holds N of them besides its parent.`, '');
   }
 
+  if (encode) {
+    L.push('### AAC encode cost by libav version', '');
+    L.push(`The ${encode.files} long clips as 44.1 kHz stereo 16-bit WAV (${fmt(encode.audioSeconds, 0)} s of audio), encoded one file at a time with the seed settings ` +
+      '(AAC-LC 192k, twoloop, MP4): decoding WAV and converting s16 to float cost next to nothing, so this is the encoder of each library.', '');
+    L.push('| encoder | libav | CPU ms per audio second | × the C++ floor |', '| --- | --- | --- | --- |');
+    const cost = (kind) => encode.cells.filter((c) => c.kind === kind).map((c) => (c.cpuMs + c.childCpuMs) / encode.audioSeconds);
+    const floor = mean(cost('floor'));
+    const lib = { floor: `${ctx.env.ffmpeg.split(' (')[0]} (system)`, spawn: `${ctx.env.ffmpeg.split(' (')[0]} (system)`, 'nodeav-sync': ctx.env.nodeav.split(' (')[0].replace(/^[^,]*, its bundled FFmpeg /, '') + ' (node-av\'s, static)' };
+    const what = { floor: 'C++ floor ×1', spawn: 'ffmpeg CLI ×1 (includes ~60 ms of process start per file)', 'nodeav-sync': 'node-av (sync) ×1 (includes its JS per frame)' };
+    for (const kind of ['floor', 'spawn', 'nodeav-sync']) {
+      const xs = cost(kind);
+      L.push(`| ${what[kind]} | ${lib[kind]} | ${fmt(mean(xs), 2)}${xs.length > 1 ? ` (${xs.map((x) => fmt(x, 2)).join(', ')})` : ''} | ${fmt(mean(xs) / floor, 2)}× |`);
+    }
+    L.push('');
+  }
+
   // Targets.
   if (cells?.length) {
     const r = ctx.ratios;
@@ -330,7 +453,12 @@ function report(ctx, { check, percall, cells, rss, quick, shm }) {
     ratioRow("'speech' preset vs the seed recipe (both ttsav ×2), clips", '≥ 3×', 3, same('clips', 'ttsav', 'speech', 2), same('clips', 'ttsav', 'seed', 2));
     ratioRow("  'speech' preset (ttsav ×2) vs the seed's spawn pool of 2, clips", '', 0, same('clips', 'ttsav', 'speech', 2), same('clips', 'spawn', 'seed', 2));
     if (rss) T.push(['peak RSS, 1,000-clip batch through the pool', '≤ 150 MB', `${fmt(peakKB(rss.pool1000) / 1024, 1)} MB${rss.pool1000.files < 1000 ? ` (only ${rss.pool1000.files} clips)` : ''}`, '', met(peakKB(rss.pool1000) / 1024 <= 150)]);
-    ratioRow('ttsav ×2 vs node-av ×2, clips', '≥ 1.1×', 1.1, same('clips', 'ttsav', 'seed', 2), same('clips', 'nodeav', 'seed', 2));
+    ratioRow('ttsav ×2 vs node-av (sync, worker_threads) ×2, clips', '≥ 1.2×', 1.2, same('clips', 'ttsav', 'seed', 2), same('clips', 'nodeav-sync', 'seed', 2));
+    ratioRow('  C++ floor ×2 vs node-av (sync, worker_threads) ×2, clips', '', 0, same('clips', 'floor', 'seed', 2), same('clips', 'nodeav-sync', 'seed', 2));
+    ratioRow('(context) ttsav ×2 vs node-av (sync) ×2, ~1 s phrases', '', 0, same('phrases', 'ttsav', 'seed', 2), same('phrases', 'nodeav-sync', 'seed', 2));
+    ratioRow('(context) ttsav ×2 vs node-av (sync) ×2, ~60 s clips', '', 0, same('long', 'ttsav', 'seed', 2), same('long', 'nodeav-sync', 'seed', 2));
+    ratioRow("(context) ttsav 'speech' ×2 vs node-av (sync) 'speech' ×2, clips", '', 0, same('clips', 'ttsav', 'speech', 2), same('clips', 'nodeav-sync', 'speech', 2));
+    ratioRow('(context) ttsav ×2 vs node-av async API ×2, clips', '', 0, same('clips', 'ttsav', 'seed', 2), same('clips', 'nodeav', 'seed', 2));
     ratioRow('(context) ttsav ×2 vs spawn pool of 2, ~60 s clips', '', 0, same('long', 'ttsav', 'seed', 2), same('long', 'spawn', 'seed', 2));
     ratioRow('(context) ttsav ×1 vs spawn ×1, clips', '', 0, same('clips', 'ttsav', 'seed', 1), same('clips', 'spawn', 'seed', 1));
     L.splice(0, 0, '### Targets', '', '| target | goal | measured (throughput, wall clock) | the same by CPU time per file | |', '| --- | --- | --- | --- | --- |', ...T.map((t) => `| ${t.join(' | ')} |`), '');
@@ -385,6 +513,7 @@ async function main() {
   }
   if (phases.has('throughput')) out.cells = await throughput(ctx);
   if (phases.has('rss')) out.rss = await rssRun(ctx);
+  if (phases.has('encode')) out.encode = await encodeCost(ctx);
 
   finish(out);
 }

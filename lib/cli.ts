@@ -49,6 +49,9 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .option('--max-output-bytes <size>', 'fail rather than write more (e.g. 20M)')
     .option('--max-duration <seconds>', 'fail on inputs longer than this')
     .option('--timeout <ms>', 'fail a file that takes longer than this')
+    .addOption(
+      new Option('--decode-errors <mode>', "a frame that fails to decode: 'fail' the file (default) or 'conceal' it and go on").choices(['fail', 'conceal']),
+    )
     .option('-j, --concurrency <n|auto>', 'files transcoded at once (default: cores, up to the threadpool size)')
     .option('--max-memory <size>', 'memory budget of the files in flight (e.g. 512M; default a quarter of RAM)')
     .option('--force', 'overwrite existing outputs')

@@ -43,6 +43,7 @@ export class LiveFeed extends Readable {
   #chain: Promise<void> = Promise.resolve();
   #closed = false;
   #playedClips = 0;
+  #conceal: boolean;
 
   constructor(options: LiveFeedOptions = {}) {
     super();
@@ -52,6 +53,8 @@ export class LiveFeed extends Readable {
     if (!Number.isInteger(maxQueue) || maxQueue < 1) throw invalidOption('maxQueue', 'integer of at least 1', maxQueue);
     if (clock !== undefined && typeof clock !== 'function') throw invalidOption('clock', 'a function returning milliseconds', clock);
     const { native } = normalizeStreamOptions(streamOptions);
+    // decodeErrors applies to decoding the clips (the encoder's own input is the feed's PCM).
+    this.#conceal = native.concealDecodeErrors === true;
     this.sampleRate = native.sampleRate || native.fallbackSampleRate;
     this.channels = native.channels || 1;
     this.#encoder = new TranscodeStream({
@@ -104,6 +107,7 @@ export class LiveFeed extends Readable {
           {
             container: 'f32le', codec: 'pcm_f32le', bitrate: 1_000_000, sampleRate: this.sampleRate,
             fallbackSampleRate: this.sampleRate, channels: this.channels, maxChannels: this.channels, faststart: false,
+            ...(this.#conceal ? { concealDecodeErrors: true } : {}),
           },
           cb,
         ),

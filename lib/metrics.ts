@@ -79,6 +79,8 @@ export interface PoolMetrics {
   bytesIn: number;
   /** Output bytes of succeeded jobs. */
   bytesOut: number;
+  /** result.warnings of succeeded jobs, by warning code. */
+  warningsByCode: Record<string, number>;
   /** Sum of result.timings per stage over succeeded jobs, in seconds (worker-thread time). */
   stageSeconds: Record<StageName, number>;
   histograms: {
@@ -100,6 +102,7 @@ export class MetricsRecorder {
   oversize = 0;
   budgetDelayed = 0;
   readonly failedByCode = new Map<string, number>();
+  readonly warningsByCode = new Map<string, number>();
   maxInFlightBytesSeen = 0;
   maxInFlightJobsSeen = 0;
   audioSeconds = 0;
@@ -123,8 +126,9 @@ export class MetricsRecorder {
     this.failedByCode.set(code, (this.failedByCode.get(code) ?? 0) + 1);
   }
 
-  succeed(inputBytes: number, outputBytes: number, audioSeconds: number, timings: StageTimings): void {
+  succeed(inputBytes: number, outputBytes: number, audioSeconds: number, timings: StageTimings, warnings: readonly { code: string }[] = []): void {
     this.succeeded++;
+    for (const w of warnings) this.warningsByCode.set(w.code, (this.warningsByCode.get(w.code) ?? 0) + 1);
     this.bytesIn += inputBytes;
     this.bytesOut += outputBytes;
     this.audioSeconds += audioSeconds;
@@ -161,6 +165,7 @@ export class MetricsRecorder {
       audioSeconds: this.audioSeconds,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
+      warningsByCode: Object.fromEntries(this.warningsByCode),
       stageSeconds,
       histograms: {
         jobSeconds: this.jobSeconds.snapshot(),
@@ -185,24 +190,37 @@ function labels(pairs: Record<string, string>): string {
   return `{${entries.map(([k, v]) => `${k}="${esc(v)}"`).join(',')}}`;
 }
 
-/**
- * Prometheus text exposition format (version 0.0.4) of a metrics snapshot. Metric names start with `prefix`
- * (default `ttsav_pool`).
- */
-export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
-  const out: string[] = [];
-  const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string): string => {
-    const full = `${prefix}_${name}`;
-    out.push(`# HELP ${full} ${help}`, `# TYPE ${full} ${type}`);
-    return full;
+/** One sample of a metric family: `metricName` (default the family's name) with labels. */
+export interface MetricSample {
+  metricName?: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** A metric family: what Prometheus' text format writes under one # HELP / # TYPE pair. */
+export interface MetricFamily {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  values: MetricSample[];
+}
+
+/** The metric families of a snapshot, names starting with `prefix` (default `ttsav_pool`). */
+export function toFamilies(m: PoolMetrics, prefix = 'ttsav_pool'): MetricFamily[] {
+  const out: MetricFamily[] = [];
+  const family = (name: string, type: MetricFamily['type'], help: string): MetricFamily => {
+    const f: MetricFamily = { name: `${prefix}_${name}`, help, type, values: [] };
+    out.push(f);
+    return f;
   };
   const single = (name: string, type: 'counter' | 'gauge', help: string, value: number): void => {
-    out.push(`${family(name, type, help)} ${num(value)}`);
+    family(name, type, help).values.push({ labels: {}, value });
   };
-  const histogram = (full: string, h: HistogramSnapshot, extra: Record<string, string> = {}): void => {
-    h.buckets.forEach((le, i) => out.push(`${full}_bucket${labels({ ...extra, le: num(le) })} ${h.counts[i]}`));
-    out.push(`${full}_bucket${labels({ ...extra, le: '+Inf' })} ${h.count}`);
-    out.push(`${full}_sum${labels(extra)} ${num(h.sum)}`, `${full}_count${labels(extra)} ${h.count}`);
+  const histogram = (f: MetricFamily, h: HistogramSnapshot, extra: Record<string, string> = {}): void => {
+    h.buckets.forEach((le, i) => f.values.push({ metricName: `${f.name}_bucket`, labels: { ...extra, le: num(le) }, value: h.counts[i]! }));
+    f.values.push({ metricName: `${f.name}_bucket`, labels: { ...extra, le: '+Inf' }, value: h.count });
+    f.values.push({ metricName: `${f.name}_sum`, labels: { ...extra }, value: h.sum });
+    f.values.push({ metricName: `${f.name}_count`, labels: { ...extra }, value: h.count });
   };
 
   single('jobs_submitted_total', 'counter', 'Transcode jobs accepted by the pool.', m.jobs.submitted);
@@ -210,8 +228,8 @@ export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
   single('jobs_succeeded_total', 'counter', 'Transcode jobs that succeeded.', m.jobs.succeeded);
   const failed = family('jobs_failed_total', 'counter', 'Transcode jobs that failed, by error code (including jobs that never started).');
   const codes = Object.entries(m.jobs.failedByCode);
-  if (codes.length === 0) out.push(`${failed} 0`);
-  for (const [code, n] of codes) out.push(`${failed}${labels({ code })} ${n}`);
+  if (codes.length === 0) failed.values.push({ labels: {}, value: 0 });
+  for (const [code, n] of codes) failed.values.push({ labels: { code }, value: n });
   single('jobs_oversize_total', 'counter', 'Jobs whose estimate exceeded the whole budget and ran alone.', m.jobs.oversize);
   single('jobs_budget_delayed_total', 'counter', 'Jobs that found a free slot but waited for memory budget.', m.jobs.budgetDelayed);
   single('queue_depth', 'gauge', 'Jobs waiting for a slot.', m.queueDepth);
@@ -225,11 +243,87 @@ export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
   single('audio_seconds_total', 'counter', 'Seconds of audio produced.', m.audioSeconds);
   single('input_bytes_total', 'counter', 'Input bytes of succeeded jobs.', m.bytesIn);
   single('output_bytes_total', 'counter', 'Output bytes of succeeded jobs.', m.bytesOut);
+  const warnings = family('warnings_total', 'counter', 'Warnings of succeeded jobs (result.warnings), by warning code.');
+  const warningCodes = Object.entries(m.warningsByCode);
+  if (warningCodes.length === 0) warnings.values.push({ labels: {}, value: 0 });
+  for (const [code, n] of warningCodes) warnings.values.push({ labels: { code }, value: n });
   const stageTotal = family('stage_seconds_total', 'counter', 'Worker-thread time per pipeline stage, summed over succeeded jobs.');
-  for (const s of STAGES) out.push(`${stageTotal}${labels({ stage: s })} ${num(m.stageSeconds[s])}`);
+  for (const s of STAGES) stageTotal.values.push({ labels: { stage: s }, value: m.stageSeconds[s] });
   histogram(family('job_duration_seconds', 'histogram', 'Wall time of each started job, start to settle.'), m.histograms.jobSeconds);
   histogram(family('queue_wait_seconds', 'histogram', 'Time each started job waited in the queue.'), m.histograms.queueWaitSeconds);
   const stageHist = family('stage_seconds', 'histogram', 'Worker-thread time per pipeline stage of each succeeded job.');
   for (const s of STAGES) histogram(stageHist, m.histograms.stageSeconds[s], { stage: s });
+  return out;
+}
+
+/** Prometheus text exposition format (version 0.0.4) of metric families. */
+export function familiesText(families: readonly MetricFamily[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const v of f.values) out.push(`${v.metricName ?? f.name}${labels(v.labels)} ${num(v.value)}`);
+  }
   return out.join('\n') + '\n';
+}
+
+/**
+ * Prometheus text exposition format (version 0.0.4) of a metrics snapshot. Metric names start with `prefix`
+ * (default `ttsav_pool`).
+ */
+export function toPrometheus(m: PoolMetrics, prefix = 'ttsav_pool'): string {
+  return familiesText(toFamilies(m, prefix));
+}
+
+/**
+ * A metric as prom-client's Registry.registerMetric() takes it (structurally: ttsav never loads prom-client).
+ * get() reads the pool's live figures at scrape time.
+ */
+export interface PromClientMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum';
+  get(): Promise<{ name: string; help: string; type: 'counter' | 'gauge' | 'histogram'; aggregator: 'sum'; values: MetricSample[] }>;
+  reset(): void;
+}
+
+/** What pool.collector() returns: the metrics, and a typed way to register them with a prom-client Registry. */
+export interface PoolCollector {
+  readonly metrics: readonly PromClientMetric[];
+  /** Registers every metric with `registry` (a prom-client Registry, e.g. its default `register`). */
+  register(registry: { registerMetric(metric: never): void }): void;
+}
+
+/** prom-client metrics for a source of snapshots: one per family, all read from one snapshot per scrape. */
+export function promClientCollector(snapshot: () => PoolMetrics, prefix = 'ttsav_pool'): PoolCollector {
+  let cached: Map<string, MetricFamily> | undefined;
+  const current = (): Map<string, MetricFamily> => {
+    if (!cached) {
+      cached = new Map(toFamilies(snapshot(), prefix).map((f) => [f.name, f]));
+      // A registry reads every metric in the same tick: one snapshot serves the whole scrape.
+      queueMicrotask(() => {
+        cached = undefined;
+      });
+    }
+    return cached;
+  };
+  const metrics: PromClientMetric[] = toFamilies(snapshot(), prefix).map((f) => ({
+    name: f.name,
+    help: f.help,
+    type: f.type,
+    aggregator: 'sum' as const,
+    get: () => {
+      const live = current().get(f.name);
+      return Promise.resolve({ name: f.name, help: f.help, type: f.type, aggregator: 'sum' as const, values: live ? live.values : [] });
+    },
+    reset: () => undefined, // registry.resetMetrics(): the pool's counters are its own
+  }));
+  return {
+    metrics,
+    register(registry) {
+      // prom-client types registerMetric() for its own classes; it reads only name, help, type and get().
+      const add = registry.registerMetric as unknown as (metric: PromClientMetric) => void;
+      for (const m of metrics) add.call(registry, m);
+    },
+  };
 }

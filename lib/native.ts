@@ -45,6 +45,8 @@ export interface NativeTranscodeOptions {
   gapMs?: number;
   filters?: NativeFilterOptions;
   measure?: boolean;
+  /** decodeErrors: 'conceal'. */
+  concealDecodeErrors?: boolean;
 }
 
 export interface NativeLoudness {
@@ -80,6 +82,7 @@ export interface NativeTranscodeResult {
   timings: { probe: number; analyze: number; decode: number; filter: number; encode: number; mux: number; total: number };
   loudness?: NativeLoudness;
   normalization?: { mode: 'linear' | 'dynamic'; measured: NativeLoudness; gainDb?: number };
+  warnings: { code: string; message: string }[];
 }
 
 export interface NativeLibraryVersion {
@@ -99,6 +102,8 @@ export interface NativeStreamStats {
   outputSamples: number;
   sampleRate: number;
   channels: number;
+  decodeErrorsConcealed: number;
+  firstDecodeError?: string;
 }
 
 export type NativeStreamCallback = (err: unknown, out?: Buffer, stats?: NativeStreamStats) => void;

@@ -5,6 +5,7 @@
  */
 import { TtsavError } from './errors';
 import type { NativeFilterOptions, NativeTranscodeOptions } from './native';
+import type { DecodeErrors } from './warnings';
 
 /** Output container/codec pairs. */
 export type OutputFormat = 'm4a' | 'mp4' | 'adts' | 'fmp4' | 'ogg' | 'webm' | 'mp3';
@@ -93,6 +94,11 @@ export interface TranscodeOptions {
    *  the CPU: 'auto' and 'none' say so in result.hwaccel; an explicit type must at least be available
    *  (ERR_TTSAV_HW_UNAVAILABLE otherwise). */
   hwaccel?: HwAccel;
+  /** A frame that fails to decode: 'fail' (default) fails the job with ERR_TTSAV_INVALID_DATA, as does a
+   *  container cut well short of its declared duration; 'conceal' skips the frame and goes on as the ffmpeg CLI
+   *  does (a read error ends the input), reporting the count and the first error, or the cut, in
+   *  result.warnings. Either way a file cut inside its last frame succeeds with a TRAILING_DATA warning. */
+  decodeErrors?: DecodeErrors;
 }
 
 export interface ConcatOptions extends TranscodeOptions {
@@ -247,8 +253,11 @@ export function parseBitrate(value: unknown, min = 8000, max = 512000): number {
 
 const KNOWN_KEYS: readonly (keyof ConcatOptions)[] = [
   'preset', 'format', 'bitrate', 'sampleRate', 'channels', 'aacCoder', 'faststart', 'inputFormat', 'maxInputBytes',
-  'maxOutputBytes', 'maxDurationSeconds', 'timeoutMs', 'signal', 'filters', 'measure', 'hwaccel', 'gapMs',
+  'maxOutputBytes', 'maxDurationSeconds', 'timeoutMs', 'signal', 'filters', 'measure', 'hwaccel', 'decodeErrors', 'gapMs',
 ];
+
+/** The decodeErrors values; validated here for every entry point (transcode, pool, streams, live feed, CLI). */
+export const DECODE_ERRORS: readonly DecodeErrors[] = ['fail', 'conceal'];
 
 const MAX_BYTES = Number.MAX_SAFE_INTEGER;
 const MAX_TIMEOUT = 2 ** 31 - 1; // setTimeout's limit
@@ -372,6 +381,8 @@ export function normalizeOptions(options: unknown, demuxers?: () => readonly str
   if (filters) native.filters = filters;
   if (o.measure !== undefined && boolean('measure', o.measure)) native.measure = true;
   if (o.gapMs !== undefined) native.gapMs = numberIn('gapMs', o.gapMs, 0, MAX_MS);
+  if (o.decodeErrors !== undefined && oneOf<DecodeErrors>('decodeErrors', o.decodeErrors, DECODE_ERRORS) === 'conceal')
+    native.concealDecodeErrors = true;
 
   const result: NormalizedOptions = {
     format,

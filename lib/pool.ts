@@ -5,9 +5,9 @@
  */
 import os from 'node:os';
 import { AutoConcurrency, type AutoConcurrencyOptions, type AutoDecision } from './autotune';
-import { estimateJob } from './budget';
-import { TtsavError, stoppedError } from './errors';
-import { MetricsRecorder, toPrometheus, type PoolMetrics } from './metrics';
+import { WORKING_BYTES, estimateJob } from './budget';
+import { TtsavError, deadlineReason, stoppedError } from './errors';
+import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from './metrics';
 import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
 import { transcode, type TranscodeResult } from './transcode';
 
@@ -82,6 +82,15 @@ export interface Batch<Id = unknown> extends AsyncIterableIterator<ItemResult<Id
   progress(): BatchProgress;
 }
 
+export interface RunOptions {
+  /** What the task is charged against maxInFlightBytes. Default 6 MiB (a transcode's working memory). */
+  bytes?: number;
+  signal?: AbortSignal;
+  /** Deadline from the call: while queued it rejects with ERR_TTSAV_TIMEOUT; once running it aborts the task's
+   *  signal with a TimeoutError. */
+  timeoutMs?: number;
+}
+
 export interface CloseOptions {
   /** Cancel queued and running jobs (they reject with ERR_TTSAV_ABORTED) instead of letting them finish. */
   cancel?: boolean;
@@ -90,6 +99,12 @@ export interface CloseOptions {
 export interface Pool {
   /** Same contract as transcode(), but queued: admitted by concurrency and memory budget. */
   transcode(input: Buffer | Uint8Array, options?: TranscodeOptions): Promise<TranscodeResult>;
+  /**
+   * Runs other work (a streaming transcode, a synthesis) under the same admission: it waits for a slot and `bytes`
+   * of budget (default 6 MiB), is refused like a transcode (ERR_TTSAV_BUSY), and its signal and timeoutMs act
+   * while it waits and, through the signal handed to `task`, while it runs. Resolves with what `task` resolves.
+   */
+  run<T>(task: (signal: AbortSignal) => Promise<T>, options?: RunOptions): Promise<T>;
   /** Transcodes a batch lazily; see BatchOptions. */
   transcodeMany<Id = unknown>(
     items: Iterable<BatchInput> | AsyncIterable<BatchInput>,
@@ -99,6 +114,16 @@ export interface Pool {
   metrics(): PoolMetrics;
   /** metrics() in Prometheus text exposition format. */
   metricsText(): string;
+  /**
+   * The same metrics for prom-client, read live at each scrape: `pool.collector().register(promClient.register)`
+   * (prom-client 14 or later; ttsav never loads it). metricsText() stays for a plain /metrics.
+   */
+  collector(): PoolCollector;
+  /** True when a job submitted now would wait: every slot is busy, jobs are queued, or the memory budget is spent. */
+  readonly saturated: boolean;
+  /** For a readiness probe: false once the pool is closed or its queue is full (pool.transcode() would be refused
+   *  with ERR_TTSAV_BUSY), true otherwise. */
+  ready(): boolean;
   /** The current concurrency limit. */
   readonly concurrency: number;
   /** The 'auto' controller's recent decisions (empty for a fixed concurrency). */
@@ -157,6 +182,8 @@ interface Job {
   timer?: NodeJS.Timeout;
   state: 'queued' | 'running' | 'done';
   budgetDelayed?: boolean;
+  /** pool.run(): the work to do instead of a transcode. */
+  task?: (signal: AbortSignal) => Promise<unknown>;
   resolve(result: TranscodeResult): void;
   reject(err: TtsavError): void;
   onAbort(): void;
@@ -229,14 +256,36 @@ class PoolImpl implements Pool {
     return this.submit(input, options, undefined);
   }
 
-  /** Queues one job. `extra` is a batch's signal. */
-  submit(input: Buffer | Uint8Array, options: TranscodeOptions | undefined, extra: AbortSignal | undefined, waited = false): Promise<TranscodeResult> {
-    const merged: TranscodeOptions = { ...this.defaults, ...options };
+  run<T>(task: (signal: AbortSignal) => Promise<T>, options: RunOptions = {}): Promise<T> {
+    if (typeof task !== 'function') return Promise.reject(invalidOption('task', 'a function', task));
+    const bytes = options.bytes ?? WORKING_BYTES;
+    if (typeof bytes !== 'number' || !(bytes >= 0)) return Promise.reject(invalidOption('bytes', 'a non-negative number', bytes));
+    const jobOptions: TranscodeOptions = {};
+    try {
+      if (options.signal !== undefined) jobOptions.signal = options.signal;
+      if (options.timeoutMs !== undefined) jobOptions.timeoutMs = options.timeoutMs;
+      normalizeOptions(jobOptions);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.submit(new Uint8Array(0), jobOptions, undefined, false, { task, bytes }) as unknown as Promise<T>;
+  }
+
+  /** Queues one job. `extra` is a batch's signal; `custom` a pool.run() task instead of a transcode. */
+  submit(
+    input: Buffer | Uint8Array,
+    options: TranscodeOptions | undefined,
+    extra: AbortSignal | undefined,
+    waited = false,
+    custom?: { task: (signal: AbortSignal) => Promise<unknown>; bytes: number },
+  ): Promise<TranscodeResult> {
+    const merged: TranscodeOptions = custom ? { ...options } : { ...this.defaults, ...options };
     if (this.closed) return this.failEarly(new TtsavError('ERR_TTSAV_BUSY', 'the pool is closed', { reason: 'closed' }));
     // transcode() owns input and option validation: hand it what it would refuse.
     if (!(input instanceof Uint8Array)) return this.count(transcode(input, merged));
     let bytes: number;
-    try {
+    if (custom) bytes = custom.bytes;
+    else try {
       const normalized = normalizeOptions(merged);
       // A definite no (never retry) goes before a maybe-later (queue full): refuse an oversized input up front.
       if (normalized.maxInputBytes !== undefined && input.byteLength > normalized.maxInputBytes)
@@ -267,6 +316,7 @@ class PoolImpl implements Pool {
         state: 'queued',
         resolve,
         reject,
+        ...(custom ? { task: custom.task } : {}),
         onAbort: () => {
           const reason = signals.find((s) => s.aborted)?.reason;
           if (job.state === 'queued') this.dropQueued(job, abortError(reason));
@@ -352,8 +402,28 @@ class PoolImpl implements Pool {
     if (job.bytes > this.budget) rec.oversize++;
     rec.inFlight(this.running.size, this.inFlightBytes);
     rec.queueWaitSeconds.observe((now - job.enqueuedAt) / 1000);
+    const queueMs = now - job.enqueuedAt;
     if (this.auto && this.running.size === 1) this.auto.resume(now);
 
+    if (job.task) {
+      // pool.run(): the deadline reaches the task through its signal.
+      if (job.deadline !== undefined) {
+        if (job.timer) clearTimeout(job.timer);
+        job.timer = setTimeout(() => job.controller.abort(deadlineReason(`the task ran past its timeout (${job.options.timeoutMs} ms)`)), Math.max(1, job.deadline - now));
+        job.timer.unref();
+      }
+      let task: Promise<unknown>;
+      try {
+        task = job.task(job.controller.signal);
+      } catch (err) {
+        task = Promise.reject(err);
+      }
+      task.then(
+        (value) => this.finish(job, now, value as TranscodeResult, undefined, true),
+        (err: unknown) => this.finish(job, now, undefined, asTtsavError(err), true),
+      );
+      return;
+    }
     const options: TranscodeOptions = { ...job.options, signal: job.controller.signal };
     if (job.deadline !== undefined) options.timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
     else delete options.timeoutMs;
@@ -364,12 +434,12 @@ class PoolImpl implements Pool {
       promise = Promise.reject(err);
     }
     promise.then(
-      (result) => this.finish(job, now, result, undefined),
+      (result) => this.finish(job, now, { ...result, queueMs }, undefined),
       (err: unknown) => this.finish(job, now, undefined, asTtsavError(err)),
     );
   }
 
-  private finish(job: Job, startedAt: number, result: TranscodeResult | undefined, err: TtsavError | undefined): void {
+  private finish(job: Job, startedAt: number, result: TranscodeResult | undefined, err: TtsavError | undefined, isTask = false): void {
     const now = performance.now();
     job.state = 'done';
     this.detach(job);
@@ -377,14 +447,15 @@ class PoolImpl implements Pool {
     this.inFlightBytes -= job.bytes;
     const rec = this.recorder;
     rec.jobSeconds.observe((now - startedAt) / 1000);
-    if (result) rec.succeed(job.input.byteLength, result.data.length, result.durationSeconds, result.timings);
-    else rec.fail(err!.code);
+    if (err) rec.fail(err.code);
+    else if (isTask) rec.succeeded++;
+    else rec.succeed(job.input.byteLength, result!.data.length, result!.durationSeconds, result!.timings, result!.warnings);
     if (this.auto) {
-      this.auto.settled(result ? result.durationSeconds : 0, now);
+      this.auto.settled(result && !isTask ? result.durationSeconds : 0, now);
       if (this.running.size === 0 && this.queue.size === 0) this.auto.pause();
     }
-    if (result) job.resolve(result);
-    else job.reject(err!);
+    if (err) job.reject(err);
+    else job.resolve(result!);
     this.pump();
     this.checkIdle();
   }
@@ -428,6 +499,21 @@ class PoolImpl implements Pool {
     return toPrometheus(this.metrics(), this.prefix);
   }
 
+  collector(): PoolCollector {
+    return promClientCollector(() => this.metrics(), this.prefix);
+  }
+
+  get saturated(): boolean {
+    if (this.closed || this.queue.size > 0 || this.running.size >= this.concurrency) return true;
+    // A slot is free: saturated only if even a small job's estimate would not fit in what is left of the budget.
+    return this.running.size > 0 && this.inFlightBytes >= this.budget;
+  }
+
+  ready(): boolean {
+    if (this.closed) return false;
+    return this.queue.size < this.maxQueue || this.running.size < this.concurrency;
+  }
+
   close(options: CloseOptions = {}): Promise<void> {
     this.closed = true;
     this.notifySpace();
@@ -460,6 +546,9 @@ class BatchRun<Id> implements Batch<Id> {
   private reading = false;
   private inNext = false;
   private sourceClosed = false;
+  /** Settles once the source's return() has run (or at once when there is nothing to close). */
+  private sourceClosing?: Promise<void>;
+  private sourceClosedResolve?: () => void;
   private pulled = 0;
   private yielded = 0;
   private pending = 0;
@@ -574,22 +663,29 @@ class BatchRun<Id> implements Batch<Id> {
     this.userSignal?.removeEventListener('abort', this.onUserAbort);
     if (!this.sourceDone) {
       this.sourceDone = true;
-      // A source in the middle of next() is closed when that read returns (readOne).
+      // A source in the middle of next() is closed when that read returns (readOne); return() waits for it.
       if (!this.inNext) this.closeSource();
+      else this.sourceClosing ??= new Promise<void>((resolve) => (this.sourceClosedResolve = resolve));
     }
   }
 
   /** Tells the source we are done with it (runs a generator's finally blocks), once. */
   private closeSource(): void {
-    if (this.sourceClosed) return;
+    const done = this.sourceClosedResolve;
+    this.sourceClosedResolve = undefined;
+    if (this.sourceClosed) return done?.();
     this.sourceClosed = true;
     const src = this.source;
-    if (!src?.return) return;
+    if (!src?.return) return done?.();
+    let closing: Promise<void>;
     try {
-      Promise.resolve(src.return()).catch(() => undefined);
+      closing = Promise.resolve(src.return()).then(() => undefined, () => undefined);
     } catch {
       // the source's own cleanup failed; there is no one to report it to
+      closing = Promise.resolve();
     }
+    if (done) void closing.then(done);
+    else this.sourceClosing = closing;
   }
 
   private fill(): void {
@@ -614,6 +710,8 @@ class BatchRun<Id> implements Batch<Id> {
       this.reading = false;
       this.sourceClosed = true; // a source that threw is finished
       this.sourceDone = true;
+      this.closeSource(); // only settles a return() waiting for this read
+
       this.fail(err);
       return;
     }
@@ -758,6 +856,8 @@ class BatchRun<Id> implements Batch<Id> {
       for (const w of this.waiters.splice(0)) w.resolve({ done: true, value: undefined });
     }
     if (this.pending > 0) await new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+    // A generator source has run its finally blocks when the for-await loop that broke out moves on.
+    if (this.sourceClosing) await this.sourceClosing;
     return { done: true, value: undefined };
   }
 

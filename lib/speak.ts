@@ -3,7 +3,7 @@
  * a Buffer with its format named (no probing), never through a file.
  */
 import os from 'node:os';
-import { TtsavError } from './errors';
+import { TtsavError, deadlineReason } from './errors';
 import { invalidOption, normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
 import { makeSubtitles, normalizeSubtitleOptions, punctuate, type SubtitleOptions, type Subtitles } from './subtitles';
 import { transcode, type TranscodeResult } from './transcode';
@@ -23,8 +23,12 @@ export interface SpeakOptions extends Omit<TranscodeOptions, 'signal'> {
   volume?: string;
   /** Make SRT and WebVTT subtitles from the word boundaries (true, or cue limits). */
   subtitles?: boolean | SubtitleOptions;
-  /** Cancels synthesis and transcode. */
+  /** Cancels synthesis and transcode (aborted with a TimeoutError, e.g. AbortSignal.timeout(): ERR_TTSAV_TIMEOUT). */
   signal?: AbortSignal;
+  /** speak(): a deadline for the whole call, synthesis and transcode together (ERR_TTSAV_TIMEOUT). */
+  timeoutMs?: number;
+  /** speak(): runs the transcode on this pool (createPool()): its admission, memory budget and metrics apply. */
+  pool?: TranscodePool;
 }
 
 export interface SpeakResult {
@@ -41,7 +45,7 @@ export interface SpeakResult {
   transcode: TranscodeResult;
 }
 
-const TTS_KEYS = ['engine', 'voice', 'rate', 'pitch', 'volume', 'subtitles', 'signal'] as const;
+const TTS_KEYS = ['engine', 'voice', 'rate', 'pitch', 'volume', 'subtitles', 'signal', 'pool'] as const;
 
 const shared: Partial<Record<EngineName, TtsEngine>> = {};
 /** The process-wide engine behind engine: 'edge' / 'espeak'. */
@@ -138,9 +142,36 @@ async function transcodeStage(text: string, synth: Synthesis, p: Prepared, signa
  */
 export async function speak(text: string, options?: SpeakOptions): Promise<SpeakResult> {
   const p = prepare(options);
+  const pool = (options as { pool?: unknown } | undefined)?.pool;
+  checkPool(pool);
   if (p.signal?.aborted) throw abortedError(p.signal);
-  const synth = await synthesizeStage(text, p, p.signal);
-  return transcodeStage(text, synth, p, p.signal, transcode);
+  const run: TranscodeFn = pool ? (input, o) => (pool as TranscodePool).transcode(input, o) : transcode;
+  // timeoutMs bounds the whole call: one deadline for synthesis and transcode, through one signal.
+  const timeoutMs = p.transcodeOptions.timeoutMs;
+  if (timeoutMs === undefined) {
+    const synth = await synthesizeStage(text, p, p.signal);
+    return transcodeStage(text, synth, p, p.signal, run);
+  }
+  const controller = new AbortController();
+  const outer = p.signal;
+  const onOuterAbort = (): void => controller.abort(outer!.reason);
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(deadlineReason(`speak() ran past its timeout (${timeoutMs} ms)`)), timeoutMs);
+  const startedAt = performance.now();
+  try {
+    const synth = await synthesizeStage(text, p, controller.signal);
+    // The transcode's own timeout is what is left, so its native job stops on its own at the same deadline.
+    const left = Math.max(1, Math.ceil(timeoutMs - (performance.now() - startedAt)));
+    return await transcodeStage(text, synth, { ...p, transcodeOptions: { ...p.transcodeOptions, timeoutMs: left } }, controller.signal, run);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function checkPool(pool: unknown): void {
+  if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof (pool as TranscodePool).transcode !== 'function'))
+    throw invalidOption('pool', 'an object with a transcode(input, options) method', pool);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -215,7 +246,7 @@ export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIter
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
   const txLimit = limit('transcodeConcurrency', transcodeConcurrency, Math.max(1, Math.min(os.availableParallelism(), threadpool)));
   const held = limit('maxInFlight', maxInFlight, ttsLimit + 2 * txLimit);
-  if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof pool.transcode !== 'function')) throw invalidOption('pool', 'an object with a transcode(input, options) method', pool);
+  checkPool(pool);
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidOption('onProgress', 'a function', onProgress);
   const base = prepare(speakOptions);
   const run: TranscodeFn = pool ? (input, o) => pool.transcode(input, o) : transcode;

@@ -6,6 +6,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { TtsavError, fromNative, stoppedError } from './errors';
 import { loadNative, type NativeStream, type NativeStreamInput, type NativeStreamStats, type NativeTranscodeOptions } from './native';
 import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
+import type { TtsavWarning } from './warnings';
 
 /** What is written into a stream: MP3 (as EdgeTTS sends it), ADTS AAC, or raw PCM of a declared format. */
 export type StreamInputFormat =
@@ -31,6 +32,8 @@ export interface StreamStats {
   outputSamples: number;
   sampleRate: number;
   channels: number;
+  /** decodeErrors 'conceal': packets or frames skipped because they failed to decode, so far. */
+  decodeErrorsConcealed: number;
 }
 
 const STREAM_ONLY_KEYS = ['inputFormat', 'format', 'fragmentMs'] as const;
@@ -84,7 +87,8 @@ export function normalizeStreamOptions(options: unknown): { native: NativeTransc
 /** A Transform: write input chunks, read encoded output chunks. Errors are TtsavError 'error' events. */
 export class TranscodeStream extends Transform {
   #handle: NativeStream | undefined;
-  #stats: StreamStats = { inputSamples: 0, outputSamples: 0, sampleRate: 0, channels: 0 };
+  #stats: StreamStats = { inputSamples: 0, outputSamples: 0, sampleRate: 0, channels: 0, decodeErrorsConcealed: 0 };
+  #firstDecodeError: string | undefined;
   #signal: AbortSignal | undefined;
   #onAbort = (): void => {
     this.destroy(stoppedError(this.#signal?.reason, 'the stream'));
@@ -108,10 +112,22 @@ export class TranscodeStream extends Transform {
     return { ...this.#stats };
   }
 
+  /** What the stream noticed so far while going on: with decodeErrors 'conceal', the decode errors it skipped
+   *  (DECODE_ERRORS_CONCEALED: count and first error). Empty on clean input. */
+  get warnings(): TtsavWarning[] {
+    const n = this.#stats.decodeErrorsConcealed;
+    if (n === 0) return [];
+    return [{ code: 'DECODE_ERRORS_CONCEALED', message: `${n} decode error${n === 1 ? '' : 's'} concealed; the first: ${this.#firstDecodeError ?? ''}` }];
+  }
+
   #done(callback: TransformCallback): (err: unknown, out?: Buffer, stats?: NativeStreamStats) => void {
     return (err, out, stats) => {
       if (err) return callback(fromNative(err));
-      if (stats) this.#stats = stats;
+      if (stats) {
+        const { firstDecodeError, ...rest } = stats;
+        this.#stats = rest;
+        if (firstDecodeError !== undefined) this.#firstDecodeError = firstDecodeError;
+      }
       if (out && out.length > 0) this.push(out);
       callback();
     };

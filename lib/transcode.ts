@@ -12,6 +12,7 @@ import {
   type OutputFormat,
   type TranscodeOptions,
 } from './options';
+import type { TtsavWarning, TtsavWarningCode } from './warnings';
 
 export interface StageTimings {
   /** Opening the inputs, probing, opening the decoders (ms). */
@@ -84,6 +85,11 @@ export interface TranscodeResult {
   normalization?: { mode: 'linear' | 'dynamic'; measured: Loudness; gainDb?: number };
   /** The hardware device the job used: always 'none' — no libav audio encoder or filter uses one. */
   hwaccel: 'none';
+  /** What the demuxer and decoder noticed while the job still succeeded (see TtsavWarningCode); empty on clean
+   *  input. */
+  warnings: TtsavWarning[];
+  /** From a pool: milliseconds the job waited for admission (concurrency and memory budget) before it started. */
+  queueMs?: number;
 }
 
 function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResult {
@@ -104,6 +110,7 @@ function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResu
     inputs: r.inputs,
     timings: r.timings,
     hwaccel: 'none',
+    warnings: r.warnings.map((w) => ({ code: w.code as TtsavWarningCode, message: w.message })),
   };
   const round = (l: NativeLoudness): Loudness => ({ integrated: l.integrated, truePeak: l.truePeak, lra: l.lra });
   if (r.loudness) result.loudness = round(r.loudness);

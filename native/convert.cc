@@ -86,6 +86,7 @@ av::TranscodeOptions ToTranscodeOptions(const Napi::Object& obj) {
   o.fragmentMs = static_cast<int>(Integer(obj, "fragmentMs", o.fragmentMs, 20, 60000));
   o.gapMs = Number(obj, "gapMs", 0, 0, 3600000);
   o.measure = Bool(obj, "measure", o.measure);
+  o.concealDecodeErrors = Bool(obj, "concealDecodeErrors", o.concealDecodeErrors);
   Napi::Value filters = obj.Get("filters");
   if (!filters.IsUndefined()) {
     if (!filters.IsObject()) Bad(obj.Env(), "filters", "an object");

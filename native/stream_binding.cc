@@ -52,6 +52,8 @@ class StreamWorker : public Napi::AsyncWorker {
       outSamples_ = session_->OutputSamples();
       rate_ = session_->SampleRate();
       channels_ = session_->Channels();
+      concealed_ = session_->ConcealedErrors();
+      if (concealed_ > 0) firstConcealed_ = session_->FirstConcealedError();
       ok_ = true;
     } catch (const av::Error& e) {
       code_ = e.code;
@@ -93,6 +95,8 @@ class StreamWorker : public Napi::AsyncWorker {
       stats.Set("outputSamples", static_cast<double>(outSamples_));
       stats.Set("sampleRate", rate_);
       stats.Set("channels", channels_);
+      stats.Set("decodeErrorsConcealed", static_cast<double>(concealed_));
+      if (concealed_ > 0) stats.Set("firstDecodeError", firstConcealed_);
       Callback().Call({env.Null(), out, stats});
     } catch (const Napi::Error&) {
       // The environment is going away (see TranscodeWorker::OnOK).
@@ -110,6 +114,8 @@ class StreamWorker : public Napi::AsyncWorker {
   bool ok_ = false;
   int64_t inSamples_ = 0, outSamples_ = 0;
   int rate_ = 0, channels_ = 0;
+  int64_t concealed_ = 0;
+  std::string firstConcealed_;
   av::ErrorCode code_ = av::ErrorCode::Internal;
   av::Stage stage_ = av::Stage::None;
   std::string message_;

@@ -139,6 +139,14 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
     r.Set("normalization", n);
   }
   r.Set("timings", TimingsToJs(env, result_.timings));
+  Napi::Array warnings = Napi::Array::New(env, result_.warnings.size());
+  for (size_t i = 0; i < result_.warnings.size(); i++) {
+    Napi::Object w = Napi::Object::New(env);
+    w.Set("code", result_.warnings[i].code);
+    w.Set("message", result_.warnings[i].message);
+    warnings.Set(static_cast<uint32_t>(i), w);
+  }
+  r.Set("warnings", warnings);
   return r;
 }
 

@@ -46,6 +46,7 @@ for f in edge.mp3 speech.wav speech.flac speech.opus speech.m4a; do
   for pct in 1 5 20 50 90 99; do
     head -c $((size * pct / 100)) "$FX/$f" > "$WORK/cut"
     run "$WORK/cut" - container=adts
+    run "$WORK/cut" - container=adts conceal=1
   done
   for seed in 1 2 3 4 5 6 7 8; do
     python3 - "$FX/$f" "$WORK/flip" "$seed" <<'PY'
@@ -58,6 +59,7 @@ open(sys.argv[2], 'wb').write(data)
 PY
     run "$WORK/flip" - container=adts
     run "$WORK/flip" -
+    run "$WORK/flip" - conceal=1
   done
 done
 # Every 6th file of the bad-input corpus (scripts/corpus-bad.mjs: truncations, flips, lying headers, wrong hints).
@@ -65,6 +67,7 @@ node scripts/corpus-bad.mjs generate "$WORK/bad" >/dev/null
 while read -r f hint; do
   if [ -n "$hint" ]; then run "$WORK/bad/$f" - container=adts channels=1 maxdur=60 "hint=$hint"
   else run "$WORK/bad/$f" - container=adts channels=1 maxdur=60; fi
+  run "$WORK/bad/$f" - container=adts channels=1 maxdur=60 conceal=1 ${hint:+"hint=$hint"}
 done < <(node -e "require('$WORK/bad/manifest.json').forEach((m, i) => i % 6 === 0 && console.log(m.file, m.hint || ''))")
 # Limits, cancellation, timeouts at several points.
 run "$FX/bomb.flac" - maxdur=60

@@ -7,8 +7,9 @@
  *   node scripts/corpus-bad.mjs generate <dir>
  *       writes the files and <dir>/manifest.json: [{ file, hint?, expect, why }]
  *       expect: 'settle' (resolve, or reject with a TtsavError), 'reject' (must reject), 'resolve', or an error code
- *   node --expose-gc scripts/corpus-bad.mjs run <dir> [--passes N] [--timeout-ms MS]
- *       runs every file N times (default 3) and prints one JSON line: outcomes per code, violations, the memory
+ *   node --expose-gc scripts/corpus-bad.mjs run <dir> [--passes N] [--timeout-ms MS] [--decode-errors fail|conceal]
+ *       runs every file N times (default 3) and prints one JSON line: outcomes per code, warnings per code
+ *       (result.warnings of the jobs that resolved), violations, the memory
  *       after each pass (RSS, RSS outside V8's heap, V8 heap used, external; after GC), the slowest job
  *
  * Categories: truncations at many offsets (every header byte boundary early on, then percentages), bit flips,
@@ -411,7 +412,9 @@ export function generate(dir) {
 // entries) is bad data, and saying "out of memory" would send the caller looking for a leak.
 const GOOD_CODES = new Set(['ERR_TTSAV_INVALID_DATA', 'ERR_TTSAV_UNSUPPORTED', 'ERR_TTSAV_LIMIT']);
 
-export async function run(dir, { passes = 3, timeoutMs = 20_000 } = {}) {
+const WARNING_CODES = new Set(['DURATION_MISMATCH', 'TRAILING_DATA', 'JUNK_SKIPPED', 'GUESSED_LAYOUT', 'DECODE_ERRORS_CONCEALED']);
+
+export async function run(dir, { passes = 3, timeoutMs = 20_000, decodeErrors = 'fail' } = {}) {
   const require = createRequire(import.meta.url);
   const lib = require(path.join(ROOT, 'dist', 'index.js'));
   const { transcode, probe, TtsavError } = lib;
@@ -420,6 +423,7 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000 } = {}) {
   const outcomes = {};
   const probeOutcomes = {};
   const violations = [];
+  const warnings = {};
   const memory = [];
   let slowest = { ms: 0, file: '' };
   const gc = globalThis.gc ?? (() => {});
@@ -438,7 +442,7 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000 } = {}) {
     for (const [i, item] of inputs.entries()) {
       const opts = {
         format: i % 2 ? 'adts' : 'm4a', channels: 1, sampleRate: 22050, bitrate: '48k', aacCoder: 'fast',
-        maxDurationSeconds: 60, timeoutMs, ...(item.hint ? { inputFormat: item.hint } : {}),
+        maxDurationSeconds: 60, timeoutMs, decodeErrors, ...(item.hint ? { inputFormat: item.hint } : {}),
       };
       const t = await settle(() => transcode(item.data, opts));
       const p = await settle(() => probe(item.data, { timeoutMs, ...(item.hint ? { inputFormat: item.hint } : {}) }));
@@ -452,6 +456,13 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000 } = {}) {
       if (t.ms > timeoutMs + 2000) bad(`settled after ${Math.round(t.ms)} ms, past its ${timeoutMs} ms timeout`);
       if (t.ok) {
         if (!(t.value.data instanceof Uint8Array) || t.value.data.length === 0 && t.value.samples > 0) bad('resolved without output');
+        if (!(t.value.input.samples > 0)) bad('resolved with no audio decoded');
+        if (!Array.isArray(t.value.warnings)) bad('resolved without a warnings array');
+        for (const w of t.value.warnings ?? []) {
+          if (!WARNING_CODES.has(w.code) || typeof w.message !== 'string' || w.message === '') bad(`malformed warning ${JSON.stringify(w)}`);
+          if (w.code === 'DECODE_ERRORS_CONCEALED' && decodeErrors !== 'conceal') bad('concealed a decode error without being asked');
+          warnings[w.code] = (warnings[w.code] ?? 0) + 1;
+        }
       } else if (!(t.err instanceof TtsavError)) bad('rejected with something other than a TtsavError');
       else if (!GOOD_CODES.has(t.err.code)) bad(`rejected with ${t.err.code} (valid options, so only data/limit codes belong here)`);
       if (item.expect === 'reject' && t.ok) bad('resolved but must be refused');
@@ -470,7 +481,7 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000 } = {}) {
     // without the steps V8 takes when it resizes its heap.
     memory.push({ pass, rss: m.rss, native: m.rss - m.heapTotal, heapUsed: m.heapUsed, external: m.external + m.arrayBuffers });
   }
-  return { files: inputs.length, passes, outcomes, probe: probeOutcomes, violations, memory, slowest };
+  return { files: inputs.length, passes, decodeErrors, outcomes, warnings, probe: probeOutcomes, violations, memory, slowest };
 }
 
 const [cmd, dir, ...rest] = process.argv.slice(2);
@@ -482,9 +493,10 @@ if (cmd === 'generate' && dir) {
     const i = rest.indexOf(name);
     return i >= 0 ? Number(rest[i + 1]) : def;
   };
-  const summary = await run(path.resolve(dir), { passes: arg('--passes', 3), timeoutMs: arg('--timeout-ms', 20_000) });
+  const mode = rest.includes('--decode-errors') ? rest[rest.indexOf('--decode-errors') + 1] : 'fail';
+  const summary = await run(path.resolve(dir), { passes: arg('--passes', 3), timeoutMs: arg('--timeout-ms', 20_000), decodeErrors: mode });
   console.log(JSON.stringify(summary));
 } else if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  console.error('usage: node scripts/corpus-bad.mjs generate <dir> | node --expose-gc scripts/corpus-bad.mjs run <dir> [--passes N] [--timeout-ms MS]');
+  console.error('usage: node scripts/corpus-bad.mjs generate <dir> | node --expose-gc scripts/corpus-bad.mjs run <dir> [--passes N] [--timeout-ms MS] [--decode-errors fail|conceal]');
   process.exitCode = 2;
 }

@@ -11,6 +11,10 @@ for (const entry of ['index', 'queue/index']) {
   const names = Object.keys(cjs).filter((n) => n !== 'default' && n !== '__esModule');
   const esm = `import cjs from './index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`;
   writeFileSync(new URL(`../dist/${entry}.mjs`, import.meta.url), esm);
-  writeFileSync(new URL(`../dist/${entry}.d.mts`, import.meta.url), "export * from './index.js';\n");
+  // The default export is the whole module object, typed as such (`import ttsav from 'ttsav'`).
+  writeFileSync(
+    new URL(`../dist/${entry}.d.mts`, import.meta.url),
+    "import * as all from './index.js';\nexport * from './index.js';\nexport default all;\n",
+  );
   console.log(`dist/${entry}.mjs: ${names.join(', ')}`);
 }

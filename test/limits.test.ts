@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TtsavError, createTranscodeStream, transcode } from '../lib/index';
 import { loadNative, type NativeTranscodeOptions } from '../lib/native';
-import { fixture } from './helpers/media';
+import { ffmpeg, fixture } from './helpers/media';
 import { spyOnNativeTranscode } from './helpers/native-spy';
 
 async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
@@ -72,6 +72,29 @@ describe('limits', () => {
     expect(ms).toBeLessThan(1000);
     const rss = process.memoryUsage().rss;
     expect(rss).toBeLessThan(1024 * 1024 * 1024);
+  });
+
+  it('a CBR MP3 without a Xing header (length known only from size and bitrate) is refused after 10 s of audio', async () => {
+    // 300 s at 32 kbit/s, no Xing/Info header: libav can only estimate its length from the bitrate.
+    const cbr = ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=24000:duration=300', '-c:a', 'libmp3lame', '-b:a', '32k', '-write_xing', '0', '-f', 'mp3', 'pipe:1']);
+    const err = await rejection(transcode(cbr, { maxDurationSeconds: 60, format: 'adts' }));
+    expect([err.code, err.reason, err.stage]).toEqual(['ERR_TTSAV_LIMIT', 'duration', 'decode']);
+    // The early check, not the decoding cap (which says "decoded audio exceeds" after 60 s of audio).
+    expect(err.message).toMatch(/holds about 300\.\d+ s of constant-bitrate audio/);
+    // Within the margin (cap × 1.1 + 1 s) the input is decoded, and the decoding cap still holds.
+    const cbr30 = ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=24000:duration=30', '-c:a', 'libmp3lame', '-b:a', '32k', '-write_xing', '0', '-f', 'mp3', 'pipe:1']);
+    const near = await rejection(transcode(cbr30, { maxDurationSeconds: 28, format: 'adts' }));
+    expect(near.message).toMatch(/decoded audio exceeds maxDurationSeconds/);
+  });
+
+  it('a variable-bitrate MP3 without a header is never refused early below its real length', async () => {
+    // Quiet then loud: the bitrate of the first seconds says little about the rest.
+    const vbr = ffmpeg([
+      '-f', 'lavfi', '-i', 'anoisesrc=d=40:c=pink:r=24000:a=0.002', '-f', 'lavfi', '-i', 'anoisesrc=d=40:c=white:r=24000:a=0.5',
+      '-filter_complex', '[0][1]concat=n=2:v=0:a=1', '-c:a', 'libmp3lame', '-q:a', '2', '-write_xing', '0', '-f', 'mp3', 'pipe:1',
+    ]);
+    const r = await transcode(vbr, { maxDurationSeconds: 81, format: 'adts' });
+    expect(r.durationSeconds).toBeGreaterThan(79);
   });
 
   it('maxDurationSeconds lets shorter audio through', async () => {

@@ -164,12 +164,12 @@ describe('pool.transcode', () => {
 
   it('a signal aborted with a TimeoutError is ERR_TTSAV_TIMEOUT, queued or running; any other reason is ABORTED', async () => {
     const pool = createPool({ concurrency: 1 });
-    const running = pool.transcode(tone60s, { ...SPEECH, signal: AbortSignal.timeout(30) });
-    const queued = pool.transcode(tone03s, { ...SPEECH, signal: AbortSignal.timeout(10) });
-    const q = await rejection(queued);
+    const running = rejection(pool.transcode(tone60s, { ...SPEECH, signal: AbortSignal.timeout(30) }));
+    const queued = rejection(pool.transcode(tone03s, { ...SPEECH, signal: AbortSignal.timeout(10) }));
+    const q = await queued;
     expect(q.code).toBe('ERR_TTSAV_TIMEOUT');
     expect((q.cause as Error).name).toBe('TimeoutError');
-    const r = await rejection(running);
+    const r = await running;
     expect(r.code).toBe('ERR_TTSAV_TIMEOUT');
     expect(r.detail).toBeUndefined();
     const c = new AbortController();
@@ -580,7 +580,64 @@ describe('auto concurrency controller', () => {
   });
 });
 
+describe('for services: queueMs, saturated, ready()', () => {
+  it('result.queueMs is the time a job waited for admission', async () => {
+    const pool = createPool({ concurrency: 1 });
+    const [a, b] = await Promise.all([pool.transcode(tone1s, SPEECH), pool.transcode(tone03s, SPEECH)]);
+    expect(typeof a.queueMs).toBe('number');
+    expect(a.queueMs).toBeGreaterThanOrEqual(0);
+    // b waited for all of a's run: longer than a, which started at once.
+    expect(b.queueMs!).toBeGreaterThan(a.queueMs!);
+    await pool.close();
+  });
+
+  it('saturated says a new job would wait; ready() says it would be admitted', async () => {
+    const pool = createPool({ concurrency: 1, maxQueue: 1 });
+    expect([pool.saturated, pool.ready()]).toEqual([false, true]);
+    const a = pool.transcode(tone1s, SPEECH);
+    expect([pool.saturated, pool.ready()]).toEqual([true, true]); // the next one queues
+    const b = pool.transcode(tone03s, SPEECH);
+    expect([pool.saturated, pool.ready()]).toEqual([true, false]); // the next one is refused
+    expect((await rejection(pool.transcode(tone03s, SPEECH))).code).toBe('ERR_TTSAV_BUSY');
+    await Promise.all([a, b]);
+    expect([pool.saturated, pool.ready()]).toEqual([false, true]);
+    const closing = pool.close();
+    expect(pool.ready()).toBe(false);
+    await closing;
+  });
+});
+
 describe('metrics', () => {
+  it("collector() registers the pool's metrics with a prom-client Registry, read live at each scrape", async () => {
+    const { Registry, Counter } = await import('prom-client');
+    const registry = new Registry();
+    new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [registry] }).inc(3);
+    const pool = createPool({ concurrency: 1, maxQueue: 0 });
+    pool.collector().register(registry);
+    await pool.transcode(tone03s, SPEECH);
+    const a = pool.transcode(tone03s, SPEECH);
+    await rejection(pool.transcode(tone03s, SPEECH));
+    await a;
+    const text = await registry.metrics();
+    expect(text).toMatch(/^app_requests_total 3$/m);
+    expect(text).toMatch(/^ttsav_pool_jobs_succeeded_total 2$/m);
+    expect(text).toMatch(/^ttsav_pool_jobs_failed_total\{code="ERR_TTSAV_BUSY"\} 1$/m);
+    // Every sample line of metricsText() is in the registry's output, the same.
+    const samples = (t: string) => t.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+    const registryLines = new Set(samples(text));
+    for (const line of samples(pool.metricsText())) expect(registryLines.has(line), line).toBe(true);
+    const json = await registry.getMetricsAsJSON();
+    expect(json.find((m) => m.name === 'ttsav_pool_queue_wait_seconds')?.type).toBe('histogram');
+    await pool.close();
+  });
+
+  it('importing ttsav does not load prom-client', () => {
+    const code = `require('./dist/index.js'); console.log(Object.keys(require.cache).filter((k) => k.includes('prom-client')).length);`;
+    const r = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, timeout: 30_000 });
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(r.stdout.toString().trim()).toBe('0');
+  });
+
   it('metricsText is valid Prometheus text exposition with consistent histograms', async () => {
     const pool = createPool({ concurrency: 2, metricsPrefix: 'voice' });
     const results = await collect(pool.transcodeMany([tone03s, tone1s, Buffer.from('junk')], SPEECH));

@@ -1,6 +1,14 @@
 /** speak() and speakMany(): text → engine → transcode() in memory, two stages with their own limits. */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TtsavError } from '../lib/errors';
+import { createPool } from '../lib/pool';
+import { speakStream } from '../lib/speak-stream';
+import { espeak, ESPEAK_FORMAT } from '../lib/tts/espeak';
+import { abortedError } from '../lib/tts/prosody';
+import type { Synthesis, TtsEngine } from '../lib/tts/types';
 import { speak, speakMany, type SpeakOutcome, type SpeakProgress } from '../lib/speak';
 import { transcode } from '../lib/transcode';
 import { edge } from '../lib/tts/edge';
@@ -189,5 +197,103 @@ describe('speakMany', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(pulled).toBe(after);
     expect(pulled).toBeLessThanOrEqual(5 + 4);
+  });
+});
+
+describe('speak for services', () => {
+  const ROOT = path.resolve(__dirname, '..');
+
+  /** An engine whose synthesis takes `ms` unless its signal stops it first; it records the abort reason. */
+  function slowEngine(ms: number): TtsEngine & { reasons: unknown[] } {
+    const reasons: unknown[] = [];
+    return {
+      name: 'slow',
+      format: ESPEAK_FORMAT,
+      reasons,
+      validate: () => undefined,
+      voices: () => Promise.resolve([]),
+      synthesize: (_text, options = {}) =>
+        new Promise<Synthesis>((resolve, reject) => {
+          const timer = setTimeout(() => resolve({ chunks: [], bytes: 0, words: [], format: ESPEAK_FORMAT, durationSeconds: 0, voice: 'x', requests: 1 }), ms);
+          options.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reasons.push(options.signal!.reason);
+            reject(abortedError(options.signal!));
+          });
+        }),
+    };
+  }
+
+  it('timeoutMs bounds the whole call, synthesis included: ERR_TTSAV_TIMEOUT', async () => {
+    const engine = slowEngine(30_000);
+    const err = await speak('Hello.', { engine, ...speech, timeoutMs: 50 }).catch((e: unknown) => e as TtsavError);
+    expect(err).toBeInstanceOf(TtsavError);
+    expect((err as TtsavError).code).toBe('ERR_TTSAV_TIMEOUT');
+    expect(engine.reasons).toHaveLength(1); // the synthesis itself was stopped
+    expect((engine.reasons[0] as Error).name).toBe('TimeoutError');
+    // A signal aborted by AbortSignal.timeout() is a timeout too.
+    const err2 = await speak('Hello.', { engine, ...speech, signal: AbortSignal.timeout(50) }).catch((e: unknown) => e as TtsavError);
+    expect((err2 as TtsavError).code).toBe('ERR_TTSAV_TIMEOUT');
+    // A plain abort stays ERR_TTSAV_ABORTED.
+    const c = new AbortController();
+    const p = speak('Hello.', { engine, ...speech, signal: c.signal }).catch((e: unknown) => e as TtsavError);
+    c.abort();
+    expect((await p as TtsavError).code).toBe('ERR_TTSAV_ABORTED');
+  });
+
+  it('speak({ pool }) runs its transcode on the pool: admission, queueMs and metrics', async () => {
+    const pool = createPool({ concurrency: 1 });
+    const engine = edge({ endpoint: server.url });
+    const r = await speak('Through the pool.', { engine, ...speech, pool });
+    expect(typeof r.transcode.queueMs).toBe('number');
+    expect(pool.metrics().jobs.succeeded).toBe(1);
+    await pool.close();
+    const refused = await speak('Closed pool.', { engine, ...speech, pool }).catch((e: unknown) => e as TtsavError);
+    expect([(refused as TtsavError).code, (refused as TtsavError).reason]).toEqual(['ERR_TTSAV_BUSY', 'closed']);
+  });
+
+  it('speakStream({ pool }) waits for and holds a pool slot; a full pool refuses it with ERR_TTSAV_BUSY', async () => {
+    const pool = createPool({ concurrency: 1, maxQueue: 0 });
+    const engine = edge({ endpoint: server.url });
+    const first = speakStream('The first stream holds the slot.', { engine, pool });
+    await new Promise((r) => setImmediate(r));
+    expect(pool.metrics().inFlightJobs).toBe(1);
+    const second = speakStream('No room for this one.', { engine, pool });
+    const refused = await new Promise<unknown>((resolve) => second.once('error', resolve));
+    expect([(refused as TtsavError).code, (refused as TtsavError).reason]).toEqual(['ERR_TTSAV_BUSY', 'queue-full']);
+    const chunks: Buffer[] = [];
+    for await (const c of first) chunks.push(c as Buffer);
+    expect(ffprobe(Buffer.concat(chunks)).codec).toBe('aac');
+    await new Promise((r) => setImmediate(r));
+    expect(pool.metrics().jobs).toMatchObject({ succeeded: 1, failedByCode: { ERR_TTSAV_BUSY: 1 } });
+    expect(pool.metrics().inFlightJobs).toBe(0);
+    // pool.run() is the same admission for any work.
+    expect(await pool.run(async (signal) => (signal.aborted ? 'aborted' : 'ran'))).toBe('ran');
+    await pool.close();
+  });
+
+  it("the espeak engine's queue is bounded (ERR_TTSAV_BUSY, tts-queue-full) and idle workers are released", async () => {
+    const engine = espeak({ workers: 1, maxQueue: 1, idleTimeoutMs: 100 });
+    const runs = [engine.synthesize('One.'), engine.synthesize('Two.'), engine.synthesize('Three.')].map((p) => p.catch((e: unknown) => e));
+    const [a, b, c] = await Promise.all(runs);
+    expect((a as Synthesis).bytes).toBeGreaterThan(0);
+    expect((b as Synthesis).bytes).toBeGreaterThan(0);
+    expect(c).toBeInstanceOf(TtsavError);
+    expect([(c as TtsavError).code, (c as TtsavError).reason]).toEqual(['ERR_TTSAV_BUSY', 'tts-queue-full']);
+    expect(engine.workerStats()).toMatchObject({ workers: 1, running: 0, queued: 0, rejected: 1 });
+    for (let i = 0; i < 100 && engine.workerStats().workers > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(engine.workerStats()).toMatchObject({ workers: 0, idleReleased: 1 });
+    // And it starts a new worker when needed.
+    expect((await engine.synthesize('Again.')).bytes).toBeGreaterThan(0);
+    await engine.close();
+  });
+
+  it('offline speak works in a host started with --input-type=module', () => {
+    const code = `import { speak } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'index.mjs')).href)};
+      const r = await speak('Hello from a module host.', { format: 'adts' });
+      console.log(r.audio.length > 1000 ? 'ok' : 'short');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: ROOT, timeout: 60_000 });
+    expect(r.stderr.toString()).toBe('');
+    expect(r.stdout.toString().trim()).toBe('ok');
   });
 });

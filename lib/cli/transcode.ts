@@ -6,6 +6,7 @@ import { TtsavError } from '../errors';
 import { FORMATS, normalizeOptions, type TranscodeOptions } from '../options';
 import { createPool } from '../pool';
 import { transcode, type TranscodeResult } from '../transcode';
+import type { TtsavWarning } from '../warnings';
 import { InputError, expandInputs, outputPathFor } from './inputs';
 import { OutputExistsError, exists, writeAtomic } from './output';
 import { ProgressBar, formatBytes, summaryTable, type Tally } from './progress';
@@ -26,6 +27,7 @@ export interface TranscodeFlags {
   maxOutputBytes?: string;
   maxDuration?: string;
   timeout?: string;
+  decodeErrors?: string;
   concurrency?: string;
   maxMemory?: string;
   force?: boolean;
@@ -68,6 +70,7 @@ export function transcodeOptions(flags: TranscodeFlags, faststartFromCli: boolea
   set('maxOutputBytes', parseBytes('max-output-bytes', flags.maxOutputBytes));
   set('maxDurationSeconds', numberArg('max-duration', flags.maxDuration));
   set('timeoutMs', numberArg('timeout', flags.timeout));
+  set('decodeErrors', flags.decodeErrors);
   try {
     normalizeOptions(options);
   } catch (err) {
@@ -135,7 +138,10 @@ async function transcodeOne(input: string, options: TranscodeOptions, flags: Tra
     if (flags.json) {
       const { data, ...rest } = result;
       process.stderr.write(JSON.stringify({ source: input, target: output, bytes: data.length, ...rest }, null, 2) + '\n');
-    } else if (!flags.quiet) process.stderr.write(resultLine(input, output, result) + '\n');
+    } else {
+      if (!flags.quiet) process.stderr.write(resultLine(input, output, result) + '\n');
+      for (const w of result.warnings) process.stderr.write(`warning: ${input}: ${w.code}: ${w.message}\n`);
+    }
     return 0;
   } catch (err) {
     process.stderr.write(`ttsav: ${err instanceof OutputExistsError ? err.message : describeError(err)}\n`);
@@ -153,6 +159,7 @@ interface PlanItem {
   code?: string;
   durationSeconds?: number;
   bytes?: number;
+  warnings?: TtsavWarning[];
 }
 
 function concurrencyOption(value: string | undefined): number | 'auto' | undefined {
@@ -209,6 +216,7 @@ async function transcodeMany(args: string[], outDir: string, options: TranscodeO
       tally.audioSeconds += item.durationSeconds ?? 0;
       tally.outputBytes += item.bytes ?? 0;
       if (!tty) say(`ok    ${item.input} -> ${item.output} (${(item.durationSeconds ?? 0).toFixed(2)} s, ${formatBytes(item.bytes ?? 0)})`);
+      for (const w of item.warnings ?? []) say(`warn  ${item.input}: ${w.code}: ${w.message}`, true);
     } else if (item.status === 'skipped') {
       tally.skipped++;
       if (!tty) say(`skip  ${item.input}: ${item.reason}`);
@@ -268,6 +276,7 @@ async function transcodeMany(args: string[], outDir: string, options: TranscodeO
         try {
           await writeAtomic(item.output, r.result.data, flags.force === true);
           Object.assign(item, { status: 'ok', durationSeconds: r.result.durationSeconds, bytes: r.result.data.length });
+          if (r.result.warnings.length > 0) item.warnings = r.result.warnings;
         } catch (err) {
           if (err instanceof OutputExistsError) Object.assign(item, { status: 'skipped', reason: `${item.output} appeared meanwhile; kept it (pass --force to overwrite)` });
           else Object.assign(item, { status: 'failed', reason: `writing ${item.output}: ${describeError(err)}`, code: (err as NodeJS.ErrnoException).code });

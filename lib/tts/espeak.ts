@@ -25,6 +25,12 @@ export interface EspeakOptions {
   workers?: number;
   /** Largest piece of text per espeak-ng run (longer text is split at sentences and joined). Default 2000 bytes. */
   maxChunkBytes?: number;
+  /** Runs that may wait for a worker; beyond it synthesize() rejects with ERR_TTSAV_BUSY, reason 'tts-queue-full'.
+   *  Default 64. */
+  maxQueue?: number;
+  /** A worker idle this long is terminated (its WASM instance and heap freed); the next run starts a new one.
+   *  Default 5000 ms. */
+  idleTimeoutMs?: number;
 }
 
 export const ESPEAK_FORMAT: TtsAudioFormat = Object.freeze({ container: 'wav', codec: 'pcm_s16le', sampleRate: 22050, channels: 1 });
@@ -50,6 +56,8 @@ export function espeakStats(): EspeakStats {
 type WasmModule = object;
 declare const WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> };
 let modulePromise: Promise<WasmModule> | undefined;
+/** Workers alive in every engine of the process (the compiled module is dropped when none is). */
+let liveWorkers = 0;
 function espeakPaths(): { js: string; wasm: string } {
   let js: string;
   try {
@@ -84,6 +92,14 @@ function compiledModule(): Promise<WasmModule> {
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
+// Each run leaves a whole WASM instance (its linear memory, tens of MB touched) for the garbage collector, which
+// does not count that memory as heap and so runs late: several dead instances per worker add up to hundreds of MB.
+// A full collection of this small isolate after each reply frees them at once.
+let collect = null;
+try {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  collect = require('node:vm').runInNewContext('gc');
+} catch {}
 let factory;
 parentPort.on('message', async (msg) => {
   try {
@@ -112,6 +128,7 @@ parentPort.on('message', async (msg) => {
   } catch (e) {
     parentPort.postMessage({ id: msg.id, error: String((e && e.message) || e) });
   }
+  if (collect) setImmediate(collect);
 });`;
 
 interface RunResult {
@@ -128,17 +145,45 @@ interface Job {
   reject: (e: unknown) => void;
 }
 
-/** A few long-lived workers; one run at a time each; terminated on abort (and replaced on demand). */
+/** What an espeak engine's workers are doing now. */
+export interface EspeakWorkerStats {
+  /** Worker threads alive (running or idle). */
+  workers: number;
+  /** Runs in progress. */
+  running: number;
+  /** Runs waiting for a worker. */
+  queued: number;
+  /** Runs refused because the queue was full (ERR_TTSAV_BUSY). */
+  rejected: number;
+  /** Workers terminated after idleTimeoutMs. */
+  idleReleased: number;
+}
+
+/** A few workers; one run at a time each; terminated on abort (and replaced on demand) and after idling. */
 class WorkerPool {
-  private idle: Worker[] = [];
+  private idle: { worker: Worker; timer: NodeJS.Timeout }[] = [];
   private busy = 0;
   private queue: Job[] = [];
   private nextId = 1;
-  constructor(private readonly size: number) {}
+  private rejected = 0;
+  private idleReleased = 0;
+  constructor(
+    private readonly size: number,
+    private readonly maxQueue: number,
+    private readonly idleTimeoutMs: number,
+  ) {}
+
+  stats(): EspeakWorkerStats {
+    return { workers: this.idle.length + this.busy, running: this.busy, queued: this.queue.length, rejected: this.rejected, idleReleased: this.idleReleased };
+  }
 
   run(args: string[], text: string, signal?: AbortSignal): Promise<RunResult> {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortedError(signal));
+      if (this.busy >= this.size && this.queue.length >= this.maxQueue) {
+        this.rejected++;
+        return reject(new TtsavError('ERR_TTSAV_BUSY', `the espeak engine's queue is full (maxQueue ${this.maxQueue})`, { reason: 'tts-queue-full' }));
+      }
       const job: Job = { args, text, resolve, reject };
       if (signal) job.signal = signal;
       this.queue.push(job);
@@ -164,7 +209,15 @@ class WorkerPool {
   private async dispatch(job: Job): Promise<void> {
     let worker: Worker;
     try {
-      worker = this.idle.pop() ?? new Worker(WORKER_SOURCE, { eval: true, workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+      const reused = this.idle.pop();
+      if (reused) clearTimeout(reused.timer);
+      // execArgv: [] — the worker runs WORKER_SOURCE as CommonJS whatever flags the host started with
+      // (a host run with --input-type=module would otherwise evaluate it as an ES module).
+      if (reused) worker = reused.worker;
+      else {
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+        liveWorkers++;
+      }
     } catch (err) {
       job.reject(err);
       return;
@@ -181,8 +234,13 @@ class WorkerPool {
         job.signal?.removeEventListener('abort', onAbort);
         if (keep) {
           worker.unref();
-          this.idle.push(worker);
-        } else void worker.terminate();
+          const timer = setTimeout(() => this.release(worker), this.idleTimeoutMs);
+          timer.unref();
+          this.idle.push({ worker, timer });
+        } else {
+          liveWorkers--;
+          void worker.terminate();
+        }
         done();
       };
       const onMessage = (m: { id: number; error?: string; wav?: Uint8Array | null; stdout?: string; stderr?: string; instantiateMs?: number; runMs?: number }): void => {
@@ -209,9 +267,23 @@ class WorkerPool {
     });
   }
 
+  /** Terminates an idle worker (its WASM instance and heap go with it). */
+  private release(worker: Worker): void {
+    const i = this.idle.findIndex((w) => w.worker === worker);
+    if (i < 0) return;
+    this.idle.splice(i, 1);
+    this.idleReleased++;
+    void worker.terminate();
+    liveWorkers--;
+    // Nothing runs anywhere: let the compiled module go too (about 45 MB); the next run compiles it again.
+    if (liveWorkers === 0) modulePromise = undefined;
+  }
+
   async close(): Promise<void> {
     const all = this.idle.splice(0);
-    await Promise.all(all.map((w) => w.terminate()));
+    for (const w of all) clearTimeout(w.timer);
+    liveWorkers -= all.length;
+    await Promise.all(all.map((w) => w.worker.terminate()));
   }
 }
 
@@ -363,7 +435,7 @@ export class EspeakEngine implements TtsEngine {
 
   constructor(options: EspeakOptions = {}) {
     if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-    const known = ['voice', 'rate', 'pitch', 'volume', 'workers', 'maxChunkBytes'];
+    const known = ['voice', 'rate', 'pitch', 'volume', 'workers', 'maxChunkBytes', 'maxQueue', 'idleTimeoutMs'];
     for (const key of Object.keys(options))
       if (!known.includes(key) && (options as Record<string, unknown>)[key] !== undefined)
         throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown espeak() option '${key}'; known options: ${known.join(', ')}`);
@@ -372,7 +444,11 @@ export class EspeakEngine implements TtsEngine {
     const chunk = options.maxChunkBytes ?? 2000;
     if (!Number.isInteger(chunk) || chunk < 64 || chunk > 100_000) throw invalidOption('maxChunkBytes', 'integer between 64 and 100000', options.maxChunkBytes);
     this.maxChunkBytes = chunk;
-    this.pool = new WorkerPool(workers);
+    const maxQueue = options.maxQueue ?? 64;
+    if (!Number.isInteger(maxQueue) || maxQueue < 0 || maxQueue > 1_000_000) throw invalidOption('maxQueue', 'integer between 0 and 1000000', options.maxQueue);
+    const idle = options.idleTimeoutMs ?? 5000;
+    if (!Number.isInteger(idle) || idle < 0 || idle > 3_600_000) throw invalidOption('idleTimeoutMs', 'integer between 0 and 3600000', options.idleTimeoutMs);
+    this.pool = new WorkerPool(workers, maxQueue, idle);
     this.defaults = { rate: 175, pitch: 50, volume: 100 };
     const d = this.prosody({ rate: options.rate, pitch: options.pitch, volume: options.volume });
     this.defaults = { ...d };
@@ -454,6 +530,11 @@ export class EspeakEngine implements TtsEngine {
       });
     }
     return voicesCache;
+  }
+
+  /** Workers alive, runs in progress and waiting, runs refused (queue full), workers released after idling. */
+  workerStats(): EspeakWorkerStats {
+    return this.pool.stats();
   }
 
   close(): Promise<void> {

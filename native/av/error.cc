@@ -77,11 +77,13 @@ ErrorCode ClassifyAvError(int averror, Stage stage) {
   return ErrorCode::Internal;
 }
 
-void ThrowAv(int averror, Stage stage, const std::string& what) {
+Error AvError(int averror, Stage stage, const std::string& what) {
   std::string why = AvErrorString(averror);
   if (averror == AVERROR(ENOMEM) && ReadsCallerBytes(stage))
     why = "the input declares sizes or counts libav will not allocate (" + why + ")";
-  throw Error(ClassifyAvError(averror, stage), stage, what + ": " + why, averror);
+  return Error(ClassifyAvError(averror, stage), stage, what + ": " + why, averror);
 }
+
+void ThrowAv(int averror, Stage stage, const std::string& what) { throw AvError(averror, stage, what); }
 
 }  // namespace ttsav::av

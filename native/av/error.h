@@ -43,8 +43,11 @@ Error LimitError(Stage stage, const std::string& message, const char* reason);
 // Maps a libav return code to our error code, for a failure at `stage`.
 ErrorCode ClassifyAvError(int averror, Stage stage);
 
-// Throws an Error for a negative libav return code; `what` says what was being done.
-void ThrowAv(int averror, Stage stage, const std::string& what);
+// The Error for a negative libav return code; `what` says what was being done.
+Error AvError(int averror, Stage stage, const std::string& what);
+
+// Throws AvError(averror, stage, what).
+[[noreturn]] void ThrowAv(int averror, Stage stage, const std::string& what);
 
 inline int Check(int ret, Stage stage, const char* what) {
   if (ret < 0) ThrowAv(ret, stage, what);

@@ -11,7 +11,7 @@ extern "C" {
 namespace ttsav::av {
 
 Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
-    : reader_(data, size), control_(control) {
+    : reader_(data, size), control_(control), size_(size) {
   if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "input is empty");
 
   const AVInputFormat* hint = nullptr;

@@ -27,6 +27,8 @@ class Input {
   double DeclaredSeconds() const { return declaredSeconds_; }
   // The container's duration however it was found (possibly estimated from the bitrate); negative if unknown.
   double ContainerSeconds(bool* estimated) const;
+  // The input's size in bytes.
+  size_t Size() const { return size_; }
 
  private:
   MemoryReader reader_;
@@ -36,6 +38,7 @@ class Input {
   CodecPtr dec_;
   int64_t tsOffset_ = 0;  // in stream time base
   double declaredSeconds_ = -1;
+  size_t size_ = 0;
 };
 
 }  // namespace ttsav::av

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace ttsav::av {
 
@@ -12,14 +13,20 @@ class JobLog {
   // The last line at error level or worse: what explains a failure (warnings and info are never it).
   const std::string& LastError() const { return lastError_; }
   void Add(int level, std::string line);
+  // Informational lines worth a warning in the result (a demuxer skipping junk), taken by the job.
+  void Notice(std::string line);
+  std::vector<std::string> TakeNotices();
 
  private:
   std::string last_;
+  std::vector<std::string> notices_;
   std::string lastError_;
 };
 
 // The last line logged for the job running on this thread ("" when none).
 std::string CurrentJobLastLine();
+// The notices logged so far for the job running on this thread (taken: a second call returns only newer ones).
+std::vector<std::string> TakeJobNotices();
 // The last error-level line logged for the job running on this thread ("" when none).
 std::string CurrentJobLastError();
 

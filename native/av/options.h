@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "io.h"
 
@@ -52,7 +53,21 @@ struct TranscodeOptions {
   double gapMs = 0;                // silence between inputs (concat)
   FilterOptions filters;
   bool measure = false;            // report the loudness of the audio fed to the encoder
+  // decodeErrors: 'conceal' — a packet that fails to decode (or a read error) is skipped and counted, as the
+  // ffmpeg CLI does, and a container cut short is reported rather than refused. false ('fail'): the job fails.
+  bool concealDecodeErrors = false;
 };
+
+// Something the job noticed about its input while still succeeding (result.warnings). Codes: see kWarning*.
+struct Warning {
+  std::string code;
+  std::string message;
+};
+inline constexpr const char* kWarningDurationMismatch = "DURATION_MISMATCH";  // declared vs decoded > 5%
+inline constexpr const char* kWarningTrailingData = "TRAILING_DATA";          // bytes after the last whole frame
+inline constexpr const char* kWarningJunkSkipped = "JUNK_SKIPPED";            // bytes before the first frame
+inline constexpr const char* kWarningGuessedLayout = "GUESSED_LAYOUT";        // channels with no declared layout
+inline constexpr const char* kWarningDecodeErrors = "DECODE_ERRORS_CONCEALED";  // conceal mode: count + first
 
 // EBU R128 figures.
 struct Loudness {
@@ -92,6 +107,7 @@ struct TranscodeResult {
   bool hasLoudness = false;     // options.measure
   Loudness loudness;            // of the audio fed to the encoder
   LoudnessApplied normalization;
+  std::vector<Warning> warnings;  // empty on clean input
 };
 
 }  // namespace ttsav::av

@@ -213,13 +213,20 @@ void StreamSession::HandleMp3Packet(AVPacket* pkt) {
   if (frames > 0) keepSamples_ = frames * (mpeg1 ? 1152 : 576) - startPad - endPad;
 }
 
+void StreamSession::Conceal(const Error& e) {
+  if (!options_.concealDecodeErrors) throw e;
+  if (concealed_++ > 0) return;
+  firstConcealed_ = e.what();
+  if (!e.detail.empty()) firstConcealed_ += " (" + e.detail + ")";
+}
+
 void StreamSession::Decode(AVPacket* pkt) {
   int ret = avcodec_send_packet(dec_.get(), pkt);
-  if (ret < 0 && ret != AVERROR_EOF) ThrowAv(ret, Stage::Decode, "cannot decode the input");
+  if (ret < 0 && ret != AVERROR_EOF) return Conceal(AvError(ret, Stage::Decode, "cannot decode the input"));
   for (;;) {
     ret = avcodec_receive_frame(dec_.get(), decoded_.get());
     if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
-    if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the input");
+    if (ret < 0) return Conceal(AvError(ret, Stage::Decode, "cannot decode the input"));
     AVFrame* f = decoded_.get();
     FramePtr trimmed;
     if (skipSamples_ > 0) {
@@ -253,8 +260,9 @@ void StreamSession::Deliver(AVFrame* frame) {
       frame->format != inFormat_.sampleFormat ||
       (frame->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC &&
        av_channel_layout_compare(&frame->ch_layout, &inFormat_.layout) != 0))
-    throw Error(ErrorCode::Unsupported, Stage::Decode,
-                "input changes its sample rate, channel layout or sample format mid-stream");
+    // Conceal mode drops the odd frame (a flipped ADTS header looks the same) and counts it.
+    return Conceal(Error(ErrorCode::Unsupported, Stage::Decode,
+                         "input changes its sample rate, channel layout or sample format mid-stream"));
   inSamples_ += frame->nb_samples;
   if (options_.maxDurationSeconds > 0 &&
       static_cast<double>(inSamples_) / inFormat_.sampleRate > options_.maxDurationSeconds)

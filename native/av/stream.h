@@ -45,6 +45,9 @@ class StreamSession {
   int SampleRate() const { return output_ ? output_->Encoder()->sample_rate : 0; }
   int Channels() const { return output_ ? output_->Encoder()->ch_layout.nb_channels : 0; }
   const LoudnessApplied& Normalization() const { return normalization_; }
+  // Conceal mode (options.concealDecodeErrors): packets or frames skipped so far, and the first error's text.
+  int64_t ConcealedErrors() const { return concealed_; }
+  const std::string& FirstConcealedError() const { return firstConcealed_; }
 
  private:
   void Parse(const uint8_t* data, size_t size, bool flush);
@@ -54,6 +57,8 @@ class StreamSession {
   void Start(const AVFrame* first);
   void DrainNormalizer();
   void DrainTail();
+  // Throws `e` unless decode errors are concealed; then counts it.
+  void Conceal(const Error& e);
 
   TranscodeOptions options_;
   StreamInput input_;
@@ -83,6 +88,8 @@ class StreamSession {
   int64_t inSamples_ = 0;
   int64_t outSamples_ = 0;
   int64_t tailPts_ = 0;
+  int64_t concealed_ = 0;
+  std::string firstConcealed_;
 };
 
 }  // namespace ttsav::av

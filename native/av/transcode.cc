@@ -21,6 +21,8 @@
 #include "raii.h"
 
 extern "C" {
+#include <libavutil/channel_layout.h>
+#include <libavutil/intreadwrite.h>
 #include <libavutil/samplefmt.h>
 }
 
@@ -133,6 +135,11 @@ class Pipeline {
       result.loudness = meter_->Finish();
     }
     result.normalization = normalization_;
+    if (concealed_ > 0)
+      warnings_.push_back({kWarningDecodeErrors, std::to_string(concealed_) + " decode error" +
+                                                    (concealed_ == 1 ? "" : "s") + " concealed; the first: " +
+                                                    firstConcealed_});
+    result.warnings = std::move(warnings_);
     result.data = writer_.Release();
     return result;
   }
@@ -146,6 +153,21 @@ class Pipeline {
       CheckDeclaredDuration(*in);
     } catch (const Error& e) {
       RethrowForInput(e, i, inputs_.size());
+    }
+    for (const std::string& line : TakeJobNotices()) {
+      long long bytes = 0, at = 0;
+      size_t k = line.find("Skipping ");
+      if (k != std::string::npos && std::sscanf(line.c_str() + k, "Skipping %lld bytes of junk at %lld", &bytes, &at) == 2)
+        Warn(i, kWarningJunkSkipped,
+             "skipped " + std::to_string(bytes) + " bytes of junk before the first frame (at byte " + std::to_string(at) + ")");
+    }
+    const AVChannelLayout& layout = in->Decoder()->ch_layout;
+    if (layout.order != AV_CHANNEL_ORDER_NATIVE && layout.nb_channels > 2) {
+      AVChannelLayout guess{};
+      av_channel_layout_default(&guess, layout.nb_channels);
+      Warn(i, kWarningGuessedLayout,
+           "the input does not say which channels its " + std::to_string(layout.nb_channels) +
+               " channels are; read them as " + DescribeLayout(guess));
     }
     if (i == 0 && firstFormat_.empty()) {
       const AVCodecContext* dec = in->Decoder();
@@ -168,29 +190,94 @@ class Pipeline {
                        "duration");
   }
 
+  // An input whose length libav could only estimate from its bitrate (size × 8 / bitrate: a CBR MP3 without a
+  // Xing/VBRI header), estimated over the cap: once kProbeSeconds of it are decoded, the bytes those took say
+  // whether the bitrate holds (constant bitrate so far). If it does, the input's length is its audio bytes over
+  // that rate, and an input over the cap (with a 10% + 1 s margin) is refused then, not after decoding up to the
+  // cap. A variable-bitrate input (the rates disagree) is left to the decoding cap.
+  class EarlyDurationCheck {
+   public:
+    static constexpr double kProbeSeconds = 10.0;
+    EarlyDurationCheck(const Input& in, double cap) : size_(in.Size()), cap_(cap) {
+      bool estimated = false;
+      estimate_ = in.ContainerSeconds(&estimated);
+      armed_ = cap > 0 && estimated && estimate_ > cap * 1.1 + 1.0;
+    }
+    void Packet(const AVPacket* pkt) {
+      if (!armed_ || pkt->pos < 0) return;
+      if (firstPos_ < 0) firstPos_ = pkt->pos;
+      endPos_ = pkt->pos + pkt->size;
+    }
+    void Check(double decodedSeconds) {
+      if (!armed_ || decodedSeconds < kProbeSeconds || firstPos_ < 0) return;
+      armed_ = false;  // once
+      double rate = static_cast<double>(endPos_ - firstPos_) / decodedSeconds;  // bytes per second so far
+      if (rate <= 0) return;
+      double projected = static_cast<double>(static_cast<int64_t>(size_) - firstPos_) / rate;
+      bool constant = std::abs(projected - estimate_) <= 0.05 * estimate_;
+      if (constant && projected > cap_ * 1.1 + 1.0)
+        throw LimitError(Stage::Decode,
+                         "input holds about " + Seconds(projected) + " of constant-bitrate audio (its size over its "
+                         "bitrate), over maxDurationSeconds (" + Seconds(cap_) + ")",
+                         "duration");
+    }
+
+   private:
+    size_t size_;
+    double cap_;
+    double estimate_ = -1;
+    bool armed_ = false;
+    int64_t firstPos_ = -1;
+    int64_t endPos_ = -1;
+  };
+
   // A file whose audio stops well short of the duration its container declares was cut: refuse it rather than
   // pass a partial result off as whole.
-  static void CheckWhole(const Input& in, int64_t decodedSamples) {
+  // In conceal mode it is reported instead. Either way a decoded length more than 5% off the declared one is a
+  // warning. Samples the container itself asks to drop (encoder delay and padding, edit lists) count as decoded.
+  void CheckWhole(const Input& in, size_t index, int64_t decodedSamples, int64_t discardedSamples) {
     double declared = in.DeclaredSeconds();
     if (declared <= 0) return;
-    double decoded = static_cast<double>(decodedSamples) / in.Decoder()->sample_rate;
-    if (decoded < declared * 0.9 - 0.1)
-      throw Error(ErrorCode::InvalidData, Stage::Decode,
-                  "input is truncated: decoded " + Seconds(decoded) + " of the " + Seconds(declared) +
-                      " its container declares");
+    int rate = in.Decoder()->sample_rate;
+    double decoded = static_cast<double>(decodedSamples) / rate;
+    double withDiscarded = static_cast<double>(decodedSamples + discardedSamples) / rate;
+    std::string said = "decoded " + Seconds(decoded) + " of the " + Seconds(declared) + " its container declares";
+    if (decoded < declared * 0.9 - 0.1) {
+      if (!options_.concealDecodeErrors) throw Error(ErrorCode::InvalidData, Stage::Decode, "input is truncated: " + said);
+      Warn(index, kWarningDurationMismatch, "input is truncated: " + said);
+      return;
+    }
+    // 50 ms at least: a clip of a few codec frames is declared to the sample and decoded to the frame.
+    auto off = [&](double d) { return std::fabs(d - declared) > std::max(declared * 0.05, 0.05); };
+    if (off(decoded) && off(withDiscarded)) Warn(index, kWarningDurationMismatch, said);
+  }
+
+  // Records a warning about input `index` (named when several inputs are joined).
+  void Warn(size_t index, const char* code, const std::string& message) {
+    if (warnings_.size() >= 32) return;
+    warnings_.push_back({code, inputs_.size() > 1 ? "input " + std::to_string(index) + ": " + message : message});
+  }
+
+  // Conceal mode: a decode error that is counted, not thrown.
+  void Conceal(const Error& e, size_t index) {
+    if (concealed_++ > 0) return;
+    firstConcealed_ = e.what();
+    if (!e.detail.empty()) firstConcealed_ += " (" + e.detail + ")";
+    if (inputs_.size() > 1) firstConcealed_ = "input " + std::to_string(index) + ": " + firstConcealed_;
   }
 
   // Decodes all of input `index`, converting it to the common format, and hands each frame to `sink` (the
   // frame is only valid during the call).
   void DecodeAll(Input& in, size_t index, const std::function<void(AVFrame*)>& sink) {
     try {
-      DecodeAllUnchecked(in, sink);
+      DecodeAllUnchecked(in, index, sink);
     } catch (const Error& e) {
       RethrowForInput(e, index, inputs_.size());
     }
   }
 
-  void DecodeAllUnchecked(Input& in, const std::function<void(AVFrame*)>& sink) {
+  void DecodeAllUnchecked(Input& in, size_t index, const std::function<void(AVFrame*)>& sink) {
+    const bool conceal = options_.concealDecodeErrors;
     AVCodecContext* dec = in.Decoder();
     AudioFormat inFormat = FormatOf(dec);
     auto start = Clock::now();
@@ -200,7 +287,23 @@ class Pipeline {
     auto decoded = NewFrame();
     auto normalized = NewFrame();
     int64_t samples = 0;
+    int64_t discarded = 0;  // samples the container marks for dropping (skip-samples side data)
     int64_t nextPts = 0;
+    // A packet that failed to decode is judged once we know whether another follows: then it was damage in the
+    // middle (the job fails, or the error is concealed); if it was the last, it is data after the last whole
+    // frame (a file cut inside its final frame), reported as a warning.
+    std::optional<Error> pending;
+    int pendingBytes = 0;
+    auto failed = [&](int ret, const AVPacket* packet) {
+      Error e = AvError(ret, Stage::Decode, "cannot decode the input");
+      if (packet == nullptr) {
+        if (!conceal) throw e;
+        Conceal(e, index);
+        return;
+      }
+      pending.emplace(std::move(e));
+      pendingBytes = packet->size;
+    };
     int64_t rescaleLast = AV_NOPTS_VALUE;
 
     auto drainNormalizer = [&] {
@@ -216,20 +319,34 @@ class Pipeline {
     auto decode = [&](AVPacket* packet) {
       auto t = Clock::now();
       int ret = avcodec_send_packet(dec, packet);
-      if (ret < 0 && ret != AVERROR_EOF) ThrowAv(ret, Stage::Decode, "cannot decode the input");
+      if (ret < 0 && ret != AVERROR_EOF) {
+        timings_.decode += MsSince(t);
+        failed(ret, packet);
+        return;
+      }
       for (;;) {
         ret = avcodec_receive_frame(dec, decoded.get());
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
-        if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the input");
+        if (ret < 0) {
+          failed(ret, packet);
+          break;
+        }
         timings_.decode += MsSince(t);
         AVFrame* f = decoded.get();
         // A layout change with the same channel count (an ADTS stream switching channel configurations) would
         // make the filter source refuse the frame, reported as if the options were wrong (found by the fuzzer).
         if (f->sample_rate != inFormat.sampleRate || f->ch_layout.nb_channels != inFormat.layout.nb_channels ||
             f->format != inFormat.sampleFormat ||
-            (f->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC && av_channel_layout_compare(&f->ch_layout, &inFormat.layout) != 0))
-          throw Error(ErrorCode::Unsupported, Stage::Decode,
-                      "input changes its sample rate, channel layout or sample format mid-stream");
+            (f->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC && av_channel_layout_compare(&f->ch_layout, &inFormat.layout) != 0)) {
+          Error e(ErrorCode::Unsupported, Stage::Decode,
+                  "input changes its sample rate, channel layout or sample format mid-stream");
+          if (!conceal) throw e;
+          // Damage (a flipped ADTS header) looks the same: in conceal mode the odd frame is dropped and counted.
+          Conceal(e, index);
+          av_frame_unref(f);
+          t = Clock::now();
+          continue;
+        }
         samples += f->nb_samples;
         inSamples_ += f->nb_samples;
         decodedSeconds_ += static_cast<double>(f->nb_samples) / inFormat.sampleRate;
@@ -258,23 +375,83 @@ class Pipeline {
       timings_.decode += MsSince(t);
     };
 
+    const AVCodecParameters* par = in.Stream()->codecpar;
+    const bool pcm = par->codec_id >= AV_CODEC_ID_FIRST_AUDIO && par->codec_id < AV_CODEC_ID_ADPCM_IMA_QT;
+    int64_t lastPacketBytes = 0;
+    bool firstPacket = true;
+    EarlyDurationCheck early(in, options_.maxDurationSeconds);
     for (;;) {
       control_.ThrowIfStopped(Stage::Decode);
       auto t = Clock::now();
-      bool more = in.ReadPacket(pkt.get());
+      bool more;
+      try {
+        more = in.ReadPacket(pkt.get());
+      } catch (const Error& e) {
+        // The ffmpeg CLI takes a read error for the end of the input; so does conceal mode.
+        if (!conceal || e.code != ErrorCode::InvalidData) throw;
+        Conceal(e, index);
+        more = false;
+      }
       timings_.decode += MsSince(t);
+      if (pending && more) {
+        if (!conceal) throw *pending;
+        Conceal(*pending, index);
+        pending.reset();
+      }
       if (!more) break;
+      if (firstPacket) {
+        firstPacket = false;
+        CheckLeadingJunk(in, index, pkt.get());
+      }
+      size_t sideSize = 0;
+      const uint8_t* side = av_packet_get_side_data(pkt.get(), AV_PKT_DATA_SKIP_SAMPLES, &sideSize);
+      if (side != nullptr && sideSize >= 8) discarded += static_cast<int64_t>(AV_RL32(side)) + AV_RL32(side + 4);
+      lastPacketBytes = pkt->size;
+      early.Packet(pkt.get());
       decode(pkt.get());
       av_packet_unref(pkt.get());
+      early.Check(static_cast<double>(samples) / inFormat.sampleRate);
+    }
+    if (pending && pcm && par->block_align > 0 && pendingBytes % par->block_align != 0) {
+      // The PCM decoder decodes the whole sample frames and then fails on the rest.
+      Warn(index, kWarningTrailingData,
+           "the last " + std::to_string(pendingBytes % par->block_align) +
+               " bytes are less than a whole sample frame and were dropped");
+      pending.reset();
+    } else if (pending) {
+      Warn(index, kWarningTrailingData,
+           "the last " + std::to_string(pendingBytes) + " bytes (an incomplete or damaged final frame) were not decoded: " +
+               pending->what() + (pending->detail.empty() ? "" : " (" + pending->detail + ")"));
+      pending.reset();
+    } else if (pcm && par->block_align > 0 && lastPacketBytes % par->block_align != 0) {
+      Warn(index, kWarningTrailingData,
+           "the last " + std::to_string(lastPacketBytes % par->block_align) +
+               " bytes are less than a whole sample frame and were dropped");
     }
     decode(nullptr);  // flush the decoder
     // A header that declares audio but holds none (a 44-byte WAV) would otherwise "succeed" as an empty file.
     if (samples == 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded");
-    CheckWhole(in, samples);
+    CheckWhole(in, index, samples, discarded);
     auto t = Clock::now();
     normalizer.Push(nullptr);
     timings_.filter += MsSince(t);
     drainNormalizer();
+  }
+
+  // An ADTS stream's demuxer skips bytes before the first frame without a word; the first packet's position
+  // tells how many (after an ID3v2 tag, which is no junk). The MP3 demuxer logs its own skip (see Open).
+  void CheckLeadingJunk(const Input& in, size_t index, const AVPacket* pkt) {
+    if (std::strcmp(in.Format()->iformat->name, "aac") != 0 || pkt->pos <= 0) return;
+    const InputBytes& bytes = inputs_[index];
+    int64_t start = 0;
+    if (bytes.size >= 10 && std::memcmp(bytes.data, "ID3", 3) == 0) {
+      const uint8_t* h = bytes.data;
+      start = 10 + ((h[6] & 0x7f) << 21 | (h[7] & 0x7f) << 14 | (h[8] & 0x7f) << 7 | (h[9] & 0x7f));
+      if (h[5] & 0x10) start += 10;
+    }
+    if (pkt->pos > start)
+      Warn(index, kWarningJunkSkipped,
+           "skipped " + std::to_string(pkt->pos - start) + " bytes of junk before the first frame");
   }
 
   // Calls `sink` with frames of silence in the common format, `count` samples in all.
@@ -311,6 +488,10 @@ class Pipeline {
       std::unique_ptr<Input> in = i == 0 ? std::move(first) : Open(i);
       DecodeAll(*in, i, feed);
     }
+    // The second pass reads the same inputs again and notices the same things.
+    warnings_.clear();
+    concealed_ = 0;
+    firstConcealed_.clear();
     Analysis a;
     a.samples = bounds.Samples();
     a.soundStart = bounds.First();
@@ -360,6 +541,9 @@ class Pipeline {
   int64_t outSamples_ = 0;
   LoudnessApplied normalization_;
   StageTimings timings_;
+  std::vector<Warning> warnings_;
+  int64_t concealed_ = 0;
+  std::string firstConcealed_;
 };
 
 }  // namespace

@@ -16,7 +16,7 @@
 //   byte 5: bits 0-2 tempo (kTempos), bits 3-4 volume {0, -6, +6, +20} dB, bit 5 pad 20 ms before and after,
 //           bits 6-7 silence threshold {-50, -30, -70, -90} dB
 //   byte 6: bit 0 two inputs (concat), bits 1-2 gap {0, 10, 100, 0} ms, bits 3-5 raw filter chain (kRawChains),
-//           bit 6 streaming mode (below)
+//           bit 6 streaming mode (below), bit 7 decodeErrors 'conceal'
 //   byte 7: where the rest splits into the two inputs, in 256ths
 // Streaming mode (byte 6 bit 6) puts the rest through a StreamSession instead, as createTranscodeStream() does:
 // ADTS out (fragmented MP4 when byte 0 picks an MP4 output), trimEnd, fade-out and measure off (streams refuse
@@ -215,6 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.gapMs = kGaps[(h[6] >> 1) & 3];
   const int rawChain = (h[6] >> 3) & 7;
   f.raw = kRawChains[rawChain];
+  o.concealDecodeErrors = (h[6] & 128) != 0;
 
   const uint8_t* body = data + kHeaderBytes;
   const size_t n = size - kHeaderBytes;

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     else if (k == "coder") o.aacCoder = v;
     else if (k == "faststart") o.faststart = v == "1";
     else if (k == "hint") o.inputFormat = v;
+    else if (k == "conceal") o.concealDecodeErrors = v == "1";
     else if (k == "maxout") o.maxOutputBytes = std::strtoull(v.c_str(), nullptr, 10);
     else if (k == "maxdur") o.maxDurationSeconds = std::atof(v.c_str());
     else if (k == "timeout") timeoutMs = std::atoll(v.c_str());
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
     }
     std::printf("ok bytes=%zu samples=%lld in_samples=%lld\n", r.data.size, static_cast<long long>(r.samples),
                 static_cast<long long>(r.inputSamples));
+    for (const Warning& w : r.warnings) std::printf("warning %s: %s\n", w.code.c_str(), w.message.c_str());
     std::free(r.data.data);
   } catch (const Error& e) {
     std::printf("error %s stage=%s averror=%d: %s | %s\n", CodeName(e.code), StageName(e.stage), e.averror,

@@ -1,0 +1,37 @@
+// Memory of offline speech under load (issue 14): 4 concurrent speak() calls through one pool with the espeak
+// engine, for a number of rounds, then idle. Reports RSS before any speech (baseline), the peak under load, and RSS
+// after 10 s of idling (idle espeak workers are released after idleTimeoutMs, default 5 s). One fresh process.
+//
+//   node bench/speak-rss.mjs [--rounds N] [--clients N]
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const { createPool, speak, espeak } = require('../dist/index.js');
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const rounds = arg('rounds', 5);
+const clients = arg('clients', 4);
+const mb = (b) => Math.round(b / 1048576);
+const text = 'Your order has shipped and will arrive on Thursday. Thank you for shopping with us, and have a nice day.';
+
+const baseline = process.memoryUsage().rss;
+let peak = baseline;
+const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+const pool = createPool({ concurrency: 2 });
+const engine = espeak(Number.isFinite(arg('workers', NaN)) ? { workers: arg('workers', 2) } : {});
+const started = performance.now();
+let n = 0;
+for (let r = 0; r < rounds; r++) {
+  await Promise.all(Array.from({ length: clients }, () => speak(text, { engine, pool, format: 'adts', preset: 'speech' }).then(() => n++)));
+}
+const loadMs = performance.now() - started;
+const afterLoad = process.memoryUsage().rss;
+await new Promise((r) => setTimeout(r, 10_000));
+globalThis.gc?.();
+const idle = process.memoryUsage().rss;
+clearInterval(sampler);
+console.log(JSON.stringify({ clients, rounds, speeches: n, loadMs: Math.round(loadMs), baselineMB: mb(baseline), peakMB: mb(peak), afterLoadMB: mb(afterLoad), idle10sMB: mb(idle), workersAfterIdle: engine.workerStats().workers }));
+await pool.close();
+await engine.close();
