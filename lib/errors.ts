@@ -21,9 +21,10 @@ export type TtsavErrorCode =
  * - ERR_TTSAV_LIMIT: 'input-size' (maxInputBytes), 'duration' (maxDurationSeconds), 'output-size' (maxOutputBytes),
  *   'job-memory' (a pool's oversize: 'reject');
  * - ERR_TTSAV_BUSY: 'queue-full' (a pool's maxQueue, a live feed's maxQueue), 'closed' (the pool is closed),
- *   'tts-queue-full' (the espeak engine's maxQueue).
+ *   'tts-queue-full' (the espeak engine's maxQueue);
+ * - ERR_TTSAV_TTS: 'client-refused' (EdgeTTS answered 401/403 after the clock correction: update clientVersion).
  */
-export type TtsavErrorReason = 'input-size' | 'duration' | 'output-size' | 'job-memory' | 'queue-full' | 'closed' | 'tts-queue-full';
+export type TtsavErrorReason = 'input-size' | 'duration' | 'output-size' | 'job-memory' | 'queue-full' | 'closed' | 'tts-queue-full' | 'client-refused';
 
 /** The pipeline stage a failure happened in, when it happened in one. */
 export type TtsavStage = 'probe' | 'decode' | 'filter' | 'encode' | 'mux';
@@ -75,7 +76,7 @@ const CODES: ReadonlySet<string> = new Set<TtsavErrorCode>([
   'ERR_TTSAV_STORAGE',
   'ERR_TTSAV_INTERNAL',
 ]);
-const REASONS: ReadonlySet<string> = new Set<TtsavErrorReason>(['input-size', 'duration', 'output-size', 'job-memory', 'queue-full', 'closed', 'tts-queue-full']);
+const REASONS: ReadonlySet<string> = new Set<TtsavErrorReason>(['input-size', 'duration', 'output-size', 'job-memory', 'queue-full', 'closed', 'tts-queue-full', 'client-refused']);
 const STAGES: ReadonlySet<string> = new Set<TtsavStage>(['probe', 'decode', 'filter', 'encode', 'mux']);
 
 /** Turns the plain object (or thrown Error) the addon reports into a TtsavError. */

@@ -329,6 +329,7 @@ describe('the handshake as the service checks it (edge-tts 7.2.7 era)', () => {
     const err = await rejection(engine.synthesize('Old client.'));
     expect(err.code).toBe('ERR_TTSAV_TTS');
     expect(err.detail).toBe('HTTP 403');
+    expect(err.reason).toBe('client-refused');
     expect(err.message).toMatch(/refused the client \(HTTP 403\) after 2 attempt/);
     expect(err.message).toMatch(/Edge 130\.0\.2849\.68/);
     expect(err.message).toMatch(/clientVersion/);

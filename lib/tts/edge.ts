@@ -545,7 +545,7 @@ function refusedError(what: string, status: number, version: string, attempts: n
       `browser versions it considers too old and requests without the headers current browsers send. This client ` +
       `presented Edge ${version}: set a current Edge version with edge({ clientVersion: '…' }) or env ` +
       `TTSAV_EDGE_CLIENT_VERSION, and add headers with edge({ headers }), before upgrading ttsav.`,
-    { detail: `HTTP ${status}` },
+    { detail: `HTTP ${status}`, reason: 'client-refused' },
   );
 }
 
