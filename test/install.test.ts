@@ -40,9 +40,10 @@ function inApp(args: string[], input?: Buffer) {
 
 describe('npm install of the packed tarball', () => {
   it('ships what an install and a user need, and nothing of the test or fuzz tree', () => {
-    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3'])
+    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3'])
       expect(files, f).toContain(f);
-    expect(files.filter((f) => /^(test|bench|native\/fuzz|scripts\/(?!sources\.js))/.test(f))).toEqual([]);
+    // scripts/: only what a source build runs (the source list, the FFmpeg flags, the bundled FFmpeg build).
+    expect(files.filter((f) => /^(test|bench|native\/fuzz|scripts\/(?!(sources\.js|ffmpeg-flags\.js|build-ffmpeg\.sh)$))/.test(f))).toEqual([]);
     // Source maps work without the TypeScript tree: the sources are inlined.
     const map = JSON.parse(readFileSync(path.join(app, 'node_modules/ttsav/dist/transcode.js.map'), 'utf8')) as { sourcesContent?: string[] };
     expect(map.sourcesContent?.[0]).toMatch(/export async function transcode/);
