@@ -21,7 +21,7 @@ export { createTranscodeStream, TranscodeStream } from './stream';
 export type { TranscodeStreamOptions, StreamInputFormat, StreamStats } from './stream';
 export { createLiveFeed, LiveFeed } from './live';
 export { publish, publishMetricsText, Broadcast } from './publish';
-export type { PublishOptions, PublishVideo, ReconnectOptions, BroadcastState, BroadcastStats, BroadcastEvents } from './publish';
+export type { PublishOptions, PublishVideo, ReconnectOptions, BroadcastState, BroadcastStats, BroadcastVideo, BroadcastEvents } from './publish';
 export { speakStream } from './speak-stream';
 export type { SpeakStreamOptions } from './speak-stream';
 export type { LiveFeedOptions, LiveClip } from './live';

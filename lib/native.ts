@@ -171,6 +171,10 @@ export interface NativeBinding {
   publishAbort(handle: NativePublisher): void;
   publishStats(handle: NativePublisher): NativePublishStats;
   checkImage(bytes: Uint8Array): { width: number; height: number };
+  encodeStill(
+    bytes: Uint8Array,
+    options: { width?: number; height?: number; fps?: number; seconds?: number; hwaccel?: string },
+  ): { data: Buffer; width: number; height: number; frames: number; encoder: string; fallback: string };
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
   demuxers(): string[];

@@ -16,7 +16,18 @@ import { invalidOption } from './options';
 
 export type PublishVideo =
   | { loop: Buffer | Uint8Array | string }
-  | { image: Buffer | Uint8Array | string; fps?: number; width?: number; height?: number };
+  | {
+      /** A PNG or JPEG: encoded once into a short H.264 GOP, then looped by copy like a loop video. */
+      image: Buffer | Uint8Array | string;
+      /** Frames per second of the still video. Default 30. */
+      fps?: number;
+      /** Output size: default the picture's; give one side to keep the aspect, both to letterbox into that box. */
+      width?: number;
+      height?: number;
+      /** 'cuda' | 'qsv' | 'vaapi': encode on that device when this build and machine have it (see hwDevices()),
+       * else with libopenh264. Which encoder ran: `broadcast.video.encoder`. */
+      hwaccel?: 'cuda' | 'qsv' | 'vaapi';
+    };
 
 export interface ReconnectOptions {
   /** First delay in ms. Default 500. */
@@ -47,6 +58,14 @@ export interface PublishOptions {
   connectTimeoutMs?: number;
   /** One stalled write longer than this counts as a dropped connection. Default 5000 ms. */
   ioTimeoutMs?: number;
+}
+
+export interface BroadcastVideo {
+  source: 'loop' | 'image';
+  width: number;
+  height: number;
+  encoder?: string;
+  fallback?: string;
 }
 
 export type BroadcastState = 'connecting' | 'connected' | 'reconnecting' | 'closing' | 'closed';
@@ -107,6 +126,12 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   #lastSentBytes = 0;
   #lastDroppedMs = 0;
 
+  /**
+   * The video sent: 'loop' (stream-copied) or 'image' (encoded once: `encoder` names the H.264 encoder that ran,
+   * `fallback` why a requested hardware encoder was not used); undefined for audio-only outputs.
+   */
+  readonly video: BroadcastVideo | undefined;
+
   /** @internal use publish() */
   constructor(feed: LiveFeed, options: PublishOptions) {
     super();
@@ -146,6 +171,11 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
       throw fromNative(err);
     }
     this.#handle = created.handle;
+    this.video = o.still
+      ? { source: 'image', ...o.still }
+      : o.loop !== undefined
+        ? { source: 'loop', width: created.width ?? 0, height: created.height ?? 0 }
+        : undefined;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     if (o.output !== undefined) {
       if (typeof o.output === 'string') {
@@ -315,6 +345,7 @@ interface Normalized {
   output?: string | Writable;
   container: 'flv' | 'mpegts';
   loop?: Uint8Array | string;
+  still?: { encoder: string; fallback: string | undefined; width: number; height: number };
   reconnect?: Required<ReconnectOptions>;
   tlsVerify: boolean;
   ca?: Buffer | string;
@@ -365,7 +396,9 @@ function normalize(feed: unknown, options: PublishOptions): Normalized {
         throw invalidOption('video.loop', 'a Buffer or a file path', v.loop);
       out.loop = v.loop;
     } else if (v.image !== undefined) {
-      out.loop = imageLoop(v);
+      const still = imageLoop(v);
+      out.loop = still.data;
+      out.still = { encoder: still.encoder, fallback: still.fallback || undefined, width: still.width, height: still.height };
     } else throw invalidOption('video', '{ loop } or { image }', v);
   } else if (out.url !== undefined) {
     throw new TtsavError('ERR_TTSAV_OPTIONS', 'RTMP platforms do not take audio without video: give video: { loop } or { image }');
@@ -393,9 +426,13 @@ function normalize(feed: unknown, options: PublishOptions): Normalized {
   return out;
 }
 
-/** A still image as video: checked here (a truncated picture is INVALID_DATA), then encoded by an H.264 encoder. */
-function imageLoop(v: Record<string, unknown>): never {
-  const native = loadNative();
+/**
+ * A still image as video: decoded, fitted into the output size and encoded into one 2-second closed GOP of H.264
+ * (libopenh264, the LGPL-compatible encoder, or a hardware encoder when `hwaccel` names a usable one), returned as
+ * FLV bytes that the publisher loops by copy. A truncated picture is INVALID_DATA; a build without any H.264 encoder
+ * is UNSUPPORTED naming what is missing. libx264 is GPL and never used.
+ */
+function imageLoop(v: Record<string, unknown>): { data: Buffer; encoder: string; fallback: string; width: number; height: number } {
   let bytes: Uint8Array;
   if (v.image instanceof Uint8Array) bytes = v.image;
   else if (typeof v.image === 'string' && v.image.length > 0) {
@@ -405,17 +442,22 @@ function imageLoop(v: Record<string, unknown>): never {
       throw new TtsavError('ERR_TTSAV_OPTIONS', `cannot read the image: ${(err as Error).message}`, { cause: err });
     }
   } else throw invalidOption('video.image', 'a Buffer or a file path', v.image);
+  const side = (name: 'width' | 'height'): number | undefined => {
+    const n = v[name];
+    if (n === undefined) return undefined;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 2 || n > 4096) throw invalidOption(`video.${name}`, 'an integer from 2 to 4096', n);
+    return n;
+  };
+  const fps = v.fps ?? 30;
+  if (typeof fps !== 'number' || !Number.isInteger(fps) || fps < 1 || fps > 120) throw invalidOption('video.fps', 'an integer from 1 to 120', fps);
+  const hwaccel = v.hwaccel;
+  if (hwaccel !== undefined && hwaccel !== 'cuda' && hwaccel !== 'qsv' && hwaccel !== 'vaapi')
+    throw invalidOption('video.hwaccel', "'cuda', 'qsv' or 'vaapi'", hwaccel);
   try {
-    native.checkImage(bytes);
+    return loadNative().encodeStill(bytes, { width: side('width'), height: side('height'), fps, seconds: 2, hwaccel });
   } catch (err) {
     throw fromNative(err);
   }
-  // Only LGPL-compatible encoders: libopenh264 (or a hardware one). libx264 is GPL and never used here.
-  const missing = native.hasEncoder('libopenh264') ? 'still-image encoding (not built yet)' : 'libopenh264 (this FFmpeg build has no LGPL H.264 encoder)';
-  throw new TtsavError(
-    'ERR_TTSAV_UNSUPPORTED',
-    `video: { image } needs an H.264 encoder: missing ${missing}. Give video: { loop: 'bg.mp4' } (an H.264 file, copied) instead`,
-  );
 }
 
 /**

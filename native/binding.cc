@@ -85,6 +85,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("publishAbort", Napi::Function::New(env, PublishAbort, "publishAbort"));
   exports.Set("publishStats", Napi::Function::New(env, PublishStats, "publishStats"));
   exports.Set("checkImage", Napi::Function::New(env, CheckImage, "checkImage"));
+  exports.Set("encodeStill", Napi::Function::New(env, EncodeStill, "encodeStill"));
   exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   return exports;

@@ -2,10 +2,12 @@
 // JS through a thread-safe function, so no network write ever runs on the main thread.
 #include "publish_binding.h"
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "av/publish.h"
+#include "av/still.h"
 #include "convert.h"
 
 namespace ttsav {
@@ -178,6 +180,43 @@ Napi::Value CheckImage(const Napi::CallbackInfo& info) {
   o.Set("width", w);
   o.Set("height", h);
   return o;
+}
+
+// encodeStill(bytes, { width, height, fps, seconds, hwaccel }) -> { data: Buffer (FLV), width, height, frames,
+// encoder, fallback }. Runs on the calling thread, like the loop video's read: once per broadcast.
+Napi::Value EncodeStill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsObject())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "expected image bytes and options");
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  Napi::Object opts = info[1].As<Napi::Object>();
+  av::StillOptions o;
+  auto num = [&](const char* key, double fallback) {
+    Napi::Value v = opts.Get(key);
+    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
+  };
+  o.width = static_cast<int>(num("width", 0));
+  o.height = static_cast<int>(num("height", 0));
+  o.fps = static_cast<int>(num("fps", 30));
+  o.seconds = num("seconds", 2);
+  if (opts.Get("hwaccel").IsString()) o.hwaccel = opts.Get("hwaccel").As<Napi::String>().Utf8Value();
+  av::StillVideo still;
+  try {
+    still = av::EncodeStill(bytes.Data(), bytes.ByteLength(), o);
+  } catch (const av::Error& e) {
+    ThrowAvError(env, e);
+  } catch (const std::bad_alloc&) {
+    ThrowCoded(env, "ERR_TTSAV_NO_MEMORY", "out of memory encoding the still picture");
+  }
+  std::unique_ptr<uint8_t, decltype(&std::free)> owned(still.flv.data, &std::free);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("data", Napi::Buffer<uint8_t>::Copy(env, owned.get(), still.flv.size));
+  r.Set("width", still.width);
+  r.Set("height", still.height);
+  r.Set("frames", still.frames);
+  r.Set("encoder", still.encoder);
+  r.Set("fallback", still.fallback);
+  return r;
 }
 
 }  // namespace ttsav

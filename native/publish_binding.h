@@ -16,5 +16,7 @@ Napi::Value PublishAbort(const Napi::CallbackInfo& info);
 Napi::Value PublishStats(const Napi::CallbackInfo& info);
 // JS: checkImage(bytes) => { width, height }
 Napi::Value CheckImage(const Napi::CallbackInfo& info);
+// JS: encodeStill(bytes, { width?, height?, fps?, seconds?, hwaccel? }) => { data, width, height, frames, encoder, fallback }
+Napi::Value EncodeStill(const Napi::CallbackInfo& info);
 
 }  // namespace ttsav

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev
+  pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   g++ make cmake python3
   ffmpeg espeak-ng sox
   clang libclang-rt-14-dev

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the minimal, static, LGPL-only FFmpeg that ttsav links when TTSAV_FFMPEG=bundled, with lame and opus
-# built from their Debian source packages (-fPIC: Debian's own .a files are PIE and refuse to go into a shared
-# object), and the ffmpeg CLI from the same source and configuration (the tests' oracle; never shipped).
+# Builds the minimal, static, LGPL-only FFmpeg that ttsav links when TTSAV_FFMPEG=bundled, with lame (LGPL),
+# opus (BSD), openh264 (BSD: the H.264 encoder for still-image video and burnt-in subtitles), mbedtls (Apache-2.0:
+# TLS for rtmps://; it makes the build "LGPL version 3 or later") and NVIDIA's nv-codec-headers (MIT: NVENC/CUDA
+# loaded at run time when a GPU driver is present, nothing needed when not), all built from their Debian source
+# packages (-fPIC: Debian's own .a files are PIE and refuse to go into a shared object), and the ffmpeg CLI from the
+# same source and configuration (the tests' oracle; never shipped).
 #
 #   bash scripts/build-ffmpeg.sh            # build once; later runs print the prefix and exit
 #   bash scripts/build-ffmpeg.sh --prefix   # print the prefix only (fails if not built)
@@ -18,6 +21,9 @@ set -euo pipefail
 FFMPEG_DEB_VERSION="7:7.1.5-0+deb13u1"
 LAME_DEB_VERSION="3.100-6"
 OPUS_DEB_VERSION="1.5.2-2"
+OPENH264_DEB_VERSION="2.6.0+dfsg-2"
+MBEDTLS_DEB_VERSION="3.6.6-0.1~deb13u1"
+NVCODEC_DEB_VERSION="12.1.14.0-1"
 SOURCE_SUITE="trixie"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -44,6 +50,8 @@ fi
 command -v nasm >/dev/null || die "nasm is missing (without it the AAC encoder is slower and its bitstream differs): apt-get install nasm"
 command -v cc >/dev/null || command -v gcc >/dev/null || die "no C compiler: apt-get install build-essential"
 command -v make >/dev/null || die "make is missing: apt-get install make"
+command -v cmake >/dev/null || die "cmake is missing (mbedtls builds with it): apt-get install cmake"
+command -v c++ >/dev/null || command -v g++ >/dev/null || die "no C++ compiler (openh264 is C++): apt-get install g++"
 command -v apt-get >/dev/null || die "apt-get is missing: the sources come from Debian's source packages"
 
 JOBS="${TTSAV_BUILD_JOBS:-$(nproc)}"
@@ -72,13 +80,18 @@ APT=(-o "Dir::Etc::SourceList=$DIR/apt/etc/sources.list" -o "Dir::Etc::SourcePar
 apt-get "${APT[@]}" -qq update || die "apt-get update of the private deb-src list failed (network? mirror?)"
 
 fetch() { # package version
-  (cd "$DIR/dl" && apt-get "${APT[@]}" -qq source --download-only "$1=$2" >/dev/null) ||
-    die "cannot download the $1 $2 source package"
-  local dsc
-  dsc="$(ls "$DIR/dl/$1_"*.dsc | head -1)"
-  # Checksums-Sha256 of the .dsc: every listed file must match.
-  awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on && NF == 3 { print $1 "  " $3 }' "$dsc" |
-    (cd "$DIR/dl" && sha256sum --quiet -c -) || die "checksum mismatch in the $1 source package: delete $DIR and retry"
+  # apt checks what it downloads against the signed Sources index. Only the upstream (orig) tarball is used: some
+  # mirrors lack a .dsc or Debian's packaging tarball, so a failed download is fine as long as the orig tarball came,
+  # and its SHA-256 is checked again against the Sources index entry for exactly this version.
+  (cd "$DIR/dl" && apt-get "${APT[@]}" -qq source --download-only "$1=$2" >/dev/null 2>&1) || true
+  local orig want
+  orig="$(ls "$DIR/dl/$1_"*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -1 || true)"
+  [ -n "$orig" ] || die "cannot download the $1 $2 source package"
+  want="$(apt-cache "${APT[@]}" showsrc "$1" | awk -v v="$2" -v f="$(basename "$orig")" '
+    /^Version:/ { cur = $2 } /^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 }
+    on && cur == v && $3 == f && !done { print $1; done = 1 }')"
+  [ -n "$want" ] || die "no checksum for $(basename "$orig") in the Sources index"
+  echo "$want  $orig" | sha256sum --quiet -c - || die "checksum mismatch in the $1 source package: delete $DIR and retry"
 }
 
 unpack() { # package → directory
@@ -92,6 +105,9 @@ unpack() { # package → directory
 fetch ffmpeg "$FFMPEG_DEB_VERSION"
 fetch lame "$LAME_DEB_VERSION"
 fetch opus "$OPUS_DEB_VERSION"
+fetch openh264 "$OPENH264_DEB_VERSION"
+fetch mbedtls "$MBEDTLS_DEB_VERSION"
+fetch nv-codec-headers "$NVCODEC_DEB_VERSION"
 
 export CFLAGS="-O2 -fPIC -fvisibility=hidden"
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
@@ -108,31 +124,53 @@ src="$(unpack opus)"
   --disable-extra-programs >"$DIR/opus.log" 2>&1 && make -j"$JOBS" >>"$DIR/opus.log" 2>&1 &&
   make install >>"$DIR/opus.log" 2>&1) || die "opus failed to build: see $DIR/opus.log"
 
+echo "build-ffmpeg: openh264" >&2
+src="$(unpack openh264)"
+(cd "$src" && make -j"$JOBS" PREFIX="$PREFIX" CFLAGS_OPT="-O3 -fvisibility=hidden" install-static \
+  >"$DIR/openh264.log" 2>&1) || die "openh264 failed to build: see $DIR/openh264.log"
+
+echo "build-ffmpeg: mbedtls" >&2
+src="$(unpack mbedtls)"
+(cd "$src" && cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" \
+  -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF \
+  -DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF >"$DIR/mbedtls.log" 2>&1 &&
+  cmake --build build -j"$JOBS" >>"$DIR/mbedtls.log" 2>&1 && cmake --install build >>"$DIR/mbedtls.log" 2>&1) ||
+  die "mbedtls failed to build: see $DIR/mbedtls.log"
+
+echo "build-ffmpeg: nv-codec-headers" >&2
+src="$(unpack nv-codec-headers)"
+(cd "$src" && make PREFIX="$PREFIX" install >"$DIR/nv-codec-headers.log" 2>&1) ||
+  die "nv-codec-headers failed to install: see $DIR/nv-codec-headers.log"
+
 # What ttsav uses, and nothing else (see native/ and lib/options.ts). Audio in: the containers and codecs
-# EdgeTTS, TTS engines, phones and editors produce; out: AAC (mp4/adts), Opus (ogg/webm), MP3.
-DEMUXERS=aac,ac3,aiff,amr,ape,au,caf,eac3,flac,flv,live_flv,matroska,mov,mp3,mpegts,ogg,w64,wav,wv,
+# EdgeTTS, TTS engines, phones and editors produce; out: AAC (mp4/adts), Opus (ogg/webm), MP3. Video: stream copy of
+# H.264/HEVC/VP8/VP9/AV1 (parsers, bitstream filters), decoding H.264/HEVC/VP8/VP9 and PNG/JPEG stills, encoding
+# H.264 (openh264, or NVENC on a GPU); subtitles as mov_text/WebVTT; RTMP(S) over TCP/TLS for live publishing.
+DEMUXERS=image2,png_pipe,jpeg_pipe,webvtt,srt,aac,ac3,aiff,amr,ape,au,caf,eac3,flac,flv,live_flv,matroska,mov,mp3,mpegts,ogg,w64,wav,wv,
 DEMUXERS+=pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
-DECODERS=aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
+DECODERS=h264,hevc,vp8,vp9,png,mjpeg,mov_text,webvtt,subrip,aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
 DECODERS+=adpcm_ima_wav,adpcm_ms,gsm_ms,pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,
 DECODERS+=pcm_s24be,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
-PARSERS=aac,aac_latm,ac3,flac,mpegaudio,opus,vorbis,h264
-ENCODERS=aac,libmp3lame,libopus,pcm_s16le
-MUXERS=adts,ipod,matroska,mov,mp3,mp4,ogg,opus,webm,wav,flv,mpegts
-BSFS=aac_adtstoasc,h264_mp4toannexb,extract_extradata
+PARSERS=aac,aac_latm,ac3,flac,mpegaudio,opus,vorbis,h264,hevc,vp8,vp9,av1,png,mjpeg
+ENCODERS=aac,libmp3lame,libopus,pcm_s16le,libopenh264,h264_nvenc,mov_text,webvtt
+MUXERS=adts,ipod,matroska,mov,mp3,mp4,ogg,opus,webm,wav,flv,mpegts,webvtt,framemd5,null
+BSFS=aac_adtstoasc,h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,vp9_superframe,av1_frame_merge
 FILTERS=abuffer,abuffersink,aformat,aresample,atempo,volume,highpass,lowpass,afade,apad,atrim,asetpts,silenceremove,
 FILTERS+=loudnorm,ebur128,concat,aecho,anull,null,format,scale,crop,trim,asetnsamples,amix,sidechaincompress,
-FILTERS+=acompressor,alimiter,asplit,amerge,pan,volumedetect
-PROTOCOLS=file,pipe
+FILTERS+=acompressor,alimiter,asplit,amerge,pan,volumedetect,adelay,aloop,anullsrc,astats,
+FILTERS+=fps,loop,pad,setsar,setpts,hwupload,hwupload_cuda
+PROTOCOLS=file,pipe,tcp,tls,rtmp,rtmps
 
 echo "build-ffmpeg: ffmpeg $FFMPEG_DEB_VERSION" >&2
 src="$(unpack ffmpeg)"
 (cd "$src" && ./configure --prefix="$PREFIX" --pkg-config-flags=--static \
   --extra-cflags="-I$PREFIX/include -fPIC" --extra-ldflags="-L$PREFIX/lib" \
   --enable-static --disable-shared --enable-pic --disable-autodetect --disable-everything --disable-doc \
-  --disable-debug --disable-avdevice --disable-postproc --disable-network \
+  --disable-debug --disable-avdevice --disable-postproc --enable-network --enable-version3 \
   --enable-avformat --enable-avcodec --enable-avfilter --enable-swresample --enable-swscale \
   --enable-ffmpeg --disable-ffplay --disable-ffprobe --enable-pthreads \
-  --enable-libmp3lame --enable-libopus \
+  --enable-libmp3lame --enable-libopus --enable-libopenh264 --enable-mbedtls \
+  --enable-ffnvcodec --enable-cuda --enable-nvenc --extra-libs="-lstdc++ -ldl" \
   --enable-demuxer="$DEMUXERS" --enable-decoder="$DECODERS" --enable-parser="$PARSERS" \
   --enable-encoder="$ENCODERS" --enable-muxer="$MUXERS" --enable-bsf="$BSFS" --enable-filter="$FILTERS" \
   --enable-protocol="$PROTOCOLS" >"$DIR/ffmpeg-configure.log" 2>&1) ||

@@ -9,7 +9,7 @@ const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
-const LIBS = ['libavformat', 'libavcodec', 'libavfilter', 'libswresample', 'libavutil'];
+const LIBS = ['libavformat', 'libavcodec', 'libavfilter', 'libswscale', 'libswresample', 'libavutil'];
 const mode = (process.env.TTSAV_FFMPEG || 'system').trim().toLowerCase();
 const what = process.argv[2];
 
@@ -36,7 +36,7 @@ if (mode === 'system') {
   if (out === null)
     fail(
       "the system FFmpeg's development files were not found by pkg-config. Install them (Debian/Ubuntu: apt-get " +
-        'install libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev pkg-config) or build ' +
+        'install libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev pkg-config) or build ' +
         'the bundled FFmpeg with TTSAV_FFMPEG=bundled (needs nasm and a C compiler).',
     );
   process.stdout.write(out);

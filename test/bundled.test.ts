@@ -28,21 +28,23 @@ describe('the bundled FFmpeg build', () => {
   it('links no libav dynamically and exports no av* symbol', () => {
     expect(existsSync(ADDON)).toBe(true);
     const ldd = execFileSync('ldd', [ADDON], { encoding: 'utf8' });
-    expect(ldd).not.toMatch(/lib(avformat|avcodec|avfilter|avutil|swresample|swscale|mp3lame|opus)\b/);
+    expect(ldd).not.toMatch(/lib(avformat|avcodec|avfilter|avutil|swresample|swscale|mp3lame|opus|openh264|mbed\w+|cuda|nvidia-encode)\b/);
     const dyn = execFileSync('nm', ['-D', '--defined-only', ADDON], { encoding: 'utf8' });
-    const exported = dyn.split('\n').map((l) => l.split(' ').pop()!).filter((s) => /^(av|avcodec|avformat|avfilter|swr|sws|lame|opus)_/.test(s));
+    const exported = dyn.split('\n').map((l) => l.split(' ').pop()!).filter((s) => /^(av|avcodec|avformat|avfilter|swr|sws|lame|opus|mbedtls|Wels)_/.test(s));
     expect(exported).toEqual([]);
   });
 
-  it('reports itself: bundled, FFmpeg 7.1, LGPL, no --enable-gpl/nonfree', () => {
+  it('reports itself: bundled, FFmpeg 7.1, LGPL v3+ (mbedtls), no --enable-gpl/nonfree, with TLS, openh264 and NVENC', () => {
     const r = withAddon("const v = require('./dist/index.js').versions(); console.log(JSON.stringify(v))");
     expect(r.status, r.stderr).toBe(0);
     const v = JSON.parse(r.stdout.toString()) as { build: string; ffmpeg: string; license: string; configuration: string };
     expect(v.build).toBe('bundled');
     expect(v.ffmpeg).toMatch(/^7\.1/);
-    expect(v.license).toMatch(/^LGPL version 2\.1 or later$/);
+    expect(v.license).toMatch(/^LGPL version 3 or later$/);
     expect(v.configuration).toMatch(/--disable-everything/);
     expect(v.configuration).not.toMatch(/--enable-(gpl|nonfree)/);
+    for (const flag of ['--enable-mbedtls', '--enable-libopenh264', '--enable-nvenc', '--enable-network'])
+      expect(v.configuration).toContain(flag);
   });
 
   it('transcodes byte-identically to the same build’s ffmpeg CLI (seed recipe), and encodes Opus and MP3', () => {

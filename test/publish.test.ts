@@ -157,6 +157,8 @@ describe('publish refuses bad inputs before going live', () => {
     expect(loadNative().checkImage(whole)).toEqual({ width: 640, height: 360 });
     const truncated = whole.subarray(0, Math.floor(whole.length / 2));
     expect(code(() => publish(feed(), { output: path.join(dir, 'x.flv'), video: { image: truncated } }))).toBe('ERR_TTSAV_INVALID_DATA');
+    expect(code(() => publish(feed(), { output: path.join(dir, 'x.flv'), video: { image: whole, fps: 0 } }))).toBe('ERR_TTSAV_OPTIONS');
+    expect(code(() => publish(feed(), { output: path.join(dir, 'x.flv'), video: { image: whole, width: 5000 } }))).toBe('ERR_TTSAV_OPTIONS');
     if (!loadNative().hasEncoder('libopenh264')) {
       let err: TtsavError | undefined;
       try {
@@ -168,4 +170,47 @@ describe('publish refuses bad inputs before going live', () => {
       expect(err?.message).toMatch(/libopenh264/);
     }
   });
+
+  it.runIf(loadNative().hasEncoder('libopenh264'))(
+    'a still image encoded once with libopenh264 (letterboxed 1280x720, GOP 2 s) and looped by copy: decodes, keyframe every 2 s, A/V end together',
+    async () => {
+      const jpg = path.join(dir, 'cover.jpg');
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=600x600', '-frames:v', '1', jpg]);
+      let now = 0;
+      const feed = createLiveFeed({ sampleRate: 44100, channels: 2, clock: () => now, autoPump: false });
+      const file = path.join(dir, 'still.flv');
+      // hwaccel 'cuda' on a machine without one (or a build without NVENC) falls back to libopenh264, and says why.
+      const b = publish(feed, { output: file, video: { image: jpg, width: 1280, height: 720, fps: 25, hwaccel: 'cuda' }, maxQueueMs: 60_000 });
+      expect(b.video?.source).toBe('image');
+      expect([b.video?.width, b.video?.height]).toEqual([1280, 720]);
+      if (b.video?.encoder === 'libopenh264') expect(b.video.fallback).toMatch(/cuda|nvenc/i);
+      else expect(b.video?.encoder).toBe('h264_nvenc');
+      const errors: unknown[] = [];
+      b.on('error', (e) => errors.push(e));
+      await runFeed(feed, 9, (ms) => (now += ms));
+      await b.close();
+      expect(errors).toEqual([]);
+      const s = b.stats();
+      expect(s.loops).toBeGreaterThanOrEqual(4);
+      expect(Math.abs(s.avDriftMs), JSON.stringify(s)).toBeLessThan(50);
+      expect(decodeErrors(file)).toBe('');
+      const probe = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'stream=codec_name,width,height,pix_fmt', '-of', 'csv=p=0', file], {
+        encoding: 'utf8',
+      }).trim();
+      expect(probe).toBe('h264,1280,720,yuv420p');
+      const keys = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('K'))
+        .map((l) => Number(l.split(',')[0]));
+      expect(keys.length).toBeGreaterThanOrEqual(4);
+      for (let i = 1; i < keys.length; i++) expect(keys[i]! - keys[i - 1]!).toBeCloseTo(2, 1);
+      // The letterbox: the top rows are black (the 600x600 picture is centred in 1280x720, bars left and right).
+      const corner = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-frames:v', '1', '-vf', 'crop=16:16:0:0', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], {
+        maxBuffer: 1 << 20,
+      });
+      expect(Math.max(...corner)).toBeLessThanOrEqual(20);
+    },
+  );
+
 });

@@ -29,6 +29,20 @@ constexpr size_t kMaxLoopBytes = size_t{512} << 20;  // packets of the loop vide
 constexpr int kAacFrame = 1024;
 const int kAdtsRates[] = {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350};
 
+// mbedtls (the bundled FFmpeg's TLS library) has no default trust store, unlike GnuTLS/OpenSSL: with verification on
+// and no CA given, point it at the system's bundle (nullptr when none is found; verification then fails, typed).
+const char* SystemCaBundle() {
+  if (std::strstr(avformat_configuration(), "--enable-mbedtls") == nullptr) return nullptr;
+  static const char* const kPaths[] = {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                                       "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"};
+  for (const char* path : kPaths)
+    if (std::FILE* f = std::fopen(path, "rb")) {
+      std::fclose(f);
+      return path;
+    }
+  return nullptr;
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
@@ -139,56 +153,6 @@ void VideoLoop::Read(AVFormatContext* fmt) {
     throw Error(ErrorCode::InvalidData, Stage::Probe, "the loop video lasts less than 100 ms");
 }
 
-// ---- CheckImage ----
-
-void CheckImage(const uint8_t* data, size_t size, int* width, int* height) {
-  InitLibav();
-  JobLog log;
-  ScopedJobLog scope(&log);
-  if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "the image is empty");
-  MemoryReader reader(data, size);
-  InputFormatPtr fmt = OpenWithInfo(reader, "image");
-  int index = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
-  if (index < 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "the image holds no picture");
-  const AVCodec* codec = avcodec_find_decoder(fmt->streams[index]->codecpar->codec_id);
-  if (codec == nullptr) throw Error(ErrorCode::Unsupported, Stage::Probe, "no decoder for this image format");
-  CodecPtr dec(avcodec_alloc_context3(codec));
-  if (!dec) throw std::bad_alloc();
-  Check(avcodec_parameters_to_context(dec.get(), fmt->streams[index]->codecpar), Stage::Probe, "cannot read the image");
-  dec->err_recognition = AV_EF_EXPLODE | AV_EF_CRCCHECK | AV_EF_BITSTREAM;
-  Check(avcodec_open2(dec.get(), codec, nullptr), Stage::Probe, "cannot open the image decoder");
-  PacketPtr pkt = NewPacket();
-  FramePtr frame = NewFrame();
-  bool got = false;
-  for (;;) {
-    int ret = av_read_frame(fmt.get(), pkt.get());
-    if (ret == AVERROR_EOF) break;
-    if (ret < 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "the image is truncated or corrupt", ret);
-    if (pkt->stream_index != index) {
-      av_packet_unref(pkt.get());
-      continue;
-    }
-    ret = avcodec_send_packet(dec.get(), pkt.get());
-    av_packet_unref(pkt.get());
-    if (ret < 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "the image is truncated or corrupt", ret);
-    ret = avcodec_receive_frame(dec.get(), frame.get());
-    if (ret == 0) {
-      got = true;
-      break;
-    }
-    if (ret != AVERROR(EAGAIN)) throw Error(ErrorCode::InvalidData, Stage::Decode, "the image is truncated or corrupt", ret);
-  }
-  if (!got) {
-    avcodec_send_packet(dec.get(), nullptr);
-    got = avcodec_receive_frame(dec.get(), frame.get()) == 0;
-  }
-  if (!got || (frame->decode_error_flags != 0) || (frame->flags & AV_FRAME_FLAG_CORRUPT))
-    throw Error(ErrorCode::InvalidData, Stage::Decode, "the image is truncated or corrupt");
-  if (!log.LastLine().empty() && log.LastLine().find("rror") != std::string::npos)
-    throw Error(ErrorCode::InvalidData, Stage::Decode, "the image is truncated or corrupt");
-  *width = frame->width;
-  *height = frame->height;
-}
 
 // ---- Publisher ----
 
@@ -281,7 +245,11 @@ class PublishSession {
     s.opDeadlineMs = NowMs() + o.connectTimeoutMs;
     if (url != nullptr) {
       Dict opts;
-      if (!o.caFile.empty()) opts.Set("ca_file", o.caFile.c_str());
+      if (!o.caFile.empty()) {
+        opts.Set("ca_file", o.caFile.c_str());
+      } else if (o.tlsVerify) {
+        if (const char* bundle = SystemCaBundle()) opts.Set("ca_file", bundle);
+      }
       opts.Set("tls_verify", o.tlsVerify ? 1 : 0);
       ret = avio_open2(&fmt_->pb, url, AVIO_FLAG_WRITE, &fmt_->interrupt_callback, opts.Addr());
       if (ret < 0) ThrowConnect(ret, "cannot connect to the server");

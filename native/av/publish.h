@@ -51,9 +51,6 @@ class VideoLoop {
   int64_t firstPts_ = 0;
 };
 
-// Checks that `data` is a whole still picture libav can decode (PNG, JPEG, ...). Throws InvalidData otherwise.
-void CheckImage(const uint8_t* data, size_t size, int* width, int* height);
-
 struct PublishOptions {
   std::string url;        // rtmp:// or rtmps://; empty: bytes to memory (Data events)
   std::string container;  // "flv" or "mpegts"

@@ -1,0 +1,148 @@
+#include "h264.h"
+
+#include <cstring>
+#include <new>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavutil/buffer.h>
+#include <libavutil/hwcontext.h>
+}
+
+#include "error.h"
+
+namespace ttsav::av {
+namespace {
+
+struct HardwareEncoder {
+  const char* hwaccel;
+  const char* encoder;
+  AVHWDeviceType device;
+  AVPixelFormat format;
+};
+
+const HardwareEncoder kHardware[] = {
+    {"cuda", "h264_nvenc", AV_HWDEVICE_TYPE_CUDA, AV_PIX_FMT_CUDA},
+    {"qsv", "h264_qsv", AV_HWDEVICE_TYPE_QSV, AV_PIX_FMT_QSV},
+    {"vaapi", "h264_vaapi", AV_HWDEVICE_TYPE_VAAPI, AV_PIX_FMT_VAAPI},
+};
+
+constexpr const char* kSoftware = "libopenh264";
+
+void Configure(AVCodecContext* c, const H264Options& o) {
+  c->width = o.width;
+  c->height = o.height;
+  c->time_base = AVRational{1, o.fps};
+  c->framerate = AVRational{o.fps, 1};
+  c->sample_aspect_ratio = AVRational{1, 1};
+  c->gop_size = o.gop;
+  c->max_b_frames = 0;  // pts == dts: loops and live muxers stay simple
+  c->bit_rate = o.bitRate;
+  if (o.globalHeader) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+}
+
+}  // namespace
+
+H264Encoder::H264Encoder(const H264Options& o) {
+  if (o.width <= 0 || o.height <= 0 || (o.width & 1) || (o.height & 1) || o.fps <= 0 || o.gop <= 0)
+    throw Error(ErrorCode::Options, Stage::Encode, "H.264 needs an even width and height, fps > 0 and a GOP > 0");
+  if (!o.hwaccel.empty() && OpenHardware(o)) return;
+  OpenSoftware(o);
+}
+
+H264Encoder::~H264Encoder() {
+  enc_.reset();
+  av_buffer_unref(&frames_);
+  av_buffer_unref(&device_);
+}
+
+const char* H264Encoder::EncoderName() const { return enc_ && enc_->codec ? enc_->codec->name : ""; }
+
+bool H264Encoder::OpenHardware(const H264Options& o) {
+  const HardwareEncoder* hw = nullptr;
+  for (const HardwareEncoder& h : kHardware)
+    if (o.hwaccel == h.hwaccel) hw = &h;
+  if (hw == nullptr) throw Error(ErrorCode::Options, Stage::Encode, "hwaccel must be 'cuda', 'qsv' or 'vaapi'");
+  const AVCodec* codec = avcodec_find_encoder_by_name(hw->encoder);
+  if (codec == nullptr) {
+    fallback_ = std::string("this FFmpeg build has no ") + hw->encoder;
+    return false;
+  }
+  int ret = av_hwdevice_ctx_create(&device_, hw->device, nullptr, nullptr, 0);
+  if (ret < 0) {
+    fallback_ = std::string("cannot create a ") + hw->hwaccel + " device: " + AvErrorString(ret);
+    return false;
+  }
+  frames_ = av_hwframe_ctx_alloc(device_);
+  if (frames_ == nullptr) throw std::bad_alloc();
+  auto* fc = reinterpret_cast<AVHWFramesContext*>(frames_->data);
+  fc->format = hw->format;
+  fc->sw_format = AV_PIX_FMT_NV12;
+  fc->width = o.width;
+  fc->height = o.height;
+  fc->initial_pool_size = 8;
+  ret = av_hwframe_ctx_init(frames_);
+  if (ret >= 0) {
+    enc_.reset(avcodec_alloc_context3(codec));
+    if (!enc_) throw std::bad_alloc();
+    Configure(enc_.get(), o);
+    enc_->pix_fmt = hw->format;
+    enc_->hw_frames_ctx = av_buffer_ref(frames_);
+    if (enc_->hw_frames_ctx == nullptr) throw std::bad_alloc();
+    ret = avcodec_open2(enc_.get(), codec, nullptr);
+  }
+  if (ret < 0) {
+    fallback_ = std::string("cannot open ") + hw->encoder + ": " + AvErrorString(ret);
+    enc_.reset();
+    av_buffer_unref(&frames_);
+    av_buffer_unref(&device_);
+    return false;
+  }
+  swFormat_ = AV_PIX_FMT_NV12;
+  return true;
+}
+
+void H264Encoder::OpenSoftware(const H264Options& o) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(kSoftware);
+  if (codec == nullptr) {
+    std::string msg = "no H.264 encoder: this FFmpeg build has no libopenh264 (the LGPL-compatible software encoder)";
+    if (!fallback_.empty()) msg += ", and " + fallback_;
+    throw Error(ErrorCode::Unsupported, Stage::Encode, msg);
+  }
+  enc_.reset(avcodec_alloc_context3(codec));
+  if (!enc_) throw std::bad_alloc();
+  Configure(enc_.get(), o);
+  enc_->pix_fmt = AV_PIX_FMT_YUV420P;
+  Check(avcodec_open2(enc_.get(), codec, nullptr), Stage::Encode, "cannot open the H.264 encoder (libopenh264)");
+  swFormat_ = AV_PIX_FMT_YUV420P;
+}
+
+void H264Encoder::Send(const AVFrame* frame) {
+  if (frame == nullptr || frames_ == nullptr) {
+    Check(avcodec_send_frame(enc_.get(), frame), Stage::Encode, "the H.264 encoder refused a frame");
+    return;
+  }
+  FramePtr hw = NewFrame();
+  Check(av_hwframe_get_buffer(frames_, hw.get(), 0), Stage::Encode, "cannot get a device frame");
+  Check(av_hwframe_transfer_data(hw.get(), frame, 0), Stage::Encode, "cannot upload a frame to the device");
+  hw->pts = frame->pts;
+  hw->pict_type = frame->pict_type;
+  Check(avcodec_send_frame(enc_.get(), hw.get()), Stage::Encode, "the H.264 encoder refused a frame");
+}
+
+bool H264Encoder::Receive(AVPacket* pkt) {
+  int ret = avcodec_receive_packet(enc_.get(), pkt);
+  if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return false;
+  Check(ret, Stage::Encode, "H.264 encoding failed");
+  return true;
+}
+
+std::string H264EncodersAvailable() {
+  std::string out;
+  for (const HardwareEncoder& h : kHardware)
+    if (avcodec_find_encoder_by_name(h.encoder) != nullptr) out += std::string(out.empty() ? "" : ",") + h.encoder;
+  if (avcodec_find_encoder_by_name(kSoftware) != nullptr) out += std::string(out.empty() ? "" : ",") + kSoftware;
+  return out;
+}
+
+}  // namespace ttsav::av

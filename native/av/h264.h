@@ -1,0 +1,63 @@
+// H.264 encoding with the encoders ttsav may use: a hardware encoder (NVENC, QSV, VAAPI) through a device context
+// when the caller asks for one and the machine has it, else libopenh264 (BSD; the only software H.264 encoder an
+// LGPL build can carry: libx264 is GPL and never used). Frames go in as software frames in the encoder's upload
+// format (SoftwareFormat()); uploading to the device is done here.
+#pragma once
+
+#include <string>
+
+extern "C" {
+#include <libavutil/pixfmt.h>
+}
+
+#include "raii.h"
+
+struct AVBufferRef;
+
+namespace ttsav::av {
+
+struct H264Options {
+  int width = 0;
+  int height = 0;
+  int fps = 30;
+  int gop = 60;                // frames from one keyframe to the next
+  int64_t bitRate = 2000000;
+  std::string hwaccel;         // "", "cuda", "qsv" or "vaapi"
+  bool globalHeader = false;   // SPS/PPS in extradata (MP4, FLV)
+};
+
+class H264Encoder {
+ public:
+  // Opens the encoder. A hardware `hwaccel` that is not usable here (no encoder in this build, no device) falls back
+  // to libopenh264 and says why in FallbackReason(); with no encoder at all: Error(Unsupported) naming what is missing.
+  explicit H264Encoder(const H264Options& options);
+  ~H264Encoder();
+  H264Encoder(const H264Encoder&) = delete;
+  H264Encoder& operator=(const H264Encoder&) = delete;
+
+  AVCodecContext* Context() const { return enc_.get(); }
+  const char* EncoderName() const;
+  const std::string& FallbackReason() const { return fallback_; }
+  // The pixel format Send() takes (yuv420p for libopenh264, nv12 for hardware encoders).
+  AVPixelFormat SoftwareFormat() const { return swFormat_; }
+
+  // Sends one frame (nullptr: flush). The frame's pts is in the encoder's time base (1/fps).
+  void Send(const AVFrame* frame);
+  // Receives the next packet; false when the encoder needs more input or is drained.
+  bool Receive(AVPacket* pkt);
+
+ private:
+  bool OpenHardware(const H264Options& o);
+  void OpenSoftware(const H264Options& o);
+
+  CodecPtr enc_;
+  AVBufferRef* device_ = nullptr;
+  AVBufferRef* frames_ = nullptr;
+  AVPixelFormat swFormat_ = AV_PIX_FMT_YUV420P;
+  std::string fallback_;
+};
+
+// Names of the H.264 encoders this build can use, in preference order (for reporting).
+std::string H264EncodersAvailable();
+
+}  // namespace ttsav::av
