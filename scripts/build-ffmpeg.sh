@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the minimal, static, LGPL-only FFmpeg that ttsav links when TTSAV_FFMPEG=bundled, with lame (LGPL),
-# opus (BSD), openh264 (BSD: the H.264 encoder for still-image video and burnt-in subtitles), mbedtls (Apache-2.0:
-# TLS for rtmps://; it makes the build "LGPL version 3 or later") and NVIDIA's nv-codec-headers (MIT: NVENC/CUDA
+# opus (BSD), zlib (zlib licence; PNG), openh264 (BSD; the H.264 encoder for still-image video), mbedtls (Apache-2.0;
+# TLS for rtmps://, which makes the build "LGPL version 3 or later") and NVIDIA's nv-codec-headers (MIT; NVENC/CUDA
 # loaded at run time when a GPU driver is present, nothing needed when not), all built from their Debian source
 # packages (-fPIC: Debian's own .a files are PIE and refuse to go into a shared object), and the ffmpeg CLI from the
 # same source and configuration (the tests' oracle; never shipped).
@@ -24,6 +24,7 @@ OPUS_DEB_VERSION="1.5.2-2"
 OPENH264_DEB_VERSION="2.6.0+dfsg-2"
 MBEDTLS_DEB_VERSION="3.6.6-0.1~deb13u1"
 NVCODEC_DEB_VERSION="12.1.14.0-1"
+ZLIB_DEB_VERSION="1:1.3.dfsg+really1.3.1-1+deb13u1"
 SOURCE_SUITE="trixie"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -108,6 +109,7 @@ fetch opus "$OPUS_DEB_VERSION"
 fetch openh264 "$OPENH264_DEB_VERSION"
 fetch mbedtls "$MBEDTLS_DEB_VERSION"
 fetch nv-codec-headers "$NVCODEC_DEB_VERSION"
+fetch zlib "$ZLIB_DEB_VERSION"
 
 export CFLAGS="-O2 -fPIC -fvisibility=hidden"
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
@@ -123,6 +125,11 @@ src="$(unpack opus)"
 (cd "$src" && ./configure --prefix="$PREFIX" --enable-static --disable-shared --with-pic --disable-doc \
   --disable-extra-programs >"$DIR/opus.log" 2>&1 && make -j"$JOBS" >>"$DIR/opus.log" 2>&1 &&
   make install >>"$DIR/opus.log" 2>&1) || die "opus failed to build: see $DIR/opus.log"
+
+echo "build-ffmpeg: zlib" >&2
+src="$(unpack zlib)"
+(cd "$src" && ./configure --static --prefix="$PREFIX" >"$DIR/zlib.log" 2>&1 && make -j"$JOBS" libz.a >>"$DIR/zlib.log" 2>&1 &&
+  make install >>"$DIR/zlib.log" 2>&1) || die "zlib failed to build: see $DIR/zlib.log"
 
 echo "build-ffmpeg: openh264" >&2
 src="$(unpack openh264)"
@@ -144,11 +151,12 @@ src="$(unpack nv-codec-headers)"
 
 # What ttsav uses, and nothing else (see native/ and lib/options.ts). Audio in: the containers and codecs
 # EdgeTTS, TTS engines, phones and editors produce; out: AAC (mp4/adts), Opus (ogg/webm), MP3. Video: stream copy of
-# H.264/HEVC/VP8/VP9/AV1 (parsers, bitstream filters), decoding H.264/HEVC/VP8/VP9 and PNG/JPEG stills, encoding
+# H.264/HEVC/VP8/VP9/AV1 (parsers, bitstream filters; no video decoders: video is never decoded), PNG/JPEG stills
+# decoded (zlib for PNG) and encoded
 # H.264 (openh264, or NVENC on a GPU); subtitles as mov_text/WebVTT; RTMP(S) over TCP/TLS for live publishing.
-DEMUXERS=image2,png_pipe,jpeg_pipe,webvtt,srt,aac,ac3,aiff,amr,ape,au,caf,eac3,flac,flv,live_flv,matroska,mov,mp3,mpegts,ogg,w64,wav,wv,
+DEMUXERS=image2,image_png_pipe,image_jpeg_pipe,webvtt,srt,aac,ac3,aiff,amr,ape,au,caf,eac3,flac,flv,live_flv,matroska,mov,mp3,mpegts,ogg,w64,wav,wv,
 DEMUXERS+=pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
-DECODERS=h264,hevc,vp8,vp9,png,mjpeg,mov_text,webvtt,subrip,aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
+DECODERS=png,mjpeg,mov_text,webvtt,subrip,aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
 DECODERS+=adpcm_ima_wav,adpcm_ms,gsm_ms,pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,
 DECODERS+=pcm_s24be,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
 PARSERS=aac,aac_latm,ac3,flac,mpegaudio,opus,vorbis,h264,hevc,vp8,vp9,av1,png,mjpeg
@@ -169,7 +177,7 @@ src="$(unpack ffmpeg)"
   --disable-debug --disable-avdevice --disable-postproc --enable-network --enable-version3 \
   --enable-avformat --enable-avcodec --enable-avfilter --enable-swresample --enable-swscale \
   --enable-ffmpeg --disable-ffplay --disable-ffprobe --enable-pthreads \
-  --enable-libmp3lame --enable-libopus --enable-libopenh264 --enable-mbedtls \
+  --enable-libmp3lame --enable-libopus --enable-libopenh264 --enable-mbedtls --enable-zlib \
   --enable-ffnvcodec --enable-cuda --enable-nvenc --extra-libs="-lstdc++ -ldl" \
   --enable-demuxer="$DEMUXERS" --enable-decoder="$DECODERS" --enable-parser="$PARSERS" \
   --enable-encoder="$ENCODERS" --enable-muxer="$MUXERS" --enable-bsf="$BSFS" --enable-filter="$FILTERS" \
