@@ -3,8 +3,8 @@
 //   1. a prebuilt addon for this platform (prebuilds/<platform>-<arch>/, made by `npm run prebuild`) that loads:
 //      done, nothing is compiled;
 //   2. otherwise a source build with node-gyp against the bundled FFmpeg (scripts/build-ffmpeg.sh: static, LGPL),
-//      when what that build needs is here (bash, a C/C++ compiler, make, python3, nasm, apt-get with a Debian
-//      mirror);
+//      when what that build needs is here (bash, a C/C++ compiler, make, python3, nasm, pkg-config, apt-get
+//      with a Debian mirror);
 //   3. otherwise, or when that build fails, against the system's FFmpeg through pkg-config (libav*-dev);
 //   4. otherwise it stops with one line naming what is missing.
 // TTSAV_FFMPEG=bundled|system skips the choice (and the prebuild); so does `npm install --build-from-source`
@@ -50,6 +50,7 @@ function bundledMissing() {
   if (!has('bash')) missing.push('bash');
   if (!has('cc') && !has('gcc')) missing.push('a C compiler');
   if (!has('nasm')) missing.push('nasm');
+  if (!has('pkg-config')) missing.push('pkg-config');
   if (!has('apt-get')) missing.push('apt-get (the FFmpeg sources come from Debian source packages)');
   return missing;
 }
@@ -99,7 +100,7 @@ function main() {
 
   const bundled = bundledMissing();
   const system = systemMissing();
-  if (requested === 'bundled' && bundled.length) fail(`TTSAV_FFMPEG=bundled needs ${bundled.join(', ')}: apt-get install nasm`);
+  if (requested === 'bundled' && bundled.length) fail(`TTSAV_FFMPEG=bundled needs ${bundled.join(', ')} (Debian/Ubuntu: apt-get install nasm pkg-config)`);
   if (requested === 'system' && system.length)
     fail(`TTSAV_FFMPEG=system needs ${system.join(' and ')}: apt-get install pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev`);
 
@@ -114,7 +115,7 @@ function main() {
   }
   fail(
     `cannot build the addon from source: the bundled FFmpeg needs ${bundled.join(', ')}; the system FFmpeg needs ${system.join(' and ')}. ` +
-      'Install one (Debian/Ubuntu: apt-get install nasm — or — apt-get install pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev) and run npm rebuild ttsav',
+      'Install one (Debian/Ubuntu: apt-get install nasm pkg-config — or — apt-get install pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev) and run npm rebuild ttsav',
   );
 }
 

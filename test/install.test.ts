@@ -102,7 +102,7 @@ describe('npm install of the packed tarball', () => {
       return lines[0]!;
     };
     expect(step([])).toMatch(/^ttsav: cannot build the addon from source: a C\+\+ compiler, make, python3 missing \(Debian\/Ubuntu: apt-get install g\+\+ make python3/);
-    expect(step(['bash', 'c++', 'cc', 'make', 'python3'])).toMatch(/^ttsav: cannot build the addon from source: the bundled FFmpeg needs nasm, apt-get .*; the system FFmpeg needs pkg-config\. .*apt-get install nasm/);
+    expect(step(['bash', 'c++', 'cc', 'make', 'python3'])).toMatch(/^ttsav: cannot build the addon from source: the bundled FFmpeg needs nasm, pkg-config, apt-get .*; the system FFmpeg needs pkg-config\. .*apt-get install nasm/);
     expect(existsSync(path.join(app, 'node_modules/ttsav/build'))).toBe(false);
   });
 
