@@ -94,6 +94,12 @@ export function fromNative(raw: unknown): TtsavError {
   return new TtsavError(code, message, info);
 }
 
+/** A TtsavError as is; anything else thrown (a bug, a user callback's error) as ERR_TTSAV_INTERNAL with it as cause. */
+export function asTtsavError(err: unknown): TtsavError {
+  if (err instanceof TtsavError) return err;
+  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+}
+
 /** True for an abort reason that means "out of time": AbortSignal.timeout()'s TimeoutError, or a ttsav timeout. */
 export function isTimeoutReason(reason: unknown): boolean {
   if (reason instanceof TtsavError) return reason.code === 'ERR_TTSAV_TIMEOUT';

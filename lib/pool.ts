@@ -6,9 +6,10 @@
 import os from 'node:os';
 import { AutoConcurrency, type AutoConcurrencyOptions, type AutoDecision } from './autotune';
 import { WORKING_BYTES, estimateJob } from './budget';
-import { TtsavError, deadlineReason, stoppedError } from './errors';
+import { TtsavError, asTtsavError, deadlineReason, stoppedError } from './errors';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from './metrics';
-import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
+import { normalizeOptions, type TranscodeOptions } from './options';
+import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from './validate';
 import { transcode, type TranscodeResult } from './transcode';
 
 export interface PoolOptions {
@@ -166,10 +167,6 @@ function abortError(reason: unknown, what = 'the transcode'): TtsavError {
   return stoppedError(reason, what);
 }
 
-function asTtsavError(err: unknown): TtsavError {
-  if (err instanceof TtsavError) return err;
-  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
-}
 
 interface Job {
   input: Uint8Array;
@@ -208,12 +205,9 @@ class PoolImpl implements Pool {
   private spaceWaiters: (() => void)[] = [];
 
   constructor(options: PoolOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    object('options', options);
     const { concurrency, maxConcurrency } = options;
-    const positiveInt = (name: string, v: unknown, max = 1024): number => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw invalidOption(name, `integer between 1 and ${max}`, v);
-      return v;
-    };
+    const positiveInt = (name: string, v: unknown): number => integer(name, v, 1, 1024);
     if (concurrency === 'auto') {
       this.maxConcurrency = maxConcurrency === undefined ? defaultConcurrency() : positiveInt('maxConcurrency', maxConcurrency);
       this.auto = new AutoConcurrency(this.maxConcurrency, options.auto);
@@ -230,18 +224,13 @@ class PoolImpl implements Pool {
     if (typeof maxQueue !== 'number' || !(maxQueue >= 0) || (maxQueue !== Infinity && !Number.isInteger(maxQueue)))
       throw invalidOption('maxQueue', 'a non-negative integer', maxQueue);
     this.maxQueue = maxQueue;
-    if (options.oversize !== undefined && options.oversize !== 'alone' && options.oversize !== 'reject')
-      throw invalidOption('oversize', "'alone' or 'reject'", options.oversize);
-    this.oversize = options.oversize ?? 'alone';
+    this.oversize = options.oversize === undefined ? 'alone' : oneOf('oversize', options.oversize, ['alone', 'reject'] as const);
     if (options.defaults?.signal) throw new TtsavError('ERR_TTSAV_OPTIONS', 'defaults cannot hold a signal; pass it per call');
     // Validate the defaults now (throws ERR_TTSAV_OPTIONS), so a typo fails at createPool, not at every job.
     normalizeOptions(options.defaults ?? {});
     this.defaults = { ...options.defaults };
-    if (options.estimateBytes !== undefined && typeof options.estimateBytes !== 'function')
-      throw invalidOption('estimateBytes', 'a function', options.estimateBytes);
-    this.estimate = options.estimateBytes;
-    this.prefix = options.metricsPrefix ?? 'ttsav_pool';
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(this.prefix)) throw invalidOption('metricsPrefix', 'a Prometheus metric name', this.prefix);
+    this.estimate = options.estimateBytes === undefined ? undefined : func('estimateBytes', options.estimateBytes);
+    this.prefix = metricName('metricsPrefix', options.metricsPrefix ?? 'ttsav_pool');
   }
 
   get concurrency(): number {
@@ -580,20 +569,15 @@ class BatchRun<Id> implements Batch<Id> {
     private readonly items: Iterable<BatchInput> | AsyncIterable<BatchInput>,
     options: BatchOptions,
   ) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-    const iterable = items as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown } | null;
-    if (iterable === null || typeof iterable !== 'object' || (typeof iterable[Symbol.iterator] !== 'function' && typeof iterable[Symbol.asyncIterator] !== 'function'))
-      throw invalidOption('items', 'an array, iterable or async iterable', items);
+    object('options', options);
+    iterable('items', items);
     this.ordered = options.ordered ?? true;
     this.failFast = options.failFast ?? false;
     const readAhead = options.readAhead ?? pool.readAheadDefault;
-    if (!Number.isInteger(readAhead) || readAhead < 1) throw invalidOption('readAhead', 'a positive integer', readAhead);
-    this.readAhead = readAhead;
-    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw invalidOption('onProgress', 'a function', options.onProgress);
-    this.onProgress = options.onProgress;
+    this.readAhead = integerAtLeast('readAhead', readAhead, 1);
+    this.onProgress = options.onProgress === undefined ? undefined : func('onProgress', options.onProgress);
     if (options.total !== undefined) {
-      if (!Number.isInteger(options.total) || options.total < 0) throw invalidOption('total', 'a non-negative integer', options.total);
-      this.total = options.total;
+      this.total = integerAtLeast('total', options.total, 0);
     } else if (Array.isArray(items)) this.total = items.length;
     const jobOptions: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(options)) if (!BATCH_KEYS.has(k) && k !== 'signal') jobOptions[k] = v;

@@ -2,9 +2,10 @@
  * speak() and speakMany(): text → TTS engine → transcode(), in memory. The synthesized audio goes to the addon as
  * a Buffer with its format named (no probing), never through a file.
  */
-import os from 'node:os';
-import { TtsavError, deadlineReason } from './errors';
-import { invalidOption, normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
+import { TtsavError, asTtsavError, deadlineReason } from './errors';
+import { normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
+import { func, integerOr, invalidOption, object } from './validate';
+import { defaultConcurrency } from './pool';
 import { makeSubtitles, normalizeSubtitleOptions, punctuate, type SubtitleOptions, type Subtitles } from './subtitles';
 import { transcode, type TranscodeResult } from './transcode';
 import { edge } from './tts/edge';
@@ -53,7 +54,8 @@ export function defaultEngine(name: EngineName): TtsEngine {
   return (shared[name] ??= name === 'edge' ? edge() : espeak());
 }
 
-function resolveEngine(value: unknown): TtsEngine {
+/** An engine option ('espeak', 'edge' or an instance) as the engine; undefined is espeak. */
+export function resolveEngine(value: unknown): TtsEngine {
   if (value === undefined) return defaultEngine('espeak');
   if (value === 'edge' || value === 'espeak') return defaultEngine(value);
   const e = value as TtsEngine;
@@ -221,16 +223,8 @@ export interface SpeakManyOptions extends SpeakOptions {
   onProgress?: (progress: SpeakProgress) => void;
 }
 
-function limit(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) throw invalidOption(name, 'integer between 1 and 10000', value);
-  return value;
-}
+const limit = (name: string, value: unknown, fallback: number): number => integerOr(name, value, fallback, 1, 10_000);
 
-function toTtsavError(err: unknown): TtsavError {
-  if (err instanceof TtsavError) return err;
-  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
-}
 
 /**
  * Speaks many items: an async iterable of per-item outcomes ({ id, index, result } or { id, index, error }) in
@@ -240,14 +234,13 @@ function toTtsavError(err: unknown): TtsavError {
  * ERR_TTSAV_ABORTED.
  */
 export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIterable<string | SpeakItem>, options: SpeakManyOptions = {}): AsyncGenerator<SpeakOutcome, void, undefined> {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  object('options', options);
   const { ttsConcurrency, transcodeConcurrency, pool, maxInFlight, onProgress, ...speakOptions } = options;
   const ttsLimit = limit('ttsConcurrency', ttsConcurrency, 4);
-  const threadpool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  const txLimit = limit('transcodeConcurrency', transcodeConcurrency, Math.max(1, Math.min(os.availableParallelism(), threadpool)));
+  const txLimit = limit('transcodeConcurrency', transcodeConcurrency, defaultConcurrency());
   const held = limit('maxInFlight', maxInFlight, ttsLimit + 2 * txLimit);
   checkPool(pool);
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidOption('onProgress', 'a function', onProgress);
+  if (onProgress !== undefined) func('onProgress', onProgress);
   const base = prepare(speakOptions);
   const run: TranscodeFn = pool ? (input, o) => pool.transcode(input, o) : transcode;
 
@@ -310,7 +303,7 @@ export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIter
         },
         (err: unknown) => {
           state.transcoding--;
-          settle({ id: w.id, index: w.index, error: toTtsavError(err) });
+          settle({ id: w.id, index: w.index, error: asTtsavError(err) });
           pump();
         },
       );
@@ -333,7 +326,7 @@ export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIter
       },
       (err: unknown) => {
         state.synthesizing--;
-        settle({ id, index, error: toTtsavError(err) });
+        settle({ id, index, error: asTtsavError(err) });
         pump();
       },
     );
