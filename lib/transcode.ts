@@ -1,5 +1,5 @@
 /** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
-import { TtsavError, stoppedError } from './errors';
+import { TtsavError, stoppedError, type TimingStage } from './errors';
 import { runNativeJob } from './job';
 import { requireHwDevice } from './capabilities';
 import { loadNative, type NativeLoudness, type NativeTranscodeResult } from './native';
@@ -30,6 +30,10 @@ export interface StageTimings {
   /** The whole job on its thread, from start to output (ms). */
   total: number;
 }
+
+// StageTimings documents each of TIMING_STAGES: a compile error here means the two lists drifted.
+const timingKeysMatch: [keyof StageTimings] extends [TimingStage] ? ([TimingStage] extends [keyof StageTimings] ? true : false) : false = true;
+void timingKeysMatch;
 
 export interface InputInfo {
   /** Demuxer that read the (first) input ('mp3', 'wav', 'mov,mp4,m4a,3gp,3g2,mj2', …). */
