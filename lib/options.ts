@@ -14,6 +14,8 @@ export type OutputFormat = 'm4a' | 'mp4' | 'adts' | 'fmp4' | 'ogg' | 'webm' | 'm
 export type OutputCodec = 'aac' | 'opus' | 'mp3';
 export type AacCoder = 'twoloop' | 'fast';
 export type PresetName = 'balanced' | 'high_quality' | 'high_speed' | 'speech';
+/** Hardware device types (see hwDevices()). Not an audio option: no libav AAC/Opus/MP3 encoder or audio filter
+ *  uses a device, so audio always runs on the CPU; device contexts belong to the video paths. */
 export type HwAccel = 'none' | 'auto' | 'cuda' | 'qsv' | 'vaapi';
 
 /** Loudness normalization targets (EBU R128). */
@@ -91,10 +93,6 @@ export interface TranscodeOptions {
   filters?: Filters;
   /** Report the EBU R128 loudness of the audio fed to the encoder as result.loudness. */
   measure?: boolean;
-  /** Hardware device to use. No libav AAC/Opus/MP3 encoder or audio filter uses one, so audio always runs on
-   *  the CPU: 'auto' and 'none' say so in result.hwaccel; an explicit type must at least be available
-   *  (ERR_TTSAV_HW_UNAVAILABLE otherwise). */
-  hwaccel?: HwAccel;
   /** A frame that fails to decode: 'fail' (default) fails the job with ERR_TTSAV_INVALID_DATA, as does a
    *  container cut well short of its declared duration; 'conceal' skips the frame and goes on as the ffmpeg CLI
    *  does (a read error ends the input), reporting the count and the first error, or the cut, in
@@ -200,7 +198,6 @@ export interface NormalizedOptions {
   maxInputBytes?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
-  hwaccel: HwAccel;
 }
 
 /** Parses 192000, '192000', '192k', '192K' or '0.5M' into bits per second, within [min, max]. */
@@ -218,7 +215,7 @@ export function parseBitrate(value: unknown, min = 8000, max = 512000): number {
 
 const KNOWN_KEYS: readonly (keyof ConcatOptions)[] = [
   'preset', 'format', 'bitrate', 'sampleRate', 'channels', 'aacCoder', 'faststart', 'inputFormat', 'maxInputBytes',
-  'maxOutputBytes', 'maxDurationSeconds', 'timeoutMs', 'signal', 'filters', 'measure', 'hwaccel', 'decodeErrors', 'gapMs',
+  'maxOutputBytes', 'maxDurationSeconds', 'timeoutMs', 'signal', 'filters', 'measure', 'decodeErrors', 'gapMs',
 ];
 
 /** The decodeErrors values; validated here for every entry point (transcode, pool, streams, live feed, CLI). */
@@ -352,11 +349,7 @@ export function normalizeOptions(options: unknown, demuxers?: () => readonly str
   if (o.decodeErrors !== undefined && oneOf<DecodeErrors>('decodeErrors', o.decodeErrors, DECODE_ERRORS) === 'conceal')
     native.concealDecodeErrors = true;
 
-  const result: NormalizedOptions = {
-    format,
-    native,
-    hwaccel: o.hwaccel === undefined ? 'none' : oneOf<HwAccel>('hwaccel', o.hwaccel, ['none', 'auto', 'cuda', 'qsv', 'vaapi']),
-  };
+  const result: NormalizedOptions = { format, native };
   if (o.maxInputBytes !== undefined) result.maxInputBytes = integer('maxInputBytes', o.maxInputBytes, 1, MAX_BYTES);
   if (o.timeoutMs !== undefined) {
     result.timeoutMs = integer('timeoutMs', o.timeoutMs, 1, MAX_TIMEOUT);

@@ -16,7 +16,7 @@ export type StreamInputFormat =
   | { codec: 'pcm_s16le' | 'pcm_f32le'; sampleRate: number; channels: number };
 
 export interface TranscodeStreamOptions
-  extends Omit<TranscodeOptions, 'format' | 'inputFormat' | 'faststart' | 'maxInputBytes' | 'timeoutMs' | 'measure' | 'hwaccel'> {
+  extends Omit<TranscodeOptions, 'format' | 'inputFormat' | 'faststart' | 'maxInputBytes' | 'timeoutMs' | 'measure'> {
   /** Default 'mp3'. */
   inputFormat?: StreamInputFormat;
   /** 'adts' (default): every AAC frame is emitted as soon as it is encoded. 'fmp4': an init segment, then a
@@ -38,7 +38,7 @@ export interface StreamStats {
 }
 
 const STREAM_ONLY_KEYS = ['inputFormat', 'format', 'fragmentMs'] as const;
-const NOT_FOR_STREAMS = ['faststart', 'maxInputBytes', 'timeoutMs', 'measure', 'hwaccel'] as const;
+const NOT_FOR_STREAMS = ['faststart', 'maxInputBytes', 'timeoutMs', 'measure'] as const;
 
 function streamInput(value: unknown): NativeStreamInput {
   if (value === undefined || value === 'mp3') return { codec: 'mp3' };
