@@ -1,7 +1,7 @@
 /**
- * The README as documentation that cannot rot: its examples marked `runnable` (```js runnable, ```sh runnable) run
- * against the built package from a fresh folder holding only `samples/` and a `node_modules/ttsav` link to this
- * checkout (so `require('ttsav')` and `npx ttsav` resolve as they do for a dependent), and every audio file they
+ * The README as documentation that cannot rot: its examples marked `runnable` (```js runnable, ```sh runnable;
+ * docs/ pages may mark theirs too) run against the built package from a fresh folder holding only `samples/` and a
+ * `node_modules/ttsav` link to this checkout (so `require('ttsav')` and `npx ttsav` resolve as they do for a dependent), and every audio file they
  * write is decoded by ffprobe; the error-code table lists every code the types declare; and the relative links of
  * the markdown the package ships (README, docs/, LICENSES/) point at files the package ships, and at headings that
  * exist.
@@ -72,9 +72,14 @@ describe('README examples marked runnable', () => {
     expect(blocks[4]!.code).toMatch(/^npx ttsav /m);
   });
 
-  for (const block of blocks) {
-    it(`README.md:${block.line} (${block.lang}) runs and writes decodable audio`, () => {
-      const dir = app(`block-${block.line}`);
+  // docs/ pages may mark examples runnable too; they run the same way.
+  const docBlocks = readdirSync(path.join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .flatMap((f) => runnableBlocks(readFileSync(path.join(ROOT, 'docs', f), 'utf8')).map((b) => ({ ...b, page: `docs/${f}` })));
+
+  for (const block of [...blocks.map((b) => ({ ...b, page: 'README.md' })), ...docBlocks]) {
+    it(`${block.page}:${block.line} (${block.lang}) runs and writes decodable audio`, () => {
+      const dir = app(`${block.page.replace(/\W/g, '-')}-${block.line}`);
       const r =
         block.lang === 'js'
           ? spawnSync(process.execPath, ['-e', block.code], { cwd: dir, encoding: 'utf8', timeout: 50_000 })
