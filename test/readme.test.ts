@@ -4,7 +4,7 @@
  * `node_modules/ttsav` link to this checkout (so `require('ttsav')` and `npx ttsav` resolve as they do for a dependent), and every audio file they
  * write is decoded by ffprobe; the error-code table lists every code the types declare; and the relative links of
  * the markdown the package ships (README, docs/, LICENSES/) point at files the package ships, and at headings that
- * exist.
+ * exist; docs/cli.md has a section for every command, naming every flag its --help prints.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -156,5 +156,38 @@ describe('links in the shipped markdown', () => {
       }
     }
     expect(bad).toEqual([]);
+  });
+});
+
+describe('docs/cli.md', () => {
+  const CLI = readFileSync(path.join(ROOT, 'docs', 'cli.md'), 'utf8');
+  const help = (args: string[]): string => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), ...args], { encoding: 'utf8' });
+    return `${r.stdout}${r.stderr}`;
+  };
+  /** The text under the heading for `ttsav <command>`, up to the next heading of the same or a higher level. */
+  const section = (command: string): string | undefined => {
+    const m = new RegExp(`^(#+) \`ttsav ${command}\`$`, 'm').exec(CLI);
+    if (!m) return undefined;
+    const rest = CLI.slice(m.index + m[0].length);
+    const end = new RegExp(`^#{1,${m[1]!.length}} `, 'm').exec(rest);
+    return end ? rest.slice(0, end.index) : rest;
+  };
+
+  it('has a section for every command, listing every flag its --help prints', () => {
+    const commands = [...help(['--help']).split('Commands:')[1]!.matchAll(/^ {2}([a-z-]+)/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    expect(commands.length).toBeGreaterThan(8);
+    const missing: string[] = [];
+    for (const command of commands) {
+      const text = section(command);
+      if (text === undefined) {
+        missing.push(`no section for ttsav ${command}`);
+        continue;
+      }
+      const flags = new Set([...help([command, '--help']).matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+      flags.delete('--help');
+      for (const flag of flags) if (!new RegExp(`(^|[^\\w-])${flag}(?![\\w-])`).test(text)) missing.push(`ttsav ${command} ${flag}`);
+    }
+    expect(missing).toEqual([]);
   });
 });
