@@ -1,5 +1,6 @@
 #include "input.h"
 
+#include <new>
 #include <string>
 
 #include "filter.h"
@@ -9,6 +10,30 @@ extern "C" {
 }
 
 namespace ttsav::av {
+
+InputFormatPtr OpenMemoryInput(const MemoryReader& reader, const char* what, const AVInputFormat* hint,
+                               AVDictionary** options, JobControl* control) {
+  InputFormatPtr fmt(avformat_alloc_context());
+  if (!fmt) throw std::bad_alloc();
+  fmt->pb = reader.Context();
+  fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  if (control != nullptr) {
+    fmt->interrupt_callback.callback = &JobControl::InterruptCallback;
+    fmt->interrupt_callback.opaque = control;
+  }
+  RefuseNestedOpens(fmt.get());
+  // avformat_open_input takes the context over: on failure it frees it (and nulls the pointer) itself.
+  AVFormatContext* raw = fmt.release();
+  int ret = avformat_open_input(&raw, nullptr, hint, options);
+  if (ret < 0) {
+    if (control != nullptr) control->ThrowIfStopped(Stage::Probe);
+    if (ret == AVERROR_INVALIDDATA)
+      throw Error(ErrorCode::InvalidData, Stage::Probe, std::string(what) + " is not a media file libav can read", ret);
+    ThrowAv(ret, Stage::Probe, std::string("cannot open the ") + what);
+  }
+  fmt.reset(raw);
+  return fmt;
+}
 
 Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
     : reader_(data, size), control_(control), size_(size) {
@@ -21,27 +46,12 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
       throw Error(ErrorCode::Options, Stage::Probe, "no demuxer named '" + options.inputFormat + "' in this libav");
   }
 
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr) throw std::bad_alloc();
-  raw->pb = reader_.Context();
-  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-  raw->interrupt_callback.callback = &JobControl::InterruptCallback;
-  raw->interrupt_callback.opaque = &control;
-  RefuseNestedOpens(raw);
-
   Dict opts;
   opts.Set("probesize", options.probeSize);
   opts.Set("formatprobesize", options.probeSize);
   opts.Set("analyzeduration", options.analyzeDurationUs);
-  // On failure avformat_open_input frees the context itself.
-  int ret = avformat_open_input(&raw, nullptr, hint, opts.Addr());
-  if (ret < 0) {
-    control.ThrowIfStopped(Stage::Probe);
-    if (ret == AVERROR_INVALIDDATA)
-      throw Error(ErrorCode::InvalidData, Stage::Probe, "input is not a media file libav can read", ret);
-    ThrowAv(ret, Stage::Probe, "cannot open input");
-  }
-  fmt_.reset(raw);
+  fmt_ = OpenMemoryInput(reader_, "input", hint, opts.Addr(), &control);
+  int ret = 0;
 
   // With a hint the header usually tells all we need; probe further only when it does not.
   bool needInfo = hint == nullptr;
