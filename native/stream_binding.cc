@@ -122,9 +122,7 @@ Napi::Value StreamCreate(const Napi::CallbackInfo& info) {
   try {
     state->session = std::make_shared<av::StreamSession>(options, input);
   } catch (const av::Error& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    err.Set("code", Napi::String::New(env, av::CodeName(e.code)));
-    throw err;
+    ThrowAvError(env, e);
   }
   return Napi::External<StreamHandle>::New(env, new StreamHandle{state}, [](Napi::Env, StreamHandle* h) {
     h->state->control.Cancel(av::CancelReason::Aborted);

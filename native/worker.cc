@@ -45,8 +45,7 @@ void Worker::OnOK() {
     Napi::HandleScope scope(env);
     Settle();
     if (error_) {
-      const av::Error& e = *error_;
-      Callback().Call({ErrorToJs(env, e.code, e.stage, e.what(), e.averror, e.detail, e.reason)});
+      Callback().Call({ErrorToJs(env, *error_)});
       return;
     }
     std::vector<napi_value> args{env.Null()};
