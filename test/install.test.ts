@@ -59,7 +59,7 @@ const TRANSCODE = `const t = require('ttsav');
 
 describe('npm install of the packed tarball', () => {
   it('ships what an install and a user need, and nothing of the test or fuzz tree', () => {
-    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'scripts/install.js', PREBUILD, 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3'])
+    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'scripts/install.js', PREBUILD, 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3', 'docs/api/README.md', 'docs/cli.md', 'LICENSES/FFmpeg.md', 'LICENSES/LGPL-2.1.txt', 'CHANGELOG.md'])
       expect(files, f).toContain(f);
     // scripts/: only what an install runs (the install step, the source list, the FFmpeg flags, the bundled FFmpeg
     // build); prebuilds/: only addons.
