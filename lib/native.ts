@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 import { TtsavError } from './errors';
+import type { ProbeResult } from './probe';
+import type { Loudness, TranscodeResult } from './transcode';
 
 /** The filter settings the addon reads (see FilterOptions in native/av/options.h). */
 export interface NativeFilterOptions {
@@ -49,41 +51,22 @@ export interface NativeTranscodeOptions {
   concealDecodeErrors?: boolean;
 }
 
-export interface NativeLoudness {
-  integrated: number;
-  truePeak: number;
-  lra: number;
-}
+/** The addon's loudness figures: the public Loudness. */
+export type NativeLoudness = Loudness;
 
-export interface NativeProbeResult {
-  container: string;
-  codec: string;
-  decoder: string;
-  sampleRate: number;
-  channels: number;
-  layout: string;
-  bitrate: number;
-  durationSeconds?: number;
-  durationEstimated: boolean;
-  tags: Record<string, string>;
-}
+/** What the addon's probe reports: the public ProbeResult plus the decoder's name. */
+export type NativeProbeResult = ProbeResult & { decoder: string };
 
-export interface NativeTranscodeResult {
-  data: Buffer;
+/** What the addon's transcode reports: the public result's measured fields; lib/transcode.ts adds the format's
+ *  names (format, codec family, MIME type, extension) and types the warnings. */
+export type NativeTranscodeResult = Pick<
+  TranscodeResult,
+  'data' | 'sampleRate' | 'channels' | 'bitrate' | 'averageBitrate' | 'samples' | 'durationSeconds' | 'input' | 'inputs' | 'timings' | 'loudness' | 'normalization'
+> & {
+  /** The encoder's name. */
   codec: string;
-  sampleRate: number;
-  channels: number;
-  bitrate: number;
-  averageBitrate: number;
-  samples: number;
-  durationSeconds: number;
-  input: { format: string; codec: string; sampleRate: number; channels: number; samples: number; durationSeconds: number };
-  inputs: number;
-  timings: { probe: number; analyze: number; decode: number; filter: number; encode: number; mux: number; total: number };
-  loudness?: NativeLoudness;
-  normalization?: { mode: 'linear' | 'dynamic'; measured: NativeLoudness; gainDb?: number };
   warnings: { code: string; message: string }[];
-}
+};
 
 export interface NativeLibraryVersion {
   compiled: string;
@@ -178,13 +161,20 @@ export interface NativeBinding {
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
   demuxers(): string[];
+  /** The error codes and stages the addon's errors can carry (checked against lib/errors.ts by a test). */
+  errorNames(): { codes: string[]; stages: string[] };
   versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
 }
 
+/** For an addon built against the system FFmpeg (TTSAV_FFMPEG=system): its shared libav libraries. */
 const INSTALL_HINT =
   'ttsav needs FFmpeg 5 or newer (libavformat, libavcodec, libavfilter, libswresample, libavutil). ' +
   'On Debian/Ubuntu: apt-get install -y libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev ' +
   'libavutil-dev pkg-config, then npm rebuild ttsav.';
+/** For no addon at all: the install step (scripts/install.js) loads the prebuilt one or builds from source. */
+const BUILD_HINT =
+  'npm rebuild ttsav loads the prebuilt addon (linux-x64) or builds one from source: with nasm, pkg-config and a ' +
+  'C++ toolchain against the bundled FFmpeg, or with TTSAV_FFMPEG=system against the system FFmpeg (libav*-dev).';
 
 let binding: NativeBinding | undefined;
 /** A failed load is final for this process (Node cannot unload a half-loaded addon): remembered, not retried. */
@@ -215,6 +205,6 @@ function loadError(err: unknown): TtsavError {
   const missingLib = /lib(av\w+|swresample)\.so|cannot open shared object/.exec(text);
   const message = missingLib
     ? `cannot load the ttsav addon: a libav library is missing (${text.split('\n')[0]}). ${INSTALL_HINT}`
-    : `cannot load the ttsav addon (${text.split('\n')[0]}). Build it with npm rebuild ttsav. ${INSTALL_HINT}`;
+    : `cannot load the ttsav addon (${text.split('\n')[0]}). ${BUILD_HINT}`;
   return new TtsavError('ERR_TTSAV_LOAD', message, { cause: err });
 }

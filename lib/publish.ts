@@ -12,53 +12,10 @@ import type { Writable } from 'node:stream';
 import { TtsavError, fromNative } from './errors';
 import { LiveFeed } from './live';
 import { loadNative, type NativePublishEvent, type NativePublisher } from './native';
-import { invalidOption } from './options';
+import { metricName } from './validate';
+import { normalizePublish, type PublishOptions, type ReconnectOptions } from './publish-options';
 
-export type PublishVideo =
-  | { loop: Buffer | Uint8Array | string }
-  | {
-      /** A PNG or JPEG: encoded once into a short H.264 GOP, then looped by copy like a loop video. */
-      image: Buffer | Uint8Array | string;
-      /** Frames per second of the still video. Default 30. */
-      fps?: number;
-      /** Output size: default the picture's; give one side to keep the aspect, both to letterbox into that box. */
-      width?: number;
-      height?: number;
-      /** 'cuda' | 'qsv' | 'vaapi': encode on that device when this build and machine have it (see hwDevices()),
-       * else with libopenh264. Which encoder ran: `broadcast.video.encoder`. */
-      hwaccel?: 'cuda' | 'qsv' | 'vaapi';
-    };
-
-export interface ReconnectOptions {
-  /** First delay in ms. Default 500. */
-  initialDelayMs?: number;
-  /** Longest delay in ms. Default 8000. */
-  maxDelayMs?: number;
-  /** Consecutive name-resolution failures before giving up with an 'error'. Default 3. */
-  maxResolveFailures?: number;
-}
-
-export interface PublishOptions {
-  /** rtmp://host[:port]/app/key or rtmps://… (FLV over RTMP). */
-  url?: string;
-  /** Instead of url: a file path or a writable stream, with `container`. */
-  output?: string | Writable;
-  /** For `output`: 'flv' (default) or 'mpegts'. RTMP is always FLV. */
-  container?: 'flv' | 'mpegts';
-  /** The picture: an H.264 video looped by copy, or a still image. Required for url (platforms want video). */
-  video?: PublishVideo;
-  /** On by default. false: the first disconnection ends the broadcast with an 'error'. */
-  reconnect?: boolean | ReconnectOptions;
-  /** RTMPS: verify the server (default true) against `ca` (PEM) or the system's store. */
-  tls?: { rejectUnauthorized?: boolean; ca?: Buffer | string };
-  signal?: AbortSignal;
-  /** Audio waiting for a slow network beyond this is dropped, oldest first. Default 3000 ms. */
-  maxQueueMs?: number;
-  /** Connect + stream start deadline. Default 10000 ms. */
-  connectTimeoutMs?: number;
-  /** One stalled write longer than this counts as a dropped connection. Default 5000 ms. */
-  ioTimeoutMs?: number;
-}
+export type { PublishOptions, PublishVideo, ReconnectOptions } from './publish-options';
 
 export interface BroadcastVideo {
   source: 'loop' | 'image';
@@ -94,8 +51,6 @@ export interface BroadcastEvents {
   error: [err: TtsavError];
   close: [];
 }
-
-const RTMP = /^rtmps?:\/\/[^/\s]+\/\S+$/i;
 
 /** Publish-wide counters for the Prometheus text (ttsav_publish_*). */
 export const publishTotals = { broadcasts: 0, active: 0, connects: 0, reconnects: 0, sentBytes: 0, droppedMs: 0 };
@@ -135,7 +90,7 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   /** @internal use publish() */
   constructor(feed: LiveFeed, options: PublishOptions) {
     super();
-    const o = normalize(feed, options);
+    const o = normalizePublish(feed, options);
     this.#feed = feed;
     this.#isServer = o.url !== undefined;
     this.#reconnect = o.reconnect;
@@ -340,132 +295,12 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
   }
 }
 
-interface Normalized {
-  url?: string;
-  output?: string | Writable;
-  container: 'flv' | 'mpegts';
-  loop?: Uint8Array | string;
-  still?: { encoder: string; fallback: string | undefined; width: number; height: number };
-  reconnect?: Required<ReconnectOptions>;
-  tlsVerify: boolean;
-  ca?: Buffer | string;
-  maxQueueMs: number;
-  connectTimeoutMs: number;
-  ioTimeoutMs: number;
-}
-
-function msOption(name: string, value: unknown, def: number, min: number, max: number): number {
-  if (value === undefined) return def;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw invalidOption(name, `integer between ${min} and ${max}`, value);
-  return value;
-}
-
-function normalize(feed: unknown, options: PublishOptions): Normalized {
-  if (!(feed instanceof LiveFeed)) throw invalidOption('feed', 'a LiveFeed (createLiveFeed())', feed);
-  if (feed.format !== 'adts') throw new TtsavError('ERR_TTSAV_OPTIONS', "publish() takes a live feed of format 'adts'");
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-  const o = options;
-  const out: Normalized = {
-    container: 'flv',
-    tlsVerify: true,
-    maxQueueMs: msOption('maxQueueMs', o.maxQueueMs, 3000, 100, 60_000),
-    connectTimeoutMs: msOption('connectTimeoutMs', o.connectTimeoutMs, 10_000, 100, 120_000),
-    ioTimeoutMs: msOption('ioTimeoutMs', o.ioTimeoutMs, 5000, 100, 120_000),
-  };
-  if ((o.url === undefined) === (o.output === undefined)) throw new TtsavError('ERR_TTSAV_OPTIONS', 'publish() needs one of url or output');
-  if (o.url !== undefined) {
-    if (typeof o.url !== 'string' || !RTMP.test(o.url))
-      throw invalidOption('url', 'an rtmp:// or rtmps:// URL with an application and a stream key', o.url);
-    if (o.container !== undefined && o.container !== 'flv') throw new TtsavError('ERR_TTSAV_OPTIONS', 'RTMP carries FLV: container must be flv');
-    out.url = o.url;
-  } else {
-    const isStream = typeof o.output === 'object' && o.output !== null && typeof (o.output as Writable).write === 'function';
-    if (!(typeof o.output === 'string' && o.output.length > 0) && !isStream)
-      throw invalidOption('output', 'a file path or a writable stream', o.output);
-    if (o.container !== undefined && o.container !== 'flv' && o.container !== 'mpegts')
-      throw invalidOption('container', "'flv' or 'mpegts'", o.container);
-    out.output = o.output;
-    out.container = o.container ?? 'flv';
-  }
-  if (o.video !== undefined) {
-    const v = o.video as Record<string, unknown>;
-    if (typeof v !== 'object' || v === null) throw invalidOption('video', '{ loop } or { image }', v);
-    if (v.loop !== undefined) {
-      if (!(v.loop instanceof Uint8Array) && !(typeof v.loop === 'string' && v.loop.length > 0))
-        throw invalidOption('video.loop', 'a Buffer or a file path', v.loop);
-      out.loop = v.loop;
-    } else if (v.image !== undefined) {
-      const still = imageLoop(v);
-      out.loop = still.data;
-      out.still = { encoder: still.encoder, fallback: still.fallback || undefined, width: still.width, height: still.height };
-    } else throw invalidOption('video', '{ loop } or { image }', v);
-  } else if (out.url !== undefined) {
-    throw new TtsavError('ERR_TTSAV_OPTIONS', 'RTMP platforms do not take audio without video: give video: { loop } or { image }');
-  }
-  const r = o.reconnect ?? true;
-  if (r !== false) {
-    if (r !== true && (typeof r !== 'object' || r === null)) throw invalidOption('reconnect', 'a boolean or { initialDelayMs, maxDelayMs }', r);
-    const ro = r === true ? {} : r;
-    out.reconnect = {
-      initialDelayMs: msOption('reconnect.initialDelayMs', ro.initialDelayMs, 500, 10, 60_000),
-      maxDelayMs: msOption('reconnect.maxDelayMs', ro.maxDelayMs, 8000, 10, 600_000),
-      maxResolveFailures: msOption('reconnect.maxResolveFailures', ro.maxResolveFailures, 3, 1, 1000),
-    };
-  }
-  if (o.tls !== undefined) {
-    if (typeof o.tls !== 'object' || o.tls === null) throw invalidOption('tls', '{ rejectUnauthorized?, ca? }', o.tls);
-    if (o.tls.rejectUnauthorized !== undefined && typeof o.tls.rejectUnauthorized !== 'boolean')
-      throw invalidOption('tls.rejectUnauthorized', 'a boolean', o.tls.rejectUnauthorized);
-    out.tlsVerify = o.tls.rejectUnauthorized !== false;
-    if (o.tls.ca !== undefined) {
-      if (!Buffer.isBuffer(o.tls.ca) && typeof o.tls.ca !== 'string') throw invalidOption('tls.ca', 'a PEM Buffer or string', o.tls.ca);
-      out.ca = o.tls.ca;
-    }
-  }
-  return out;
-}
-
-/**
- * A still image as video: decoded, fitted into the output size and encoded into one 2-second closed GOP of H.264
- * (libopenh264, the LGPL-compatible encoder, or a hardware encoder when `hwaccel` names a usable one), returned as
- * FLV bytes that the publisher loops by copy. A truncated picture is INVALID_DATA; a build without any H.264 encoder
- * is UNSUPPORTED naming what is missing. libx264 is GPL and never used.
- */
-function imageLoop(v: Record<string, unknown>): { data: Buffer; encoder: string; fallback: string; width: number; height: number } {
-  let bytes: Uint8Array;
-  if (v.image instanceof Uint8Array) bytes = v.image;
-  else if (typeof v.image === 'string' && v.image.length > 0) {
-    try {
-      bytes = fs.readFileSync(v.image);
-    } catch (err) {
-      throw new TtsavError('ERR_TTSAV_OPTIONS', `cannot read the image: ${(err as Error).message}`, { cause: err });
-    }
-  } else throw invalidOption('video.image', 'a Buffer or a file path', v.image);
-  const side = (name: 'width' | 'height'): number | undefined => {
-    const n = v[name];
-    if (n === undefined) return undefined;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 2 || n > 4096) throw invalidOption(`video.${name}`, 'an integer from 2 to 4096', n);
-    return n;
-  };
-  const fps = v.fps ?? 30;
-  if (typeof fps !== 'number' || !Number.isInteger(fps) || fps < 1 || fps > 120) throw invalidOption('video.fps', 'an integer from 1 to 120', fps);
-  const hwaccel = v.hwaccel;
-  if (hwaccel !== undefined && hwaccel !== 'cuda' && hwaccel !== 'qsv' && hwaccel !== 'vaapi')
-    throw invalidOption('video.hwaccel', "'cuda', 'qsv' or 'vaapi'", hwaccel);
-  try {
-    return loadNative().encodeStill(bytes, { width: side('width'), height: side('height'), fps, seconds: 2, hwaccel });
-  } catch (err) {
-    throw fromNative(err);
-  }
-}
-
 /**
  * Publish-wide counters in Prometheus' text format (names `ttsav_publish_*`), to serve beside
  * pool.metricsText(): broadcasts started and active, sessions opened, reconnects, bytes sent, audio dropped.
  */
 export function publishMetricsText(prefix = 'ttsav_publish'): string {
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw invalidOption('prefix', 'a Prometheus metric name', prefix);
+  metricName('prefix', prefix);
   const rows: [string, 'counter' | 'gauge', string, number][] = [
     ['broadcasts_total', 'counter', 'Broadcasts started.', publishTotals.broadcasts],
     ['active', 'gauge', 'Broadcasts not yet closed.', publishTotals.active],

@@ -115,4 +115,15 @@ Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const
   return e;
 }
 
+Napi::Object ErrorToJs(Napi::Env env, const av::Error& e) {
+  return ErrorToJs(env, e.code, e.stage, e.what(), e.averror, e.detail, e.reason);
+}
+
+void ThrowAvError(Napi::Env env, const av::Error& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, av::CodeName(e.code)));
+  if (!e.detail.empty()) err.Set("detail", Napi::String::New(env, e.detail));
+  throw err;
+}
+
 }  // namespace ttsav

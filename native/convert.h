@@ -17,6 +17,13 @@ Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const
                        int averror, const std::string& detail,
                        const std::string& reason = std::string());
 
+// The same for an av::Error.
+Napi::Object ErrorToJs(Napi::Env env, const av::Error& e);
+
+// Throws an av::Error as a JS Error with `code` (and `detail`, when there is one) set: for failures of the
+// synchronous calls (stream and publisher creation, checkImage).
+[[noreturn]] void ThrowAvError(Napi::Env env, const av::Error& e);
+
 // Throws a JS Error with `code` set.
 [[noreturn]] void ThrowCoded(Napi::Env env, const char* code, const std::string& message);
 

@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <memory>
-#include <new>
 
 #include "av/transcode.h"
 #include "convert.h"
@@ -13,12 +12,6 @@ namespace {
 struct JobHandle {
   std::shared_ptr<av::JobControl> control;
 };
-
-void FreeOutput(Napi::Env env, uint8_t* data, size_t* size) {
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
-  std::free(data);
-  delete size;
-}
 
 Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
   Napi::Object o = Napi::Object::New(env);
@@ -63,7 +56,7 @@ std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs) {
 
 TranscodeWorker::TranscodeWorker(Napi::Function callback, Napi::Value inputs, av::TranscodeOptions options,
                                  std::shared_ptr<av::JobControl> control)
-    : Napi::AsyncWorker(callback, "ttsav:transcode"),
+    : Worker(callback, "ttsav:transcode"),
       inputRef_(Napi::Persistent(inputs)),
       inputs_(InputViews(callback.Env(), inputs)),
       options_(std::move(options)),
@@ -74,45 +67,11 @@ TranscodeWorker::~TranscodeWorker() {
   std::free(result_.data.data);
 }
 
-void TranscodeWorker::Execute() {
-  try {
-    result_ = av::Transcode(inputs_, options_, *control_);
-    ok_ = true;
-  } catch (const av::Error& e) {
-    errorCode_ = e.code;
-    errorStage_ = e.stage;
-    errorMessage_ = e.what();
-    averror_ = e.averror;
-    errorDetail_ = e.detail;
-    errorReason_ = e.reason;
-  } catch (const std::bad_alloc&) {
-    errorCode_ = av::ErrorCode::NoMemory;
-    errorMessage_ = "out of memory";
-  } catch (const std::exception& e) {
-    errorCode_ = av::ErrorCode::Internal;
-    errorMessage_ = e.what();
-  } catch (...) {
-    errorCode_ = av::ErrorCode::Internal;
-    errorMessage_ = "unknown native failure";
-  }
-}
+void TranscodeWorker::Run() { result_ = av::Transcode(inputs_, options_, *control_); }
 
-Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
+std::vector<napi_value> TranscodeWorker::Results(Napi::Env env) {
   Napi::Object r = Napi::Object::New(env);
-  Napi::Buffer<uint8_t> buffer;
-  if (result_.data.data == nullptr) {
-    buffer = Napi::Buffer<uint8_t>::New(env, 0);
-  } else {
-    size_t size = result_.data.size;
-    auto hint = std::make_unique<size_t>(size);
-    // Zero-copy where the runtime allows external buffers; NewOrCopy copies (and frees ours) where it does not.
-    buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, result_.data.data, size, FreeOutput, hint.get());
-    // From here the Buffer's finalizer owns the bytes and the hint (and undoes this adjustment).
-    hint.release();
-    result_.data = {};
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
-  }
-  r.Set("data", buffer);
+  r.Set("data", TakeBuffer(env, result_.data));
   r.Set("codec", result_.codec);
   r.Set("sampleRate", result_.sampleRate);
   r.Set("channels", result_.channels);
@@ -147,26 +106,7 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
     warnings.Set(static_cast<uint32_t>(i), w);
   }
   r.Set("warnings", warnings);
-  return r;
-}
-
-void TranscodeWorker::OnOK() {
-  Napi::Env env = Env();
-  // Calls into JS fail (and node-addon-api throws) when the environment is being torn down, e.g. a worker
-  // thread terminated mid-transcode: Node lets running jobs finish, then completes them into a dead
-  // environment. Nothing is left to tell: drop the result (freed by the destructor) rather than let the
-  // exception reach std::terminate and take the whole process down.
-  try {
-    Napi::HandleScope scope(env);
-    inputRef_.Reset();
-    if (ok_) {
-      Napi::Value result = ResultToJs(env);
-      Callback().Call({env.Null(), result});
-    } else {
-      Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_, errorReason_)});
-    }
-  } catch (const Napi::Error&) {
-  }
+  return {r};
 }
 
 Napi::Value StartTranscode(const Napi::CallbackInfo& info) {

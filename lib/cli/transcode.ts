@@ -7,19 +7,14 @@ import { FORMATS, normalizeOptions, type TranscodeOptions } from '../options';
 import { createPool } from '../pool';
 import { transcode, type TranscodeResult } from '../transcode';
 import type { TtsavWarning } from '../warnings';
-import { InputError, expandInputs, outputPathFor } from './inputs';
+import { InputError, expandInputs, isDirectoryTarget, isFile, outputPathFor } from './inputs';
 import { OutputExistsError, exists, writeAtomic } from './output';
 import { ProgressBar, formatBytes, summaryTable, type Tally } from './progress';
-import { UsageError, describeError, interruptible, readInput } from './common';
+import { UsageError, describeError, encoderOptions, interruptible, numberArg, readInput, type EncoderFlags } from './common';
 
 /** What commander hands the action (camelCased option names). */
-export interface TranscodeFlags {
+export interface TranscodeFlags extends EncoderFlags {
   output?: string;
-  preset?: string;
-  format?: string;
-  bitrate?: string;
-  sampleRate?: string;
-  channels?: string;
   aacCoder?: string;
   faststart?: boolean;
   inputFormat?: string;
@@ -33,14 +28,6 @@ export interface TranscodeFlags {
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
-}
-
-function numberArg(flag: string, value: string | undefined, allowSource = false): number | 'source' | undefined {
-  if (value === undefined) return undefined;
-  if (allowSource && value === 'source') return 'source';
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} takes a number${allowSource ? " or 'source'" : ''}, not '${value}'`);
-  return n;
 }
 
 /** 1048576, '512k', '64M', '2G' (powers of 1024). */
@@ -58,11 +45,7 @@ export function transcodeOptions(flags: TranscodeFlags, faststartFromCli: boolea
   const set = (key: keyof TranscodeOptions, value: unknown): void => {
     if (value !== undefined) options[key] = value;
   };
-  set('preset', flags.preset);
-  set('format', flags.format);
-  set('bitrate', flags.bitrate);
-  set('sampleRate', numberArg('sample-rate', flags.sampleRate, true));
-  set('channels', numberArg('channels', flags.channels, true));
+  Object.assign(options, encoderOptions(flags));
   set('aacCoder', flags.aacCoder);
   if (faststartFromCli && flags.faststart === false) options.faststart = false;
   set('inputFormat', flags.inputFormat);
@@ -92,27 +75,9 @@ function resultLine(input: string, output: string, r: TranscodeResult): string {
   );
 }
 
-function isDirectoryTarget(output: string | undefined): boolean {
-  if (output === undefined || output === '-') return false;
-  if (output.endsWith('/') || output.endsWith(path.sep)) return true;
-  try {
-    return statSync(output).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isPlainFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 export async function runTranscode(inputs: string[], flags: TranscodeFlags, faststartFromCli: boolean): Promise<number> {
   const options = transcodeOptions(flags, faststartFromCli);
-  const single = inputs.length === 1 && (inputs[0] === '-' || isPlainFile(inputs[0]!)) && !isDirectoryTarget(flags.output);
+  const single = inputs.length === 1 && (inputs[0] === '-' || isFile(inputs[0]!)) && !isDirectoryTarget(flags.output);
   if (single) return transcodeOne(inputs[0]!, options, flags);
   if (inputs.includes('-')) throw new UsageError("'-' (stdin) takes a single input");
   if (flags.output === undefined || flags.output === '-') throw new UsageError('several inputs, a directory or a pattern need -o <directory>');
@@ -144,7 +109,7 @@ async function transcodeOne(input: string, options: TranscodeOptions, flags: Tra
     }
     return 0;
   } catch (err) {
-    process.stderr.write(`ttsav: ${err instanceof OutputExistsError ? err.message : describeError(err)}\n`);
+    process.stderr.write(`ttsav: ${describeError(err)}\n`);
     return 1;
   } finally {
     dispose();

@@ -87,9 +87,9 @@ std::string Num(double v) {
   return buf;
 }
 
-int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
-
 }  // namespace
+
+int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
 
 std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization,
                            const std::string& layout) {

@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { versions } from '../../lib/versions';
 
 export const FIXTURES = path.resolve(__dirname, '..', '..', '.tmp', 'fixtures');
 
@@ -14,13 +15,87 @@ export function fixturePath(name: string): string {
   return path.join(FIXTURES, name);
 }
 
-export function ffmpeg(args: string[], input?: Buffer): Buffer {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], {
+/** Runs an ffmpeg CLI: the system's (fixtures, decoding, probing), or `cli` (the byte-identity oracle). */
+export function ffmpeg(args: string[], input?: Buffer, cli = 'ffmpeg'): Buffer {
+  const r = spawnSync(cli, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], {
     input,
     maxBuffer: 1 << 30,
   });
-  if (r.status !== 0) throw new Error(`ffmpeg ${args.join(' ')} failed: ${r.stderr.toString()}`);
+  if (r.status !== 0) throw new Error(`${cli} ${args.join(' ')} failed: ${r.stderr.toString()}`);
   return r.stdout;
+}
+
+let bundledCli: string | undefined;
+
+/**
+ * The ffmpeg CLI built from the same libav as an addon, so that byte identity can hold: for a 'bundled' addon the
+ * CLI that scripts/build-ffmpeg.sh built from the same source and configuration (`npm run --silent ffmpeg-prefix`
+ * + /bin/ffmpeg), for a 'system' one the system's. `build` defaults to what this process's addon reports
+ * (versions().build).
+ */
+export function oracleCli(build?: 'bundled' | 'system'): string {
+  const which = build ?? versions().build;
+  if (which === 'system') return 'ffmpeg';
+  bundledCli ??= path.join(
+    execFileSync('bash', [path.resolve(__dirname, '..', '..', 'scripts', 'build-ffmpeg.sh'), '--prefix'], { encoding: 'utf8' }).trim(),
+    'bin',
+    'ffmpeg',
+  );
+  return bundledCli;
+}
+
+/** Generated test audio, through the ffmpeg CLI. */
+export interface ToneOptions {
+  /** Default 440 Hz. */
+  frequency?: number;
+  /** Default 24000 Hz (an EdgeTTS voice's rate). */
+  sampleRate?: number;
+  /** Encoder and container arguments after the input. Default: MP3 at 48k. */
+  encode?: string[];
+}
+
+/** A sine tone of `seconds`, encoded (MP3 by default; see ToneOptions.encode). */
+export function tone(seconds: number, options: ToneOptions = {}): Buffer {
+  const { frequency = 440, sampleRate = 24000 } = options;
+  const encode = options.encode ?? ['-c:a', 'libmp3lame', '-b:a', '48k', '-f', 'mp3'];
+  return ffmpeg(['-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=${sampleRate}:duration=${seconds}`, ...encode, 'pipe:1']);
+}
+
+/** A sine tone as a 16-bit PCM WAV. */
+export function toneWav(seconds: number, options: Omit<ToneOptions, 'encode'> = {}): Buffer {
+  return tone(seconds, { ...options, encode: ['-c:a', 'pcm_s16le', '-f', 'wav'] });
+}
+
+/** A canonical 44-byte RIFF/WAVE header: `format` 1 (PCM, 16-bit) or 3 (IEEE float, 32-bit), declaring
+ *  `dataBytes` of data (built by hand, so tests can declare sizes the data does not have). */
+export function wavHeader(o: { format?: 1 | 3; channels?: number; sampleRate?: number; dataBytes: number }): Buffer {
+  const { format = 1, channels = 1, sampleRate = 16000, dataBytes } = o;
+  const bytesPerSample = format === 3 ? 4 : 2;
+  const b = Buffer.alloc(44);
+  b.write('RIFF', 0, 'latin1');
+  b.writeUInt32LE(36 + dataBytes, 4);
+  b.write('WAVEfmt ', 8, 'latin1');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(format, 20);
+  b.writeUInt16LE(channels, 22);
+  b.writeUInt32LE(sampleRate, 24);
+  b.writeUInt32LE(sampleRate * channels * bytesPerSample, 28); // byte rate
+  b.writeUInt16LE(channels * bytesPerSample, 32); // block align
+  b.writeUInt16LE(8 * bytesPerSample, 34);
+  b.write('data', 36, 'latin1');
+  b.writeUInt32LE(dataBytes, 40);
+  return b;
+}
+
+/** `frames` sample frames of interleaved 16-bit PCM: a sine of `frequency` Hz at `sampleRate`, amplitude 8000. */
+export function sinePcm16(frames: number, o: { channels?: number; sampleRate?: number; frequency?: number } = {}): Buffer {
+  const { channels = 1, sampleRate = 24000, frequency = 220 } = o;
+  const pcm = Buffer.alloc(frames * channels * 2);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(8000 * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
+    for (let c = 0; c < channels; c++) pcm.writeInt16LE(v, 2 * (i * channels + c));
+  }
+  return pcm;
 }
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
@@ -33,11 +108,11 @@ export function withTempDir<T>(fn: (dir: string) => T): T {
   }
 }
 
-/** The seed recipe through the ffmpeg CLI: the oracle for byte identity. */
-export function ffmpegSeedRecipe(inputPath: string): Buffer {
+/** The seed recipe through the ffmpeg CLI of the addon's own libav (oracleCli): the oracle for byte identity. */
+export function ffmpegSeedRecipe(inputPath: string, build?: 'bundled' | 'system'): Buffer {
   return withTempDir((dir) => {
     const out = path.join(dir, 'out.m4a');
-    ffmpeg(['-i', inputPath, '-c:a', 'aac', '-b:a', '192k', '-ar', '44100', '-ac', '2', '-f', 'mp4', out]);
+    ffmpeg(['-i', inputPath, '-c:a', 'aac', '-b:a', '192k', '-ar', '44100', '-ac', '2', '-f', 'mp4', out], undefined, oracleCli(build));
     return readFileSync(out);
   });
 }
