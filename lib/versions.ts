@@ -17,7 +17,7 @@ export interface Versions {
   ffmpeg: string;
   /** Which FFmpeg the addon links: 'bundled' (static, from scripts/build-ffmpeg.sh) or 'system' (pkg-config). */
   build: 'bundled' | 'system';
-  /** FFmpeg's license as it reports it (e.g. 'LGPL version 2.1 or later'). */
+  /** FFmpeg's license as it reports it (e.g. 'LGPL version 3 or later' for the bundled build). */
   license: string;
   /** FFmpeg's ./configure flags. */
   configuration: string;
