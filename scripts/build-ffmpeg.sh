@@ -156,14 +156,14 @@ src="$(unpack nv-codec-headers)"
 # H.264 (openh264, or NVENC on a GPU); subtitles as mov_text/WebVTT; RTMP(S) over TCP/TLS for live publishing.
 DEMUXERS=image2,image_png_pipe,image_jpeg_pipe,webvtt,srt,aac,ac3,aiff,amr,ape,au,caf,eac3,flac,flv,live_flv,matroska,mov,mp3,mpegts,ogg,w64,wav,wv,
 DEMUXERS+=pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
-DECODERS=png,mjpeg,mov_text,webvtt,subrip,aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
+DECODERS=png,mjpeg,movtext,webvtt,subrip,aac,aac_latm,ac3,alac,amrnb,amrwb,ape,eac3,flac,mp1,mp1float,mp2,mp2float,mp3,mp3float,opus,vorbis,wavpack,
 DECODERS+=adpcm_ima_wav,adpcm_ms,gsm_ms,pcm_alaw,pcm_f32be,pcm_f32le,pcm_f64le,pcm_mulaw,pcm_s16be,pcm_s16le,
 DECODERS+=pcm_s24be,pcm_s24le,pcm_s32le,pcm_s8,pcm_u8
 PARSERS=aac,aac_latm,ac3,flac,mpegaudio,opus,vorbis,h264,hevc,vp8,vp9,av1,png,mjpeg
-ENCODERS=aac,libmp3lame,libopus,pcm_s16le,pcm_f32le,libopenh264,h264_nvenc,mov_text,webvtt
-MUXERS=adts,ipod,matroska,mov,mp3,mp4,ogg,opus,webm,wav,flv,mpegts,webvtt,framemd5,null,f32le,s16le
+ENCODERS=aac,libmp3lame,libopus,pcm_s16le,pcm_f32le,libopenh264,h264_nvenc,movtext,webvtt
+MUXERS=adts,ipod,matroska,mov,mp3,mp4,ogg,opus,webm,wav,flv,mpegts,webvtt,framemd5,null,pcm_f32le,pcm_s16le
 BSFS=aac_adtstoasc,h264_mp4toannexb,hevc_mp4toannexb,extract_extradata,vp9_superframe,av1_frame_merge
-FILTERS=abuffer,abuffersink,aformat,aresample,atempo,volume,highpass,lowpass,afade,apad,atrim,asetpts,silenceremove,
+FILTERS=aformat,aresample,atempo,volume,highpass,lowpass,afade,apad,atrim,asetpts,silenceremove,
 FILTERS+=loudnorm,ebur128,concat,aecho,anull,null,format,scale,crop,trim,asetnsamples,amix,sidechaincompress,
 FILTERS+=acompressor,alimiter,asplit,amerge,pan,volumedetect,adelay,aloop,anullsrc,astats,
 FILTERS+=fps,loop,pad,setsar,setpts,hwupload,hwupload_cuda
@@ -171,6 +171,17 @@ PROTOCOLS=file,pipe,tcp,tls,rtmp,rtmps
 
 echo "build-ffmpeg: ffmpeg $FFMPEG_DEB_VERSION" >&2
 src="$(unpack ffmpeg)"
+# configure ignores a component name it does not know (raw PCM muxers are pcm_f32le, not f32le): refuse one here.
+check_names() { # kind list
+  local known name
+  known="$(cd "$src" && ./configure --list-"$1"s | tr -s ' \t' '\n')"
+  for name in ${2//,/ }; do
+    grep -qx "$name" <<<"$known" || die "FFmpeg 7.1 has no $1 named '$name' (see ./configure --list-$1s)"
+  done
+}
+check_names demuxer "$DEMUXERS"; check_names decoder "$DECODERS"; check_names parser "$PARSERS"
+check_names encoder "$ENCODERS"; check_names muxer "$MUXERS"; check_names bsf "$BSFS"
+check_names filter "$FILTERS"; check_names protocol "$PROTOCOLS"
 (cd "$src" && ./configure --prefix="$PREFIX" --pkg-config-flags=--static \
   --extra-cflags="-I$PREFIX/include -fPIC" --extra-ldflags="-L$PREFIX/lib" \
   --enable-static --disable-shared --enable-pic --disable-autodetect --disable-everything --disable-doc \
