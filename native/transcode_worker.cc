@@ -124,6 +124,7 @@ Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
   }
   auto control = std::make_shared<av::JobControl>(timeoutMs);
   auto* worker = new TranscodeWorker(info[2].As<Napi::Function>(), info[0], std::move(options), control);
+  CancelOnTeardown(env, control);
   worker->Queue();  // the worker deletes itself after OnOK
   return NewJobHandle(env, control);
 }
