@@ -43,3 +43,5 @@ export { edge, espeak, espeakStats, EDGE_CLIENT_VERSION } from './tts/index';
 export type { EdgeOptions, EdgeStats, EspeakOptions, EspeakStats, EspeakWorkerStats, TtsEngine, TtsAudioFormat, WordBoundary, SynthesizeOptions, Synthesis, TtsVoice } from './tts/index';
 export { buildCues, makeSubtitles, toSrt, toVtt } from './subtitles';
 export type { SubtitleOptions, Subtitles, Cue } from './subtitles';
+export { voiceover } from './voiceover';
+export type { VoiceoverOptions, VoiceoverResult, VoiceLine, VoiceAudio, DuckingOptions, VoiceoverAudioOptions } from './voiceover';

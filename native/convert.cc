@@ -1,6 +1,8 @@
 #include "convert.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <limits>
 
 namespace ttsav {
@@ -41,7 +43,55 @@ bool Bool(const Napi::Object& obj, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
+void FreeOutput(Napi::Env env, uint8_t* data, size_t* size) {
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
+  std::free(data);
+  delete size;
+}
+
 }  // namespace
+
+Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("integrated", l.integrated);
+  o.Set("truePeak", l.truePeak);
+  o.Set("lra", l.lra);
+  return o;
+}
+
+Napi::Object NormalizationToJs(Napi::Env env, const av::LoudnessApplied& n) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mode", n.mode);
+  o.Set("measured", LoudnessToJs(env, n.measured));
+  if (n.mode == "linear") o.Set("gainDb", n.gainDb);
+  return o;
+}
+
+Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("probe", t.probe);
+  o.Set("analyze", t.analyze);
+  o.Set("decode", t.decode);
+  o.Set("filter", t.filter);
+  o.Set("encode", t.encode);
+  o.Set("mux", t.mux);
+  o.Set("total", t.total);
+  return o;
+}
+
+
+Napi::Buffer<uint8_t> OwnedToBuffer(Napi::Env env, av::OwnedBytes& bytes) {
+  if (bytes.data == nullptr) return Napi::Buffer<uint8_t>::New(env, 0);
+  size_t size = bytes.size;
+  auto hint = std::make_unique<size_t>(size);
+  // Zero-copy where the runtime allows external buffers; NewOrCopy copies (and frees ours) where it does not.
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes.data, size, FreeOutput, hint.get());
+  // From here the Buffer's finalizer owns the bytes and the hint (and undoes this adjustment).
+  hint.release();
+  bytes = {};
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  return buffer;
+}
 
 void ThrowCoded(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::TypeError::New(env, message);

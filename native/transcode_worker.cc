@@ -14,32 +14,6 @@ struct JobHandle {
   std::shared_ptr<av::JobControl> control;
 };
 
-void FreeOutput(Napi::Env env, uint8_t* data, size_t* size) {
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
-  std::free(data);
-  delete size;
-}
-
-Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("integrated", l.integrated);
-  o.Set("truePeak", l.truePeak);
-  o.Set("lra", l.lra);
-  return o;
-}
-
-Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("probe", t.probe);
-  o.Set("analyze", t.analyze);
-  o.Set("decode", t.decode);
-  o.Set("filter", t.filter);
-  o.Set("encode", t.encode);
-  o.Set("mux", t.mux);
-  o.Set("total", t.total);
-  return o;
-}
-
 }  // namespace
 
 std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs) {
@@ -75,44 +49,12 @@ TranscodeWorker::~TranscodeWorker() {
 }
 
 void TranscodeWorker::Execute() {
-  try {
-    result_ = av::Transcode(inputs_, options_, *control_);
-    ok_ = true;
-  } catch (const av::Error& e) {
-    errorCode_ = e.code;
-    errorStage_ = e.stage;
-    errorMessage_ = e.what();
-    averror_ = e.averror;
-    errorDetail_ = e.detail;
-    errorReason_ = e.reason;
-  } catch (const std::bad_alloc&) {
-    errorCode_ = av::ErrorCode::NoMemory;
-    errorMessage_ = "out of memory";
-  } catch (const std::exception& e) {
-    errorCode_ = av::ErrorCode::Internal;
-    errorMessage_ = e.what();
-  } catch (...) {
-    errorCode_ = av::ErrorCode::Internal;
-    errorMessage_ = "unknown native failure";
-  }
+  ok_ = failure_.Run([&] { result_ = av::Transcode(inputs_, options_, *control_); });
 }
 
 Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
   Napi::Object r = Napi::Object::New(env);
-  Napi::Buffer<uint8_t> buffer;
-  if (result_.data.data == nullptr) {
-    buffer = Napi::Buffer<uint8_t>::New(env, 0);
-  } else {
-    size_t size = result_.data.size;
-    auto hint = std::make_unique<size_t>(size);
-    // Zero-copy where the runtime allows external buffers; NewOrCopy copies (and frees ours) where it does not.
-    buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, result_.data.data, size, FreeOutput, hint.get());
-    // From here the Buffer's finalizer owns the bytes and the hint (and undoes this adjustment).
-    hint.release();
-    result_.data = {};
-    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
-  }
-  r.Set("data", buffer);
+  r.Set("data", OwnedToBuffer(env, result_.data));
   r.Set("codec", result_.codec);
   r.Set("sampleRate", result_.sampleRate);
   r.Set("channels", result_.channels);
@@ -131,13 +73,7 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
   r.Set("input", in);
   r.Set("inputs", result_.inputs);
   if (result_.hasLoudness) r.Set("loudness", LoudnessToJs(env, result_.loudness));
-  if (result_.normalization.applied) {
-    Napi::Object n = Napi::Object::New(env);
-    n.Set("mode", result_.normalization.mode);
-    n.Set("measured", LoudnessToJs(env, result_.normalization.measured));
-    if (result_.normalization.mode == "linear") n.Set("gainDb", result_.normalization.gainDb);
-    r.Set("normalization", n);
-  }
+  if (result_.normalization.applied) r.Set("normalization", NormalizationToJs(env, result_.normalization));
   r.Set("timings", TimingsToJs(env, result_.timings));
   Napi::Array warnings = Napi::Array::New(env, result_.warnings.size());
   for (size_t i = 0; i < result_.warnings.size(); i++) {
@@ -163,7 +99,7 @@ void TranscodeWorker::OnOK() {
       Napi::Value result = ResultToJs(env);
       Callback().Call({env.Null(), result});
     } else {
-      Callback().Call({ErrorToJs(env, errorCode_, errorStage_, errorMessage_, averror_, errorDetail_, errorReason_)});
+      Callback().Call({failure_.ToJs(env)});
     }
   } catch (const Napi::Error&) {
   }

@@ -12,6 +12,7 @@
 #include "av/job.h"
 #include "av/options.h"
 #include "av/transcode.h"
+#include "convert.h"
 
 namespace ttsav {
 
@@ -35,12 +36,7 @@ class TranscodeWorker : public Napi::AsyncWorker {
 
   bool ok_ = false;
   av::TranscodeResult result_;
-  av::ErrorCode errorCode_ = av::ErrorCode::Internal;
-  av::Stage errorStage_ = av::Stage::None;
-  std::string errorMessage_;
-  int averror_ = 0;
-  std::string errorDetail_;
-  std::string errorReason_;
+  JobFailure failure_;
 };
 
 // Reads a Uint8Array, or an array of them, into views (throws an option error otherwise).

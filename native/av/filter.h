@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "error.h"
 #include "raii.h"
@@ -53,6 +54,27 @@ class AudioFilter {
   GraphPtr graph_;
   AudioFormat in_;
   AVFilterContext* src_ = nullptr;
+  AVFilterContext* sink_ = nullptr;
+};
+
+// A graph with several audio sources, all in one format, and one sink: `description` is a filtergraph whose open
+// inputs are labelled with the sources' names ([voice], [music] …) and whose one open output is labelled [out].
+// Frames pushed are queued (not run) until pulled, so each source can be fed whole, one after the other.
+class MixGraph {
+ public:
+  MixGraph(const std::vector<std::string>& sources, const AudioFormat& in, const std::string& description,
+           const AudioFormat& out);
+  MixGraph(const MixGraph&) = delete;
+  MixGraph& operator=(const MixGraph&) = delete;
+
+  // Takes a frame for source `index` (its data is referenced, not copied); nullptr ends that source.
+  void Push(size_t index, AVFrame* frame);
+  // Returns true with a frame, false when the graph needs more input or is drained.
+  bool Pull(AVFrame* frame);
+
+ private:
+  GraphPtr graph_;
+  std::vector<AVFilterContext*> sources_;
   AVFilterContext* sink_ = nullptr;
 };
 

@@ -10,8 +10,7 @@ extern "C" {
 
 namespace ttsav::av {
 
-Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
-    : reader_(data, size), control_(control), size_(size) {
+InputFormatPtr OpenDemuxer(MemoryReader& reader, size_t size, const TranscodeOptions& options, JobControl& control) {
   if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "input is empty");
 
   const AVInputFormat* hint = nullptr;
@@ -23,7 +22,7 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
 
   AVFormatContext* raw = avformat_alloc_context();
   if (raw == nullptr) throw std::bad_alloc();
-  raw->pb = reader_.Context();
+  raw->pb = reader.Context();
   raw->flags |= AVFMT_FLAG_CUSTOM_IO;
   raw->interrupt_callback.callback = &JobControl::InterruptCallback;
   raw->interrupt_callback.opaque = &control;
@@ -41,10 +40,14 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
       throw Error(ErrorCode::InvalidData, Stage::Probe, "input is not a media file libav can read", ret);
     ThrowAv(ret, Stage::Probe, "cannot open input");
   }
-  fmt_.reset(raw);
+  return InputFormatPtr(raw);
+}
 
+Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
+    : reader_(data, size), control_(control), size_(size) {
+  fmt_ = OpenDemuxer(reader_, size, options, control);
   // With a hint the header usually tells all we need; probe further only when it does not.
-  bool needInfo = hint == nullptr;
+  bool needInfo = options.inputFormat.empty();
   if (!needInfo) {
     int audio = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
     if (audio < 0) {
@@ -55,6 +58,7 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
                  p->format < 0;  // e.g. WavPack: the sample format is known only from a decoded frame
     }
   }
+  int ret = 0;
   if (needInfo) {
     ret = avformat_find_stream_info(fmt_.get(), nullptr);
     control.ThrowIfStopped(Stage::Probe);

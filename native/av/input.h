@@ -11,6 +11,10 @@
 
 namespace ttsav::av {
 
+// Opens a demuxer over `reader` (`size` bytes) with the job's probing limits and format hint, refusing nested
+// opens and stopping with `control`. Stream information is not read yet.
+InputFormatPtr OpenDemuxer(MemoryReader& reader, size_t size, const TranscodeOptions& options, JobControl& control);
+
 class Input {
  public:
   Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control);

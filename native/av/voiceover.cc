@@ -1,0 +1,656 @@
+#include "voiceover.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "analysis.h"
+#include "filter.h"
+#include "init.h"
+#include "input.h"
+#include "io.h"
+#include "log.h"
+#include "output.h"
+#include "raii.h"
+#include "timing.h"
+
+extern "C" {
+#include <libavcodec/version.h>
+#include <libavutil/mem.h>
+}
+
+namespace ttsav::av {
+namespace {
+
+// Re-throws `e` with `who` ("music", "voice line 2", "video") in front of its message.
+[[noreturn]] void Rethrow(const Error& e, const std::string& who) { throw WithPrefix(e, who + ": "); }
+
+// The video stream of the video input, read whole: its packets in demux order, timestamps shifted so the file
+// starts at 0 (as the ffmpeg CLI does), still in the stream's time base.
+class VideoSource {
+ public:
+  VideoSource(const InputBytes& bytes, const TranscodeOptions& options, JobControl& control)
+      : reader_(bytes.data, bytes.size) {
+    TranscodeOptions probe = options;
+    probe.inputFormat.clear();
+    fmt_ = OpenDemuxer(reader_, bytes.size, probe, control);
+    int ret = avformat_find_stream_info(fmt_.get(), nullptr);
+    control.ThrowIfStopped(Stage::Probe);
+    if (ret < 0) ThrowAv(ret, Stage::Probe, "cannot read stream information");
+    int index = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
+    // A cover picture is a still image, not a video to put a voice over.
+    if (index >= 0 && (fmt_->streams[index]->disposition & AV_DISPOSITION_ATTACHED_PIC)) index = -1;
+    if (index < 0) throw Error(ErrorCode::Unsupported, Stage::Probe, "input has no video stream");
+    stream_ = fmt_->streams[index];
+    if (stream_->codecpar->codec_id == AV_CODEC_ID_NONE)
+      throw Error(ErrorCode::Unsupported, Stage::Probe, "the video stream's codec is unknown to this libav");
+    for (unsigned i = 0; i < fmt_->nb_streams; i++)
+      if (static_cast<int>(i) != index) fmt_->streams[i]->discard = AVDISCARD_ALL;
+    if (fmt_->start_time != AV_NOPTS_VALUE) offset_ = av_rescale_q(fmt_->start_time, AV_TIME_BASE_Q, stream_->time_base);
+
+    for (;;) {
+      control.ThrowIfStopped(Stage::Decode);
+      PacketPtr pkt = NewPacket();
+      ret = av_read_frame(fmt_.get(), pkt.get());
+      if (ret == AVERROR_EOF) break;
+      if (ret < 0) {
+        control.ThrowIfStopped(Stage::Decode);
+        if (fmt_->pb != nullptr && avio_feof(fmt_->pb)) break;
+        ThrowAv(ret, Stage::Decode, "cannot read the video");
+      }
+      if (pkt->stream_index != index) continue;
+      if (pkt->flags & AV_PKT_FLAG_CORRUPT)
+        throw Error(ErrorCode::InvalidData, Stage::Decode, "the video stream holds a damaged or cut packet");
+      if (pkt->pts != AV_NOPTS_VALUE) pkt->pts -= offset_;
+      if (pkt->dts != AV_NOPTS_VALUE) pkt->dts -= offset_;
+      int64_t end = (pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts) + std::max<int64_t>(pkt->duration, 0);
+      if (pkt->pts != AV_NOPTS_VALUE || pkt->dts != AV_NOPTS_VALUE) end_ = std::max(end_, end);
+      packets_.push_back(std::move(pkt));
+    }
+    if (packets_.empty()) throw Error(ErrorCode::InvalidData, Stage::Decode, "the video stream holds no packets");
+    // A file whose video stops well short of what its container declares was cut.
+    if (stream_->duration != AV_NOPTS_VALUE && stream_->duration > 0) {
+      double declared = static_cast<double>(stream_->duration) * av_q2d(stream_->time_base);
+      if (EndSeconds() < declared * 0.9 - 0.1)
+        throw Error(ErrorCode::InvalidData, Stage::Decode,
+                    "the video is truncated: its packets end at " + Num(EndSeconds()) + " s of the " + Num(declared) +
+                        " s its container declares");
+    }
+  }
+
+  AVFormatContext* Format() const { return fmt_.get(); }
+  AVStream* Stream() const { return stream_; }
+  std::vector<PacketPtr>& Packets() { return packets_; }
+  double EndSeconds() const { return static_cast<double>(end_) * av_q2d(stream_->time_base); }
+
+  // Keeps the packets before the first keyframe at or after `seconds` (decode order); returns where the video
+  // now ends, in seconds. Nothing is cut when no keyframe comes that late.
+  double CutAtKeyframe(double seconds) {
+    int64_t at = static_cast<int64_t>(std::ceil(seconds / av_q2d(stream_->time_base)));
+    for (size_t i = 1; i < packets_.size(); i++) {
+      const AVPacket* p = packets_[i].get();
+      if ((p->flags & AV_PKT_FLAG_KEY) && p->pts != AV_NOPTS_VALUE && p->pts >= at) {
+        packets_.resize(i);
+        end_ = p->pts;
+        break;
+      }
+    }
+    return EndSeconds();
+  }
+
+ private:
+  MemoryReader reader_;
+  InputFormatPtr fmt_;
+  AVStream* stream_ = nullptr;
+  int64_t offset_ = 0;
+  int64_t end_ = 0;
+  std::vector<PacketPtr> packets_;
+};
+
+// Decoded audio in the mix's common format.
+struct Track {
+  std::vector<FramePtr> frames;
+  int64_t samples = 0;
+};
+
+// Decodes `in` whole (or its first `maxSamples`, when > 0) into the common format.
+Track DecodeTrack(Input& in, const AudioFormat& common, int64_t maxSamples, JobControl& control, StageTimings& t) {
+  Track track;
+  AVCodecContext* dec = in.Decoder();
+  AudioFilter convert(FormatOf(dec), "", common);
+  auto pkt = NewPacket();
+  auto decoded = NewFrame();
+  bool full = false;
+  auto drain = [&] {
+    for (;;) {
+      auto out = NewFrame();
+      if (!convert.Pull(out.get())) return;
+      track.samples += out->nb_samples;
+      track.frames.push_back(std::move(out));
+      if (maxSamples > 0 && track.samples >= maxSamples) full = true;
+    }
+  };
+  auto decode = [&](AVPacket* p) {
+    int ret = avcodec_send_packet(dec, p);
+    if (ret < 0 && ret != AVERROR_EOF) ThrowAv(ret, Stage::Decode, "cannot decode the audio");
+    for (;;) {
+      ret = avcodec_receive_frame(dec, decoded.get());
+      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
+      if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the audio");
+      AVFrame* f = decoded.get();
+      if (f->sample_rate != convert.Input().sampleRate || f->ch_layout.nb_channels != convert.Input().layout.nb_channels ||
+          f->format != convert.Input().sampleFormat)
+        throw Error(ErrorCode::Unsupported, Stage::Decode,
+                    "the audio changes its sample rate, channel layout or sample format mid-stream");
+      f->pts = AV_NOPTS_VALUE;  // the converter counts samples
+      convert.Push(f);
+      av_frame_unref(f);
+      drain();
+    }
+  };
+  auto start = Clock::now();
+  while (!full) {
+    control.ThrowIfStopped(Stage::Decode);
+    if (!in.ReadPacket(pkt.get())) break;
+    decode(pkt.get());
+    av_packet_unref(pkt.get());
+  }
+  if (!full) decode(nullptr);
+  convert.Push(nullptr);
+  drain();
+  t.decode += MsSince(start);
+  if (track.samples == 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded");
+  return track;
+}
+
+// Loudness of the tracks played one after the other.
+Loudness Measure(const std::vector<const Track*>& tracks, const AudioFormat& format) {
+  LoudnessMeter meter(format);
+  for (const Track* t : tracks)
+    for (const FramePtr& f : t->frames) meter.Feed(f.get());
+  return meter.Finish();
+}
+
+// The gain that takes audio at `measured` LUFS to `target`; 0 for silence (nothing to scale).
+double GainTo(double target, const Loudness& measured) {
+  if (!std::isfinite(measured.integrated) || measured.integrated <= -70) return 0;
+  return std::min(40.0, std::max(-60.0, target - measured.integrated));
+}
+
+// ASS dialogue text for a cue: newlines as \N, braces (ASS override blocks) made plain.
+std::string AssText(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\r') continue;
+    if (c == '\n') out += "\\N";
+    else if (c == '{') out += '(';
+    else if (c == '}') out += ')';
+    else out += c;
+  }
+  return out;
+}
+
+// The subtitle encoders (mov_text, webvtt) take ASS events; this is the minimal script header they parse.
+constexpr const char kAssHeader[] =
+    "[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n"
+    "[V4+ Styles]\r\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
+    "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
+    "MarginL, MarginR, MarginV, Encoding\r\n"
+    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+    "[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n";
+
+// A soft subtitle track: the container's text codec, cues encoded up front.
+class SubtitleTrack {
+ public:
+  SubtitleTrack(AVFormatContext* fmt, const std::string& container) {
+    AVCodecID id = container == "webm" ? AV_CODEC_ID_WEBVTT : AV_CODEC_ID_MOV_TEXT;
+    const AVCodec* codec = avcodec_find_encoder(id);
+    if (codec == nullptr)
+      throw Error(ErrorCode::Unsupported, Stage::Encode,
+                  std::string("no ") + avcodec_get_name(id) + " subtitle encoder in this libav");
+    enc_.reset(avcodec_alloc_context3(codec));
+    if (!enc_) throw std::bad_alloc();
+    enc_->time_base = AVRational{1, 1000};
+    size_t n = sizeof kAssHeader;
+    enc_->subtitle_header = static_cast<uint8_t*>(av_mallocz(n));
+    if (enc_->subtitle_header == nullptr) throw std::bad_alloc();
+    std::copy(kAssHeader, kAssHeader + n - 1, enc_->subtitle_header);
+    enc_->subtitle_header_size = static_cast<int>(n - 1);
+    Check(avcodec_open2(enc_.get(), codec, nullptr), Stage::Encode, "cannot open the subtitle encoder");
+    stream_ = avformat_new_stream(fmt, nullptr);
+    if (stream_ == nullptr) throw std::bad_alloc();
+    Check(avcodec_parameters_from_context(stream_->codecpar, enc_.get()), Stage::Mux, "cannot set subtitle parameters");
+    stream_->time_base = enc_->time_base;
+    av_dict_set(&stream_->metadata, "language", "und", 0);
+  }
+
+  // Encodes one cue (times in seconds) into a packet in the stream's time base (valid after the header).
+  PacketPtr Encode(const SubtitleCue& cue) {
+    std::string event = "0,0,Default,,0,0,0,," + AssText(cue.text);
+    AVSubtitleRect rect{};
+    rect.type = SUBTITLE_ASS;
+    rect.ass = const_cast<char*>(event.c_str());
+    AVSubtitleRect* rects[] = {&rect};
+    AVSubtitle sub{};
+    sub.num_rects = 1;
+    sub.rects = rects;
+    int64_t startMs = std::llround(cue.startSeconds * 1000);
+    int64_t endMs = std::llround(cue.endSeconds * 1000);
+    sub.pts = av_rescale_q(startMs, AVRational{1, 1000}, AV_TIME_BASE_Q);
+    sub.end_display_time = static_cast<uint32_t>(endMs - startMs);
+    buffer_.resize(64 + event.size() * 8);
+    int size = avcodec_encode_subtitle(enc_.get(), buffer_.data(), static_cast<int>(buffer_.size()), &sub);
+    if (size < 0) ThrowAv(size, Stage::Encode, "cannot encode a subtitle cue");
+    PacketPtr pkt = NewPacket();
+    Check(av_new_packet(pkt.get(), size), Stage::Encode, "cannot allocate a subtitle packet");
+    std::copy(buffer_.data(), buffer_.data() + size, pkt->data);
+    pkt->stream_index = stream_->index;
+    pkt->pts = pkt->dts = av_rescale_q(startMs, AVRational{1, 1000}, stream_->time_base);
+    pkt->duration = av_rescale_q(endMs - startMs, AVRational{1, 1000}, stream_->time_base);
+    pkt->flags |= AV_PKT_FLAG_KEY;
+    return pkt;
+  }
+
+ private:
+  CodecPtr enc_;
+  AVStream* stream_ = nullptr;
+  std::vector<uint8_t> buffer_;
+};
+
+class Job {
+ public:
+  Job(const InputBytes& video, const std::vector<VoiceLine>& voice, const InputBytes* music,
+      const VoiceoverOptions& options, JobControl& control)
+      : videoBytes_(video), voice_(voice), music_(music), options_(options), control_(control),
+        writer_(options.audio.maxOutputBytes) {
+    if (voice.empty()) throw Error(ErrorCode::Options, Stage::Probe, "no voice to put over the video");
+  }
+
+  VoiceoverResult Run() {
+    const TranscodeOptions& audio = options_.audio;
+    // 1. The video: opened, checked against the output container, read whole.
+    auto start = Clock::now();
+    std::optional<VideoSource> video;
+    try {
+      video.emplace(videoBytes_, audio, control_);
+    } catch (const Error& e) {
+      Rethrow(e, "video");
+    }
+    const AVOutputFormat* ofmt = av_guess_format(audio.container.c_str(), nullptr, nullptr);
+    if (ofmt == nullptr)
+      throw Error(ErrorCode::Unsupported, Stage::Mux, "no muxer named '" + audio.container + "' in this libav");
+    const AVCodecParameters* vpar = video->Stream()->codecpar;
+    if (avformat_query_codec(ofmt, vpar->codec_id, FF_COMPLIANCE_NORMAL) != 1)
+      throw Error(ErrorCode::Unsupported, Stage::Mux,
+                  std::string("the ") + audio.container + " container cannot hold " + avcodec_get_name(vpar->codec_id) +
+                      " video (copied as is): use a container that takes it");
+
+    // 2. The voice lines, decoded into the common format (the first line's rate when the encoder takes it).
+    std::vector<std::unique_ptr<Input>> lines;
+    for (size_t i = 0; i < voice_.size(); i++) lines.push_back(OpenAudio(voice_[i].audio, VoiceName(i)));
+    const AVCodecContext* dec0 = lines[0]->Decoder();
+    int rate = ResolveSampleRate(audio, dec0->sample_rate);
+    int channels = audio.channels > 0 ? audio.channels : std::min(dec0->ch_layout.nb_channels, audio.maxChannels);
+    timings_.probe += MsSince(start);
+
+    start = Clock::now();
+    output_.emplace(audio, rate, channels, writer_, video->Format(), nullptr, 0);
+    timings_.encode += MsSince(start);
+    common_.sampleFormat = AV_SAMPLE_FMT_FLTP;
+    common_.sampleRate = rate;
+    common_.layout = output_->EncoderFormat().layout;
+
+    std::vector<Track> voiceTracks;
+    int64_t voiceEnd = 0;
+    for (size_t i = 0; i < lines.size(); i++) {
+      voiceTracks.push_back(Decode(*lines[i], 0, VoiceName(i)));
+      lines[i].reset();
+      voiceEnd = std::max(voiceEnd, AtSamples(voice_[i].atSeconds) + voiceTracks.back().samples);
+    }
+
+    // 3. The length of the output.
+    double videoEnd = video->EndSeconds();
+    double voiceEndSeconds = static_cast<double>(voiceEnd) / rate;
+    double length = videoEnd;
+    if (options_.length == VoiceoverLength::Voice) {
+      length = video->CutAtKeyframe(voiceEndSeconds);
+      if (length < voiceEndSeconds) length = voiceEndSeconds;  // no keyframe that late: the video ends first
+    } else if (options_.length == VoiceoverLength::Longest) {
+      length = std::max(videoEnd, voiceEndSeconds);
+    }
+    int64_t total = std::llround(length * rate);
+    if (total <= 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "the video has no duration");
+    if (audio.maxDurationSeconds > 0 && length > audio.maxDurationSeconds)
+      throw LimitError(Stage::Probe,
+                       "the voice-over would last " + Num(length) + " s, over maxDurationSeconds (" +
+                           Num(audio.maxDurationSeconds) + ")",
+                       "duration");
+
+    // 4. Music (only what the output needs) and the video's own audio.
+    std::optional<Track> music;
+    if (music_ != nullptr) music = Decode(*OpenAudio(*music_, "music"), total, "music");
+    std::optional<Track> original;
+    if (options_.originalAudio != OriginalAudio::Drop) {
+      std::unique_ptr<Input> in;
+      try {
+        in = std::make_unique<Input>(videoBytes_.data, videoBytes_.size, Plain(), control_);
+      } catch (const Error& e) {
+        if (e.code != ErrorCode::Unsupported) Rethrow(e, "the video's audio");
+      }
+      if (in) original = Decode(*in, total, "the video's audio");
+    }
+
+    // 5. The mix, measured.
+    start = Clock::now();
+    std::vector<const Track*> voiceList;
+    for (const Track& t : voiceTracks) voiceList.push_back(&t);
+    double target = audio.filters.loudnessI;
+    result_.voiceLoudness = Measure(voiceList, common_);
+    double musicGain = 0, originalGain = 0;
+    if (music) musicGain = GainTo(target + options_.musicGainDb, Measure({&*music}, common_));
+    if (original) originalGain = GainTo(target + options_.originalGainDb, Measure({&*original}, common_));
+    timings_.analyze += MsSince(start);
+
+    start = Clock::now();
+    std::vector<std::string> names;
+    for (size_t i = 0; i < voiceTracks.size(); i++) names.push_back("v" + std::to_string(i));
+    if (music) names.push_back("music");
+    if (original) names.push_back("orig");
+    std::string graph = MixDescription(voiceTracks.size(), total, GainTo(target, result_.voiceLoudness),
+                                       music ? &musicGain : nullptr, original ? &originalGain : nullptr);
+    MixGraph mix(names, common_, graph, common_);
+    size_t source = 0;
+    for (const Track& t : voiceTracks) Feed(mix, source++, t, 0);
+    if (music) Feed(mix, source++, *music, total);  // looped up to the output's length
+    if (original) Feed(mix, source++, *original, 0);
+    voiceTracks.clear();
+    music.reset();
+    original.reset();
+    std::vector<FramePtr> mixed;
+    LoudnessMeter mixMeter(common_);
+    for (;;) {
+      control_.ThrowIfStopped(Stage::Filter);
+      auto f = NewFrame();
+      if (!mix.Pull(f.get())) break;
+      mixMeter.Feed(f.get());
+      mixed.push_back(std::move(f));
+    }
+    timings_.filter += MsSince(start);
+    start = Clock::now();
+    Analysis analysis;
+    analysis.samples = total;
+    analysis.loudness = mixMeter.Finish();
+    timings_.analyze += MsSince(start);
+
+    // 6. The tail: loudness to the target, exactly `total` samples, the encoder's format and frame size.
+    start = Clock::now();
+    FilterOptions loud;
+    loud.loudness = true;
+    loud.loudnessI = audio.filters.loudnessI;
+    loud.loudnessTP = audio.filters.loudnessTP;
+    loud.loudnessLRA = audio.filters.loudnessLRA;
+    std::string chain = BuildTailChain(loud, rate, &analysis, &result_.normalization, DescribeLayout(common_.layout));
+    chain += (chain.empty() ? "" : ",") + std::string("asetpts=N/SR/TB,apad=whole_len=") + std::to_string(total) +
+             ",atrim=end_sample=" + std::to_string(total);
+    tail_.emplace(common_, chain, output_->EncoderFormat());
+    if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
+    meter_.emplace(output_->EncoderFormat());
+    timings_.filter += MsSince(start);
+
+    // 7. The other streams, then everything muxed in time order.
+    start = Clock::now();
+    AVStream* vout = avformat_new_stream(output_->Format(), nullptr);
+    if (vout == nullptr) throw std::bad_alloc();
+    CopyVideoParameters(video->Stream(), vout, ofmt);
+    std::optional<SubtitleTrack> subtitles;
+    if (!options_.cues.empty()) subtitles.emplace(output_->Format(), audio.container);
+    output_->WriteHeader();
+    timings_.mux += MsSince(start);
+
+    if (subtitles) {
+      for (const SubtitleCue& cue : options_.cues) {
+        SubtitleCue c = cue;
+        c.startSeconds = std::max(0.0, c.startSeconds);
+        c.endSeconds = std::min(length, c.endSeconds);
+        if (c.endSeconds - c.startSeconds < 0.001 || c.text.empty()) continue;
+        start = Clock::now();
+        PacketPtr pkt = subtitles->Encode(c);
+        timings_.encode += MsSince(start);
+        start = Clock::now();
+        output_->WritePacket(pkt.get());
+        timings_.mux += MsSince(start);
+        result_.subtitles++;
+      }
+    }
+
+    auto filtered = NewFrame();
+    size_t nextAudio = 0;
+    AVRational vtb = video->Stream()->time_base;
+    for (PacketPtr& pkt : video->Packets()) {
+      int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
+      double at = ts == AV_NOPTS_VALUE ? 0 : static_cast<double>(ts) * av_q2d(vtb);
+      while (nextAudio < mixed.size() && static_cast<double>(outSamples_) / rate <= at) {
+        FeedTail(mixed[nextAudio].get(), filtered.get());
+        mixed[nextAudio++].reset();
+      }
+      control_.ThrowIfStopped(Stage::Mux);
+      start = Clock::now();
+      pkt->stream_index = vout->index;
+      pkt->pos = -1;
+      av_packet_rescale_ts(pkt.get(), vtb, vout->time_base);
+      output_->WritePacket(pkt.get());
+      timings_.mux += MsSince(start);
+      result_.video.packets++;
+    }
+    while (nextAudio < mixed.size()) {
+      FeedTail(mixed[nextAudio].get(), filtered.get());
+      mixed[nextAudio++].reset();
+    }
+    FeedTail(nullptr, filtered.get());
+    output_->Encode(nullptr, &timings_.encode, &timings_.mux);
+    start = Clock::now();
+    output_->WriteTrailer();
+    timings_.mux += MsSince(start);
+
+    const AVCodecContext* enc = output_->Encoder();
+    result_.audio.codec = enc->codec->name;
+    result_.audio.sampleRate = enc->sample_rate;
+    result_.audio.channels = enc->ch_layout.nb_channels;
+    result_.audio.bitrate = enc->bit_rate;
+    result_.audio.samples = outSamples_;
+    result_.audio.durationSeconds = static_cast<double>(outSamples_) / rate;
+    result_.audio.music = music_ != nullptr;
+    result_.audio.original = originalUsed_;
+    result_.video.codec = avcodec_get_name(vpar->codec_id);
+    result_.video.width = vpar->width;
+    result_.video.height = vpar->height;
+    result_.video.copied = true;
+    result_.video.durationSeconds = video->EndSeconds();
+    result_.durationSeconds = std::max(result_.audio.durationSeconds, result_.video.durationSeconds);
+    result_.loudness = meter_->Finish();
+    result_.timings = timings_;
+    result_.data = writer_.Release();
+    return std::move(result_);
+  }
+
+ private:
+  static std::string VoiceName(size_t i) { return "voice line " + std::to_string(i); }
+
+  // Audio inputs are probed, never hinted (the hint is for the job's main input, here none).
+  TranscodeOptions Plain() const {
+    TranscodeOptions o = options_.audio;
+    o.inputFormat.clear();
+    return o;
+  }
+
+  std::unique_ptr<Input> OpenAudio(const InputBytes& bytes, const std::string& who) {
+    try {
+      return std::make_unique<Input>(bytes.data, bytes.size, Plain(), control_);
+    } catch (const Error& e) {
+      Rethrow(e, who);
+    }
+  }
+
+  Track Decode(Input& in, int64_t maxSamples, const std::string& who) {
+    try {
+      Track t = DecodeTrack(in, common_, maxSamples, control_, timings_);
+      if (who == "the video's audio") originalUsed_ = true;
+      return t;
+    } catch (const Error& e) {
+      Rethrow(e, who);
+    }
+  }
+
+  int64_t AtSamples(double seconds) const { return std::llround(std::max(0.0, seconds) * common_.sampleRate); }
+
+  // Pushes a track into the mix, its timestamps counted from 0; looped until `loopTo` samples when > 0.
+  void Feed(MixGraph& mix, size_t source, const Track& track, int64_t loopTo) {
+    int64_t pts = 0;
+    auto ref = NewFrame();
+    do {
+      for (const FramePtr& f : track.frames) {
+        control_.ThrowIfStopped(Stage::Filter);
+        Check(av_frame_ref(ref.get(), f.get()), Stage::Filter, "cannot reference a frame");
+        ref->pts = pts;
+        pts += ref->nb_samples;
+        mix.Push(source, ref.get());
+        av_frame_unref(ref.get());
+        if (loopTo > 0 && pts >= loopTo) break;
+      }
+    } while (loopTo > 0 && pts < loopTo);
+    mix.Push(source, nullptr);
+  }
+
+  // [v0..] placed and mixed into the voice, normalised to the target; the music and the video's audio set
+  // relative to it, faded, and ducked by the voice; all summed to exactly `total` samples.
+  std::string MixDescription(size_t lines, int64_t total, double voiceGain, const double* musicGain,
+                             const double* originalGain) const {
+    std::string n = std::to_string(total);
+    std::string fit = "apad=whole_len=" + n + ",atrim=end_sample=" + n;
+    std::string g;
+    for (size_t i = 0; i < lines; i++) {
+      int64_t at = AtSamples(voice_[i].atSeconds);
+      g += "[v" + std::to_string(i) + "]" + (at > 0 ? "adelay=delays=" + std::to_string(at) + "S:all=1" : "anull") +
+           "[d" + std::to_string(i) + "];";
+    }
+    for (size_t i = 0; i < lines; i++) g += "[d" + std::to_string(i) + "]";
+    if (lines > 1) g += "amix=inputs=" + std::to_string(lines) + ":normalize=0:duration=longest,";
+    g += "volume=" + Num(voiceGain) + "dB," + fit;
+
+    const Ducking& d = options_.ducking;
+    bool duckMusic = musicGain != nullptr && d.enabled;
+    bool duckOriginal = originalGain != nullptr && options_.originalAudio == OriginalAudio::Duck;
+    int keys = (duckMusic ? 1 : 0) + (duckOriginal ? 1 : 0);
+    if (keys > 0) {
+      g += ",asplit=" + std::to_string(keys + 1) + "[voice]";
+      for (int k = 0; k < keys; k++) g += "[key" + std::to_string(k) + "]";
+    } else {
+      g += "[voice]";
+    }
+    g += ";";
+    double threshold = std::pow(10.0, (options_.audio.filters.loudnessI + d.thresholdDb) / 20);
+    threshold = std::min(1.0, std::max(0.000977, threshold));
+    auto duck = [&](int key) {
+      return "[key" + std::to_string(key) + "]sidechaincompress=threshold=" + Num(threshold) +
+             ":ratio=" + Num(d.ratio) + ":attack=" + Num(std::max(0.01, d.attackMs)) +
+             ":release=" + Num(std::max(0.01, d.releaseMs)) + ":detection=rms:link=maximum";
+    };
+    int key = 0;
+    std::string mixIn = "[voice]";
+    int inputs = 1;
+    if (musicGain != nullptr) {
+      g += "[music]" + fit + ",volume=" + Num(*musicGain) + "dB";
+      int64_t in = AtSamples(options_.musicFadeInMs / 1000);
+      int64_t out = std::min(total, AtSamples(options_.musicFadeOutMs / 1000));
+      if (in > 0) g += ",afade=t=in:start_sample=0:nb_samples=" + std::to_string(in);
+      if (out > 0) g += ",afade=t=out:start_sample=" + std::to_string(total - out) + ":nb_samples=" + std::to_string(out);
+      g += duckMusic ? "[m0];[m0]" + duck(key++) + "[m];" : "[m];";
+      mixIn += "[m]";
+      inputs++;
+    }
+    if (originalGain != nullptr) {
+      g += "[orig]" + fit + ",volume=" + Num(*originalGain) + "dB";
+      g += duckOriginal ? "[o0];[o0]" + duck(key++) + "[o];" : "[o];";
+      mixIn += "[o]";
+      inputs++;
+    }
+    if (inputs == 1) return g + "[voice]anull[out]";
+    return g + mixIn + "amix=inputs=" + std::to_string(inputs) + ":normalize=0:duration=longest[out]";
+  }
+
+  void FeedTail(AVFrame* frame, AVFrame* filtered) {
+    auto start = Clock::now();
+    tail_->Push(frame);
+    timings_.filter += MsSince(start);
+    for (;;) {
+      start = Clock::now();
+      bool got = tail_->Pull(filtered);
+      timings_.filter += MsSince(start);
+      if (!got) return;
+      control_.ThrowIfStopped(Stage::Encode);
+      filtered->pts = outSamples_;
+      outSamples_ += filtered->nb_samples;
+      meter_->Feed(filtered);
+      output_->Encode(filtered, &timings_.encode, &timings_.mux);
+      av_frame_unref(filtered);
+    }
+  }
+
+  // The copied video stream: the source's parameters (and, where FFmpeg keeps them apart, its side data such as
+  // the display matrix), with a codec tag only where the output container knows it.
+  static void CopyVideoParameters(const AVStream* in, AVStream* out, const AVOutputFormat* ofmt) {
+    Check(avcodec_parameters_copy(out->codecpar, in->codecpar), Stage::Mux, "cannot copy the video parameters");
+    unsigned tag = in->codecpar->codec_tag;
+    if (tag != 0 && (ofmt->codec_tag == nullptr || av_codec_get_id(ofmt->codec_tag, tag) != in->codecpar->codec_id))
+      out->codecpar->codec_tag = 0;
+    out->time_base = in->time_base;
+    out->avg_frame_rate = in->avg_frame_rate;
+    out->r_frame_rate = in->r_frame_rate;
+    out->sample_aspect_ratio = in->sample_aspect_ratio;
+    out->disposition = in->disposition & ~AV_DISPOSITION_ATTACHED_PIC;
+    av_dict_copy(&out->metadata, in->metadata, 0);
+#if LIBAVCODEC_VERSION_INT < AV_VERSION_INT(60, 31, 100)
+    // Before FFmpeg 6.1 stream side data is not part of the codec parameters.
+    for (int i = 0; i < in->nb_side_data; i++) {
+      const AVPacketSideData& sd = in->side_data[i];
+      uint8_t* dst = av_stream_new_side_data(out, sd.type, sd.size);
+      if (dst == nullptr) throw std::bad_alloc();
+      std::copy(sd.data, sd.data + sd.size, dst);
+    }
+#endif
+  }
+
+  const InputBytes& videoBytes_;
+  const std::vector<VoiceLine>& voice_;
+  const InputBytes* music_;
+  const VoiceoverOptions& options_;
+  JobControl& control_;
+  MemoryWriter writer_;
+  std::optional<Output> output_;
+  std::optional<AudioFilter> tail_;
+  std::optional<LoudnessMeter> meter_;
+  AudioFormat common_;
+  int64_t outSamples_ = 0;
+  bool originalUsed_ = false;
+  StageTimings timings_;
+  VoiceoverResult result_;
+};
+
+}  // namespace
+
+VoiceoverResult Voiceover(const InputBytes& video, const std::vector<VoiceLine>& voice, const InputBytes* music,
+                          const VoiceoverOptions& options, JobControl& control) {
+  InitLibav();
+  JobLog log;
+  ScopedJobLog scope(&log);
+  auto start = Clock::now();
+  control.ThrowIfStopped(Stage::None);
+  Job job(video, voice, music, options, control);
+  VoiceoverResult result = job.Run();
+  result.timings.total = MsSince(start);
+  return result;
+}
+
+}  // namespace ttsav::av

@@ -1,0 +1,120 @@
+/**
+ * voiceover(): the video copied packet for packet, the voice mixed, ducked and encoded, checked with the ffmpeg
+ * CLI as the oracle. Fixtures are made here by the CLI (libx264/libvpx from the system ffmpeg, espeak-ng).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TtsavError } from '../lib/errors';
+import { voiceover, type VoiceoverResult } from '../lib/voiceover';
+import { decodePcm, ebur128, topLevelBoxes } from './helpers/media';
+
+let dir: string;
+const file = (name: string): string => path.join(dir, name);
+const read = (name: string): Buffer => readFileSync(file(name));
+
+function ff(...args: string[]): void {
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...args], { stdio: 'pipe' });
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'ttsav-voiceover-'));
+  // 4 s of H.264 with B-frames (negative dts, an edit list) and a keyframe every second, plus a tone as its audio.
+  ff('-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=4', '-f', 'lavfi', '-i', 'sine=frequency=300:duration=4',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file('video.mp4'));
+  execFileSync('espeak-ng', ['-w', file('voice.wav'), 'Hello there, this line is spoken over the video.']);
+  execFileSync('espeak-ng', ['-w', file('short.wav'), 'One more.']);
+  // Music: a steady 7 kHz tone (speech has little energy in so narrow a band there), as MP3, 3 s (looped).
+  ff('-f', 'lavfi', '-i', 'sine=frequency=7000:sample_rate=44100:duration=3', '-c:a', 'libmp3lame', '-b:a', '128k', file('music.mp3'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function save(data: Buffer, name: string): string {
+  writeFileSync(file(name), data);
+  return file(name);
+}
+
+/** ffprobe's streams and any error it prints (reading every packet). */
+function probeAll(data: Buffer): { streams: { codec_type: string; codec_name: string; duration?: string; nb_read_packets?: string }[]; errors: string } {
+  const f = save(data, 'probe.bin');
+  const r = spawnSync('ffprobe', ['-v', 'error', '-count_packets', '-show_streams', '-of', 'json', f]);
+  const json = JSON.parse(r.stdout.toString()) as { streams: { codec_type: string; codec_name: string; duration?: string }[] };
+  const decode = spawnSync('ffmpeg', ['-v', 'error', '-nostdin', '-i', f, '-map', '0', '-f', 'null', '-']);
+  return { streams: json.streams, errors: r.stderr.toString() + decode.stderr.toString() };
+}
+
+/** Per-packet lines of the video stream copied out by the CLI: pts, dts, duration, size and MD5 of each packet. */
+function videoPackets(data: Buffer, name: string): string[] {
+  const f = save(data, name);
+  const out = execFileSync('ffmpeg', ['-v', 'error', '-nostdin', '-i', f, '-map', '0:v', '-c', 'copy', '-f', 'framemd5', '-']).toString();
+  return out.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.split(',').slice(1).map((x) => x.trim()).join(','));
+}
+
+function streamDuration(data: Buffer, type: 'audio' | 'video'): number {
+  const f = save(data, 'dur.bin');
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', type === 'audio' ? 'a:0' : 'v:0', '-show_entries', 'stream=duration', '-of', 'csv=p=0', f]).toString();
+  return Number(out.trim());
+}
+
+/** Amplitude of one frequency in a stretch of samples (Goertzel). */
+function toneLevel(pcm: Float32Array, rate: number, freq: number, from: number, to: number): number {
+  const a = Math.max(0, Math.floor(from * rate));
+  const b = Math.min(pcm.length, Math.floor(to * rate));
+  const w = (2 * Math.PI * freq) / rate;
+  const c = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = a; i < b; i++) {
+    const s0 = pcm[i]! + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+  return (2 * Math.sqrt(Math.max(0, power))) / Math.max(1, b - a);
+}
+
+const dB = (x: number): number => 20 * Math.log10(x);
+
+describe('voiceover: video copied, voice mixed', () => {
+  let r: VoiceoverResult;
+  beforeAll(async () => {
+    r = await voiceover({ video: read('video.mp4'), voice: read('voice.wav') });
+  });
+
+  it('makes an MP4 with faststart that ffprobe and ffmpeg read without an error', () => {
+    const { streams, errors } = probeAll(r.data);
+    expect(errors).toBe('');
+    expect(streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    const boxes = topLevelBoxes(r.data).map((b) => b.type);
+    expect(boxes.indexOf('moov')).toBeLessThan(boxes.indexOf('mdat'));
+    expect(r).toMatchObject({ format: 'mp4', mimeType: 'video/mp4', subtitles: 0 });
+    expect(r.video).toMatchObject({ codec: 'h264', width: 320, height: 240, copied: true, packets: 100 });
+    expect(r.audio).toMatchObject({ codec: 'aac', channels: 2, music: false, original: false });
+  });
+
+  it('copies every video packet as is: same bytes, sizes and timestamps', () => {
+    const source = videoPackets(read('video.mp4'), 'src.mp4');
+    const copied = videoPackets(r.data, 'out.mp4');
+    expect(copied.length).toBe(100);
+    expect(copied).toEqual(source);
+  });
+
+  it('cuts or pads the audio to the video, within one AAC frame', () => {
+    const video = streamDuration(r.data, 'video');
+    const audio = streamDuration(r.data, 'audio');
+    expect(video).toBeCloseTo(4, 3);
+    expect(Math.abs(audio - video)).toBeLessThanOrEqual(1024 / r.audio.sampleRate);
+    expect(r.audio.samples).toBe(Math.round(4 * r.audio.sampleRate));
+    expect(r.durationSeconds).toBeCloseTo(4, 3);
+  });
+
+  it('normalises the mix to -14 LUFS / -1 dBTP by default, and reports what it measured', () => {
+    const m = ebur128(r.data);
+    expect(Math.abs(m.integrated - -14)).toBeLessThan(1.5);
+    expect(m.truePeak).toBeLessThan(-0.3);
+    expect(Math.abs(r.loudness.integrated - m.integrated)).toBeLessThan(1);
+    expect(r.voiceLoudness.integrated).toBeLessThan(0);
+  });
+});
