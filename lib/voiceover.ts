@@ -110,8 +110,11 @@ export interface VoiceoverResult {
   loudness: Loudness;
   /** Of the voice lines as given. */
   voiceLoudness: Loudness;
-  /** How the mix was brought to the target. */
-  normalization?: { mode: 'linear' | 'dynamic'; measured: Loudness; gainDb?: number };
+  /** How the mix was brought to the target: one linear gain (a dynamic normaliser would ride the music bed and
+   *  undo the ducking), from what was measured on the mix. */
+  normalization?: { mode: 'linear'; measured: Loudness; gainDb: number };
+  /** The gain pushed peaks past the true-peak target and a look-ahead limiter held them (0.5 dB under it). */
+  limited: boolean;
   /** Subtitle cues written. */
   subtitles: number;
   /** The cues, as written (ms on the output's timeline). */
@@ -128,7 +131,8 @@ interface NativeVoiceoverResult {
   audio: VoiceoverResult['audio'];
   loudness: NativeLoudness;
   voiceLoudness: NativeLoudness;
-  normalization?: { mode: 'linear' | 'dynamic'; measured: NativeLoudness; gainDb?: number };
+  normalization?: { mode: 'linear'; measured: NativeLoudness; gainDb: number };
+  limited: boolean;
   subtitles: number;
   timings: StageTimings;
 }
@@ -312,14 +316,12 @@ export async function runVoiceover(p: PreparedVoiceover): Promise<VoiceoverResul
         audio: r.audio,
         loudness: round(r.loudness),
         voiceLoudness: round(r.voiceLoudness),
+        limited: r.limited,
         subtitles: r.subtitles,
         cues: p.cues,
         timings: r.timings,
       };
-      if (r.normalization) {
-        result.normalization = { mode: r.normalization.mode, measured: round(r.normalization.measured) };
-        if (r.normalization.gainDb !== undefined) result.normalization.gainDb = r.normalization.gainDb;
-      }
+      if (r.normalization) result.normalization = { mode: 'linear', measured: round(r.normalization.measured), gainDb: r.normalization.gainDb };
       return result;
     },
     p.signal,

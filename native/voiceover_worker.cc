@@ -151,6 +151,7 @@ class VoiceoverWorker : public Napi::AsyncWorker {
     o.Set("loudness", LoudnessToJs(env, r.loudness));
     o.Set("voiceLoudness", LoudnessToJs(env, r.voiceLoudness));
     if (r.normalization.applied) o.Set("normalization", NormalizationToJs(env, r.normalization));
+    o.Set("limited", r.limited);
     o.Set("subtitles", r.subtitles);
     o.Set("timings", TimingsToJs(env, r.timings));
     return o;

@@ -118,3 +118,97 @@ describe('voiceover: video copied, voice mixed', () => {
     expect(r.voiceLoudness.integrated).toBeLessThan(0);
   });
 });
+
+/** Where a voice file is audible: first and last sample over -40 dBFS, in seconds. */
+function speechSpan(name: string, rate: number): [number, number] {
+  const pcm = decodePcm(read(name), rate);
+  const threshold = 10 ** (-40 / 20);
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < pcm.length; i++) {
+    if (Math.abs(pcm[i]!) > threshold) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  return [first / rate, last / rate];
+}
+
+describe('voiceover: music bed, ducking, lines, original audio, length', () => {
+  const RATE = 44100;
+
+  it('ducks the music under the voice by at least 10 dB and brings it back between lines', async () => {
+    const at = 1.5;
+    const [s0, s1] = speechSpan('short.wav', RATE);
+    const base = { video: read('video.mp4'), voice: [{ audio: read('short.wav'), at }], music: read('music.mp3') };
+    const ducked = await voiceover(base);
+    const flat = await voiceover({ ...base, ducking: false });
+    expect(ducked.audio.music).toBe(true);
+    const level = (r: VoiceoverResult, from: number, to: number): number => {
+      const pcm = decodePcm(r.data, RATE);
+      // Mean of 50 ms windows of the music's tone.
+      const levels: number[] = [];
+      for (let t = from; t + 0.05 <= to; t += 0.05) levels.push(dB(toneLevel(pcm, RATE, 7000, t, t + 0.05)));
+      return levels.reduce((a, b) => a + b, 0) / levels.length;
+    };
+    const musicOnly = level(ducked, 0.2, at - 0.1);
+    const underSpeech = level(ducked, at + s0 + 0.1, at + s1 - 0.05);
+    expect(musicOnly - underSpeech).toBeGreaterThanOrEqual(10);
+    // After the release the music is back within a few dB.
+    expect(Math.abs(level(ducked, at + s1 + 1.0, 3.9) - musicOnly)).toBeLessThan(3);
+    // Without ducking the music stays put (the measurement can tell the two apart).
+    expect(Math.abs(level(flat, 0.2, at - 0.1) - level(flat, at + s0 + 0.1, at + s1 - 0.05))).toBeLessThan(3);
+  });
+
+  it('places voice lines at their times on the timeline', async () => {
+    const r = await voiceover({ video: read('video.mp4'), voice: [{ audio: read('short.wav'), at: 0.5 }, { audio: read('short.wav'), at: 2.5 }] });
+    const [s0, s1] = speechSpan('short.wav', RATE);
+    const pcm = decodePcm(r.data, RATE);
+    const onset = (from: number): number => {
+      for (let i = Math.floor(from * RATE); i < pcm.length; i++) if (Math.abs(pcm[i]!) > 10 ** (-30 / 20)) return i / RATE;
+      return -1;
+    };
+    expect(onset(0)).toBeGreaterThan(0.5 + s0 - 0.03);
+    expect(onset(0)).toBeLessThan(0.5 + s0 + 0.05);
+    expect(onset(0.5 + s1 + 0.2)).toBeGreaterThan(2.5 + s0 - 0.03);
+    expect(onset(0.5 + s1 + 0.2)).toBeLessThan(2.5 + s0 + 0.05);
+  });
+
+  it("mixes or drops the video's own audio (originalAudio)", async () => {
+    const base = { video: read('video.mp4'), voice: [{ audio: read('short.wav'), at: 2 }] };
+    const tone = (r: VoiceoverResult): number => dB(toneLevel(decodePcm(r.data, RATE), RATE, 300, 0.2, 1.8));
+    const dropped = await voiceover(base);
+    const mixed = await voiceover({ ...base, originalAudio: 'mix' });
+    const ducked = await voiceover({ ...base, originalAudio: 'duck' });
+    expect(dropped.audio.original).toBe(false);
+    expect(mixed.audio.original).toBe(true);
+    expect(tone(mixed) - tone(dropped)).toBeGreaterThan(30);
+    const [s0, s1] = speechSpan('short.wav', RATE);
+    const under = dB(toneLevel(decodePcm(ducked.data, RATE), RATE, 300, 2 + s0 + 0.1, 2 + s1 - 0.05));
+    expect(tone(ducked) - under).toBeGreaterThanOrEqual(10);
+  });
+
+  it("length 'voice' cuts the video at the first keyframe after the voice; 'longest' pads the audio past it", async () => {
+    const lineSeconds = decodePcm(read('short.wav'), RATE).length / RATE;
+    const cut = await voiceover({ video: read('video.mp4'), voice: [{ audio: read('short.wav'), at: 0.2 }], length: 'voice' });
+    const keyframe = Math.ceil(0.2 + lineSeconds); // a keyframe every second
+    expect(cut.video.durationSeconds).toBeCloseTo(keyframe, 3);
+    expect(cut.video.packets).toBe(25 * keyframe);
+    expect(videoPackets(cut.data, 'cut.mp4')).toEqual(videoPackets(read('video.mp4'), 'src.mp4').slice(0, 25 * keyframe));
+    expect(Math.abs(streamDuration(cut.data, 'audio') - keyframe)).toBeLessThanOrEqual(1024 / RATE);
+
+    const longest = await voiceover({ video: read('video.mp4'), voice: [{ audio: read('short.wav'), at: 3.5 }], length: 'longest' });
+    const voiceEnd = longest.audio.samples / RATE;
+    expect(voiceEnd).toBeGreaterThan(4.2);
+    expect(longest.durationSeconds).toBeCloseTo(voiceEnd, 3);
+    expect(streamDuration(longest.data, 'audio')).toBeGreaterThan(4.2);
+    expect(streamDuration(longest.data, 'video')).toBeCloseTo(4, 2);
+  });
+
+  it('meets the loudness target with music in the mix, and takes another target', async () => {
+    const r = await voiceover({ video: read('video.mp4'), voice: read('voice.wav'), music: read('music.mp3'), loudness: { integrated: -20, truePeak: -2 } });
+    const m = ebur128(r.data);
+    expect(Math.abs(m.integrated - -20)).toBeLessThan(1.5);
+    expect(m.truePeak).toBeLessThan(-1.3);
+  });
+});

@@ -59,7 +59,8 @@ class AudioFilter {
 
 // A graph with several audio sources, all in one format, and one sink: `description` is a filtergraph whose open
 // inputs are labelled with the sources' names ([voice], [music] …) and whose one open output is labelled [out].
-// Frames pushed are queued (not run) until pulled, so each source can be fed whole, one after the other.
+// Frames pushed are queued (not run) until pulled. Feed the sources in time order, a frame at a time, pulling as
+// you go (as a player would): mixers such as amix misbehave when one input arrives whole before the others.
 class MixGraph {
  public:
   MixGraph(const std::vector<std::string>& sources, const AudioFormat& in, const std::string& description,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,8 +94,8 @@ class VideoSource {
     for (size_t i = 1; i < packets_.size(); i++) {
       const AVPacket* p = packets_[i].get();
       if ((p->flags & AV_PKT_FLAG_KEY) && p->pts != AV_NOPTS_VALUE && p->pts >= at) {
-        packets_.resize(i);
         end_ = p->pts;
+        packets_.resize(i);
         break;
       }
     }
@@ -259,6 +261,28 @@ class SubtitleTrack {
   std::vector<uint8_t> buffer_;
 };
 
+// Reads a track frame by frame with timestamps counted from 0, looped until `loopTo` samples when > 0.
+struct Cursor {
+  const Track* track;
+  int64_t loopTo;
+  size_t index = 0;
+  int64_t pts = 0;
+  bool ended = false;
+
+  // A new reference to the next frame in `out`, or false (once, and ended from then on) at the end.
+  bool Next(AVFrame* out) {
+    if (index == track->frames.size() && loopTo > 0 && pts < loopTo) index = 0;
+    if (index == track->frames.size() || (loopTo > 0 && pts >= loopTo)) {
+      ended = true;
+      return false;
+    }
+    Check(av_frame_ref(out, track->frames[index++].get()), Stage::Filter, "cannot reference a frame");
+    out->pts = pts;
+    pts += out->nb_samples;
+    return true;
+  }
+};
+
 class Job {
  public:
   Job(const InputBytes& video, const std::vector<VoiceLine>& voice, const InputBytes* music,
@@ -361,22 +385,36 @@ class Job {
     std::string graph = MixDescription(voiceTracks.size(), total, GainTo(target, result_.voiceLoudness),
                                        music ? &musicGain : nullptr, original ? &originalGain : nullptr);
     MixGraph mix(names, common_, graph, common_);
-    size_t source = 0;
-    for (const Track& t : voiceTracks) Feed(mix, source++, t, 0);
-    if (music) Feed(mix, source++, *music, total);  // looped up to the output's length
-    if (original) Feed(mix, source++, *original, 0);
+    // The sources are fed in time order, a frame at a time (as a player would), and the mix pulled as it goes.
+    std::vector<Cursor> cursors;
+    for (const Track& t : voiceTracks) cursors.push_back({&t, 0});
+    if (music) cursors.push_back({&*music, total});  // looped up to the output's length
+    if (original) cursors.push_back({&*original, 0});
+    std::vector<FramePtr> mixed;
+    LoudnessMeter mixMeter(common_);
+    auto ref = NewFrame();
+    for (;;) {
+      control_.ThrowIfStopped(Stage::Filter);
+      Cursor* next = nullptr;
+      for (Cursor& c : cursors)
+        if (!c.ended && (next == nullptr || c.pts < next->pts)) next = &c;
+      if (next == nullptr) break;
+      if (next->Next(ref.get())) {
+        mix.Push(static_cast<size_t>(next - cursors.data()), ref.get());
+        av_frame_unref(ref.get());
+      } else {
+        mix.Push(static_cast<size_t>(next - cursors.data()), nullptr);
+      }
+      for (;;) {
+        auto f = NewFrame();
+        if (!mix.Pull(f.get())) break;
+        mixMeter.Feed(f.get());
+        mixed.push_back(std::move(f));
+      }
+    }
     voiceTracks.clear();
     music.reset();
     original.reset();
-    std::vector<FramePtr> mixed;
-    LoudnessMeter mixMeter(common_);
-    for (;;) {
-      control_.ThrowIfStopped(Stage::Filter);
-      auto f = NewFrame();
-      if (!mix.Pull(f.get())) break;
-      mixMeter.Feed(f.get());
-      mixed.push_back(std::move(f));
-    }
     timings_.filter += MsSince(start);
     start = Clock::now();
     Analysis analysis;
@@ -384,16 +422,26 @@ class Job {
     analysis.loudness = mixMeter.Finish();
     timings_.analyze += MsSince(start);
 
-    // 6. The tail: loudness to the target, exactly `total` samples, the encoder's format and frame size.
+    // 6. The tail: one linear gain to the loudness target (a dynamic normaliser would ride the gain and undo the
+    // ducking's shape), a look-ahead limiter (delay-compensated) only where that gain pushes peaks past the true
+    // peak target (0.5 dB under it: a sample-peak limiter, with room for inter-sample peaks), exactly `total`
+    // samples, the encoder's format and frame size.
     start = Clock::now();
-    FilterOptions loud;
-    loud.loudness = true;
-    loud.loudnessI = audio.filters.loudnessI;
-    loud.loudnessTP = audio.filters.loudnessTP;
-    loud.loudnessLRA = audio.filters.loudnessLRA;
-    std::string chain = BuildTailChain(loud, rate, &analysis, &result_.normalization, DescribeLayout(common_.layout));
-    chain += (chain.empty() ? "" : ",") + std::string("asetpts=N/SR/TB,apad=whole_len=") + std::to_string(total) +
-             ",atrim=end_sample=" + std::to_string(total);
+    const Loudness& m = *analysis.loudness;
+    double gain = GainTo(target, m);
+    std::string chain = "volume=" + Num(gain) + "dB";
+    if (std::isfinite(m.integrated) && m.integrated > -70) {
+      result_.normalization.applied = true;
+      result_.normalization.mode = "linear";
+      result_.normalization.measured = m;
+      result_.normalization.gainDb = gain;
+    }
+    if (std::isfinite(m.truePeak) && m.truePeak + gain > audio.filters.loudnessTP) {
+      result_.limited = true;
+      chain += ",alimiter=limit=" + Num(std::pow(10.0, (audio.filters.loudnessTP - 0.5) / 20)) +
+               ":attack=5:release=50:level=0:latency=1";
+    }
+    chain += ",asetpts=N/SR/TB,apad=whole_len=" + std::to_string(total) + ",atrim=end_sample=" + std::to_string(total);
     tail_.emplace(common_, chain, output_->EncoderFormat());
     if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
     meter_.emplace(output_->EncoderFormat());
@@ -504,24 +552,6 @@ class Job {
   }
 
   int64_t AtSamples(double seconds) const { return std::llround(std::max(0.0, seconds) * common_.sampleRate); }
-
-  // Pushes a track into the mix, its timestamps counted from 0; looped until `loopTo` samples when > 0.
-  void Feed(MixGraph& mix, size_t source, const Track& track, int64_t loopTo) {
-    int64_t pts = 0;
-    auto ref = NewFrame();
-    do {
-      for (const FramePtr& f : track.frames) {
-        control_.ThrowIfStopped(Stage::Filter);
-        Check(av_frame_ref(ref.get(), f.get()), Stage::Filter, "cannot reference a frame");
-        ref->pts = pts;
-        pts += ref->nb_samples;
-        mix.Push(source, ref.get());
-        av_frame_unref(ref.get());
-        if (loopTo > 0 && pts >= loopTo) break;
-      }
-    } while (loopTo > 0 && pts < loopTo);
-    mix.Push(source, nullptr);
-  }
 
   // [v0..] placed and mixed into the voice, normalised to the target; the music and the video's audio set
   // relative to it, faded, and ducked by the voice; all summed to exactly `total` samples.

@@ -75,7 +75,8 @@ struct VoiceoverResult {
   } audio;
   Loudness loudness;             // of the audio fed to the encoder
   Loudness voiceLoudness;        // of the voice lines as given
-  LoudnessApplied normalization;  // of the mix
+  LoudnessApplied normalization;  // of the mix: always one linear gain
+  bool limited = false;           // a limiter held the peaks under the true peak target
   int subtitles = 0;             // cues written
   StageTimings timings;
 };
