@@ -81,12 +81,6 @@ void SoundBounds::Feed(const AVFrame* frame) {
 namespace ttsav::av {
 namespace {
 
-std::string Num(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "filter.h"
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -83,6 +84,12 @@ AVFilterContext* FormatSink(AVFilterGraph* graph, const AudioFormat& out, AVFilt
 }
 
 }  // namespace
+
+std::string Num(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
 
 std::string DescribeLayout(const AVChannelLayout& layout) {
   char buf[128] = {0};

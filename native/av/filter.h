@@ -79,6 +79,9 @@ class MixGraph {
   AVFilterContext* sink_ = nullptr;
 };
 
+// A number as filter arguments (and messages) take it: %.6g.
+std::string Num(double v);
+
 // "stereo", "mono", or "N channels" when no standard layout describes it.
 std::string DescribeLayout(const AVChannelLayout& layout);
 

@@ -1,5 +1,6 @@
 #include "input.h"
 
+#include <new>
 #include <string>
 
 #include "filter.h"
@@ -10,7 +11,32 @@ extern "C" {
 
 namespace ttsav::av {
 
-InputFormatPtr OpenDemuxer(MemoryReader& reader, size_t size, const TranscodeOptions& options, JobControl& control) {
+InputFormatPtr OpenMemoryInput(const MemoryReader& reader, const char* what, const AVInputFormat* hint,
+                               AVDictionary** options, JobControl* control) {
+  InputFormatPtr fmt(avformat_alloc_context());
+  if (!fmt) throw std::bad_alloc();
+  fmt->pb = reader.Context();
+  fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+  if (control != nullptr) {
+    fmt->interrupt_callback.callback = &JobControl::InterruptCallback;
+    fmt->interrupt_callback.opaque = control;
+  }
+  RefuseNestedOpens(fmt.get());
+  // avformat_open_input takes the context over: on failure it frees it (and nulls the pointer) itself.
+  AVFormatContext* raw = fmt.release();
+  int ret = avformat_open_input(&raw, nullptr, hint, options);
+  if (ret < 0) {
+    if (control != nullptr) control->ThrowIfStopped(Stage::Probe);
+    if (ret == AVERROR_INVALIDDATA)
+      throw Error(ErrorCode::InvalidData, Stage::Probe, std::string(what) + " is not a media file libav can read", ret);
+    ThrowAv(ret, Stage::Probe, std::string("cannot open the ") + what);
+  }
+  fmt.reset(raw);
+  return fmt;
+}
+
+Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
+    : reader_(data, size), control_(control), size_(size) {
   if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "input is empty");
 
   const AVInputFormat* hint = nullptr;
@@ -20,34 +46,15 @@ InputFormatPtr OpenDemuxer(MemoryReader& reader, size_t size, const TranscodeOpt
       throw Error(ErrorCode::Options, Stage::Probe, "no demuxer named '" + options.inputFormat + "' in this libav");
   }
 
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr) throw std::bad_alloc();
-  raw->pb = reader.Context();
-  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-  raw->interrupt_callback.callback = &JobControl::InterruptCallback;
-  raw->interrupt_callback.opaque = &control;
-  RefuseNestedOpens(raw);
-
   Dict opts;
   opts.Set("probesize", options.probeSize);
   opts.Set("formatprobesize", options.probeSize);
   opts.Set("analyzeduration", options.analyzeDurationUs);
-  // On failure avformat_open_input frees the context itself.
-  int ret = avformat_open_input(&raw, nullptr, hint, opts.Addr());
-  if (ret < 0) {
-    control.ThrowIfStopped(Stage::Probe);
-    if (ret == AVERROR_INVALIDDATA)
-      throw Error(ErrorCode::InvalidData, Stage::Probe, "input is not a media file libav can read", ret);
-    ThrowAv(ret, Stage::Probe, "cannot open input");
-  }
-  return InputFormatPtr(raw);
-}
+  fmt_ = OpenMemoryInput(reader_, "input", hint, opts.Addr(), &control);
+  int ret = 0;
 
-Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
-    : reader_(data, size), control_(control), size_(size) {
-  fmt_ = OpenDemuxer(reader_, size, options, control);
   // With a hint the header usually tells all we need; probe further only when it does not.
-  bool needInfo = options.inputFormat.empty();
+  bool needInfo = hint == nullptr;
   if (!needInfo) {
     int audio = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_AUDIO, -1, -1, nullptr, 0);
     if (audio < 0) {
@@ -58,7 +65,6 @@ Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, 
                  p->format < 0;  // e.g. WavPack: the sample format is known only from a decoded frame
     }
   }
-  int ret = 0;
   if (needInfo) {
     ret = avformat_find_stream_info(fmt_.get(), nullptr);
     control.ThrowIfStopped(Stage::Probe);

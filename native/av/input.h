@@ -11,9 +11,13 @@
 
 namespace ttsav::av {
 
-// Opens a demuxer over `reader` (`size` bytes) with the job's probing limits and format hint, refusing nested
-// opens and stopping with `control`. Stream information is not read yet.
-InputFormatPtr OpenDemuxer(MemoryReader& reader, size_t size, const TranscodeOptions& options, JobControl& control);
+// Opens a demuxer over `reader`'s bytes (the caller keeps the reader alive as long as the result) with every nested
+// open refused (see RefuseNestedOpens). The context is owned from the moment it is allocated, so no error path leaks
+// it. `hint` (a demuxer to use without probing), `options` (probesize ...) and `control` (interrupts the demuxer on
+// cancel or deadline; a stop is thrown as Aborted/Timeout) may be null. `what` names the input in errors ("input",
+// "loop video", "image"): InvalidData for bytes libav cannot read, otherwise the libav error.
+InputFormatPtr OpenMemoryInput(const MemoryReader& reader, const char* what, const AVInputFormat* hint = nullptr,
+                               AVDictionary** options = nullptr, JobControl* control = nullptr);
 
 class Input {
  public:

@@ -1,7 +1,6 @@
 #include "output.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -10,12 +9,10 @@ extern "C" {
 #include <libavutil/opt.h>
 }
 
+#include "clock.h"
+
 namespace ttsav::av {
 namespace {
-
-double MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
 
 bool SupportsRate(const AVCodec* codec, int rate) {
   if (codec->supported_samplerates == nullptr) return true;
@@ -177,7 +174,7 @@ void GuardSamples(AVFrame* frame) {
 }  // namespace
 
 void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
-  auto start = std::chrono::steady_clock::now();
+  auto start = Clock::now();
   if (frame != nullptr) GuardSamples(frame);
   // The encoder took the caller's options when it opened: audio it refuses now (AAC refuses NaN/Inf samples,
   // which corrupt float input decodes to; the error may surface on send or receive) is the input's fault.
@@ -193,14 +190,14 @@ void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
     if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
     if (ret < 0) fail(ret);
     *encodeMs += MsSince(start);
-    auto muxStart = std::chrono::steady_clock::now();
+    auto muxStart = Clock::now();
     payloadBytes_ += pkt_->size;
     pkt_->stream_index = stream_->index;
     av_packet_rescale_ts(pkt_.get(), enc_->time_base, stream_->time_base);
     ret = av_interleaved_write_frame(fmt_.get(), pkt_.get());  // takes the packet's reference
     CheckWriter(ret, "cannot write a packet");
     *muxMs += MsSince(muxStart);
-    start = std::chrono::steady_clock::now();
+    start = Clock::now();
   }
   *encodeMs += MsSince(start);
 }

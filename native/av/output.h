@@ -27,8 +27,6 @@ class Output {
 
   // The muxer, for adding more streams (a copied video, subtitles) before WriteHeader().
   AVFormatContext* Format() const { return fmt_.get(); }
-  // The audio stream's index in the output.
-  int StreamIndex() const { return stream_->index; }
   // Muxes a packet of another stream (its timestamps already in that stream's time base); takes its reference.
   void WritePacket(AVPacket* pkt);
 

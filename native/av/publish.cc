@@ -16,6 +16,7 @@ extern "C" {
 }
 
 #include "init.h"
+#include "input.h"
 #include "io.h"
 #include "log.h"
 
@@ -32,17 +33,10 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
 }
 
-// Opens a demuxer over `fmt` (already holding pb or a URL) and reads its stream info; typed errors.
-InputFormatPtr OpenInput(AVFormatContext* raw, const char* url, const char* what) {
-  int ret = avformat_open_input(&raw, url, nullptr, nullptr);  // frees `raw` on failure
-  if (ret < 0) {
-    if (ret == AVERROR_INVALIDDATA)
-      throw Error(ErrorCode::InvalidData, Stage::Probe, std::string(what) + " is not a media file libav can read", ret);
-    if (ret == AVERROR(ENOENT)) throw Error(ErrorCode::Options, Stage::Probe, std::string(what) + " does not exist", ret);
-    ThrowAv(ret, Stage::Probe, std::string("cannot open the ") + what);
-  }
-  InputFormatPtr fmt(raw);
-  ret = avformat_find_stream_info(fmt.get(), nullptr);
+// A demuxer over `reader`'s bytes with its stream information read; typed errors naming `what`.
+InputFormatPtr OpenWithInfo(const MemoryReader& reader, const char* what) {
+  InputFormatPtr fmt = OpenMemoryInput(reader, what);
+  int ret = avformat_find_stream_info(fmt.get(), nullptr);
   if (ret < 0) ThrowAv(ret, Stage::Probe, std::string("cannot read the ") + what);
   return fmt;
 }
@@ -62,12 +56,7 @@ std::shared_ptr<const VideoLoop> VideoLoop::FromBytes(const uint8_t* data, size_
   ScopedJobLog scope(&log);
   if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "the loop video is empty");
   MemoryReader reader(data, size);
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr) throw std::bad_alloc();
-  raw->pb = reader.Context();
-  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-  RefuseNestedOpens(raw);
-  InputFormatPtr fmt = OpenInput(raw, nullptr, "loop video");
+  InputFormatPtr fmt = OpenWithInfo(reader, "loop video");
   std::shared_ptr<VideoLoop> loop(new VideoLoop());
   loop->Read(fmt.get());
   return loop;
@@ -158,12 +147,7 @@ void CheckImage(const uint8_t* data, size_t size, int* width, int* height) {
   ScopedJobLog scope(&log);
   if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "the image is empty");
   MemoryReader reader(data, size);
-  AVFormatContext* raw = avformat_alloc_context();
-  if (raw == nullptr) throw std::bad_alloc();
-  raw->pb = reader.Context();
-  raw->flags |= AVFMT_FLAG_CUSTOM_IO;
-  RefuseNestedOpens(raw);
-  InputFormatPtr fmt = OpenInput(raw, nullptr, "image");
+  InputFormatPtr fmt = OpenWithInfo(reader, "image");
   int index = av_find_best_stream(fmt.get(), AVMEDIA_TYPE_VIDEO, -1, -1, nullptr, 0);
   if (index < 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "the image holds no picture");
   const AVCodec* codec = avcodec_find_decoder(fmt->streams[index]->codecpar->codec_id);

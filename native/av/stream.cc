@@ -54,8 +54,7 @@ StreamSession::StreamSession(const TranscodeOptions& options, const StreamInput&
       input_(input),
       pkt_(NewPacket()),
       decoded_(NewFrame()),
-      normalized_(NewFrame()),
-      filtered_(NewFrame()),
+      converted_(NewFrame()),
       writer_(options.maxOutputBytes) {
   InitLibav();
   writer_.MakeStreaming();
@@ -128,14 +127,10 @@ OwnedBytes StreamSession::Finish(JobControl& control) {
   }
   if (parser_ != nullptr) Parse(nullptr, 0, true);
   Decode(nullptr);
-  if (!output_) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded: the stream ended without any audio");
-  normalizer_->Push(nullptr);
-  DrainNormalizer();
-  tail_->Push(nullptr);
-  DrainTail();
-  double encodeMs = 0, muxMs = 0;
-  output_->Encode(nullptr, &encodeMs, &muxMs);
-  output_->WriteTrailer();
+  if (!tail_) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded: the stream ended without any audio");
+  converter_->Push(nullptr);
+  DrainConverter();
+  tail_->Finish(nullptr);
   return writer_.TakeWritten();
 }
 
@@ -255,56 +250,30 @@ void StreamSession::Decode(AVPacket* pkt) {
 
 void StreamSession::Deliver(AVFrame* frame) {
   control_->ThrowIfStopped(Stage::Decode);
-  if (!output_) Start(frame);
-  if (frame->sample_rate != inFormat_.sampleRate || frame->ch_layout.nb_channels != inFormat_.layout.nb_channels ||
-      frame->format != inFormat_.sampleFormat ||
-      (frame->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC &&
-       av_channel_layout_compare(&frame->ch_layout, &inFormat_.layout) != 0))
-    // Conceal mode drops the odd frame (a flipped ADTS header looks the same) and counts it.
-    return Conceal(Error(ErrorCode::Unsupported, Stage::Decode,
-                         "input changes its sample rate, channel layout or sample format mid-stream"));
+  if (!tail_) Start(frame);
+  // Conceal mode drops the odd frame (a flipped ADTS header looks the same) and counts it.
+  if (!converter_->Accepts(frame)) return Conceal(FormatConverter::FormatChanged());
   inSamples_ += frame->nb_samples;
   if (options_.maxDurationSeconds > 0 &&
-      static_cast<double>(inSamples_) / inFormat_.sampleRate > options_.maxDurationSeconds)
+      static_cast<double>(inSamples_) / frame->sample_rate > options_.maxDurationSeconds)
     throw LimitError(Stage::Decode, "decoded audio exceeds maxDurationSeconds", "duration");
   frame->pts = inSamples_ - frame->nb_samples;
-  normalizer_->Push(frame);
-  DrainNormalizer();
+  converter_->Push(frame);
+  DrainConverter();
 }
 
 void StreamSession::Start(const AVFrame* first) {
   RefuseUnconvertible(first->sample_rate, first->ch_layout, Stage::Decode);
-  inFormat_ = FrameFormat(first);
-  int rate = ResolveSampleRate(options_, first->sample_rate);
-  int channels = options_.channels > 0 ? options_.channels : std::min(first->ch_layout.nb_channels, options_.maxChannels);
-  output_.emplace(options_, rate, channels, writer_, nullptr, nullptr, 0);
-  common_.sampleFormat = AV_SAMPLE_FMT_FLTP;
-  common_.sampleRate = rate;
-  common_.layout = output_->EncoderFormat().layout;
-  normalizer_.emplace(inFormat_, "", common_);
-  std::string chain = BuildTailChain(options_.filters, rate, nullptr, &normalization_, DescribeLayout(common_.layout));
-  tail_.emplace(common_, chain, output_->EncoderFormat(), !options_.filters.raw.empty());
-  if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
-  output_->WriteHeader();
+  tail_.emplace(options_, first->sample_rate, first->ch_layout.nb_channels, writer_);
+  converter_.emplace(FrameFormat(first), tail_->Common());
+  tail_->Start(nullptr);  // no first pass: nothing to analyse ahead
 }
 
-void StreamSession::DrainNormalizer() {
-  while (normalizer_->Pull(normalized_.get())) {
-    normalized_->pts = tailPts_;
-    tailPts_ += normalized_->nb_samples;
-    tail_->Push(normalized_.get());
-    av_frame_unref(normalized_.get());
-    DrainTail();
-  }
-}
-
-void StreamSession::DrainTail() {
-  double encodeMs = 0, muxMs = 0;
-  while (tail_->Pull(filtered_.get())) {
-    filtered_->pts = outSamples_;
-    outSamples_ += filtered_->nb_samples;
-    output_->Encode(filtered_.get(), &encodeMs, &muxMs);
-    av_frame_unref(filtered_.get());
+void StreamSession::DrainConverter() {
+  while (converter_->Pull(converted_.get())) {
+    // No stop check per encoded frame: Deliver checks once per decoded frame.
+    tail_->Push(converted_.get(), nullptr);
+    av_frame_unref(converted_.get());
   }
 }
 

@@ -10,12 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "analysis.h"
-#include "filter.h"
+#include "encoder_tail.h"
 #include "io.h"
 #include "job.h"
 #include "options.h"
-#include "output.h"
 #include "raii.h"
 
 struct AVCodecParserContext;
@@ -41,10 +39,9 @@ class StreamSession {
   OwnedBytes Finish(JobControl& control);
 
   int64_t InputSamples() const { return inSamples_; }
-  int64_t OutputSamples() const { return outSamples_; }
-  int SampleRate() const { return output_ ? output_->Encoder()->sample_rate : 0; }
-  int Channels() const { return output_ ? output_->Encoder()->ch_layout.nb_channels : 0; }
-  const LoudnessApplied& Normalization() const { return normalization_; }
+  int64_t OutputSamples() const { return tail_ ? tail_->OutputSamples() : 0; }
+  int SampleRate() const { return tail_ ? tail_->Encoder()->sample_rate : 0; }
+  int Channels() const { return tail_ ? tail_->Encoder()->ch_layout.nb_channels : 0; }
   // Conceal mode (options.concealDecodeErrors): packets or frames skipped so far, and the first error's text.
   int64_t ConcealedErrors() const { return concealed_; }
   const std::string& FirstConcealedError() const { return firstConcealed_; }
@@ -55,8 +52,7 @@ class StreamSession {
   void Decode(AVPacket* pkt);
   void Deliver(AVFrame* frame);
   void Start(const AVFrame* first);
-  void DrainNormalizer();
-  void DrainTail();
+  void DrainConverter();
   // Throws `e` unless decode errors are concealed; then counts it.
   void Conceal(const Error& e);
 
@@ -66,13 +62,10 @@ class StreamSession {
   AVCodecParserContext* parser_ = nullptr;
   CodecPtr dec_;
   PacketPtr pkt_;
-  FramePtr decoded_, normalized_, filtered_;
+  FramePtr decoded_, converted_;
   MemoryWriter writer_;
-  std::optional<AudioFilter> normalizer_;
-  std::optional<AudioFilter> tail_;
-  std::optional<Output> output_;
-  AudioFormat inFormat_, common_;
-  LoudnessApplied normalization_;
+  std::optional<EncoderTail> tail_;           // from the first decoded frame on (its format decides the output's)
+  std::optional<FormatConverter> converter_;  // the first frame's format -> tail_->Common()
   bool finished_ = false;
   // MP3 framing: an ID3v2 tag to skip, then possibly a Xing/Info frame whose LAME tag says how many samples of
   // encoder delay and padding to drop (as libavformat's MP3 demuxer does).
@@ -86,8 +79,6 @@ class StreamSession {
   std::vector<uint8_t> pcmRemainder_;  // PCM bytes short of a whole sample frame
   std::vector<uint8_t> parseBuf_;      // the chunk being parsed, with the zeroed padding the parser reads into
   int64_t inSamples_ = 0;
-  int64_t outSamples_ = 0;
-  int64_t tailPts_ = 0;
   int64_t concealed_ = 0;
   std::string firstConcealed_;
 };

@@ -1,7 +1,6 @@
 #include "transcode.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,12 +11,13 @@
 #include <string>
 
 #include "analysis.h"
+#include "clock.h"
+#include "encoder_tail.h"
 #include "filter.h"
 #include "input.h"
 #include "io.h"
 #include "init.h"
 #include "log.h"
-#include "output.h"
 #include "raii.h"
 
 extern "C" {
@@ -28,12 +28,6 @@ extern "C" {
 
 namespace ttsav::av {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 std::string Seconds(double s) {
   char buf[32];
@@ -62,67 +56,39 @@ class Pipeline {
   TranscodeResult Run() {
     auto first = Open(0);
     const AVCodecContext* dec = first->Decoder();
-    int rate = ResolveSampleRate(options_, dec->sample_rate);
-    int channels = options_.channels > 0 ? options_.channels : std::min(dec->ch_layout.nb_channels, options_.maxChannels);
-
-    auto start = Clock::now();
-    output_.emplace(options_, rate, channels, writer_, first->Format(), first->Stream(), dec->bits_per_raw_sample);
-    timings_.encode += MsSince(start);
-    // The common format every input is converted to before the shared tail of filters.
-    common_.sampleFormat = AV_SAMPLE_FMT_FLTP;
-    common_.sampleRate = rate;
-    common_.layout = output_->EncoderFormat().layout;
-    gapSamples_ = inputs_.size() > 1 ? MsToSamples(options_.gapMs, rate) : 0;
+    tail_.emplace(options_, dec->sample_rate, dec->ch_layout.nb_channels, writer_, first->Format(), first->Stream(),
+                  dec->bits_per_raw_sample, &timings_);
+    common_ = tail_->Common();
+    gapSamples_ = inputs_.size() > 1 ? MsToSamples(options_.gapMs, common_.sampleRate) : 0;
 
     std::optional<Analysis> analysis;
     if (options_.filters.NeedsAnalysis()) {
-      start = Clock::now();
+      auto start = Clock::now();
       analysis = Analyze(std::move(first));
       timings_.analyze = MsSince(start);
     }
-
-    start = Clock::now();
-    std::string chain = BuildTailChain(options_.filters, rate, analysis ? &*analysis : nullptr, &normalization_,
-                                       DescribeLayout(common_.layout));
-    tail_.emplace(common_, chain, output_->EncoderFormat(), !options_.filters.raw.empty());
-    if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
-    if (options_.measure) meter_.emplace(output_->EncoderFormat());
-    timings_.filter += MsSince(start);
-
-    start = Clock::now();
-    output_->WriteHeader();
-    timings_.mux += MsSince(start);
+    tail_->Start(analysis ? &*analysis : nullptr, options_.measure);
 
     decodedSeconds_ = 0;
     inSamples_ = 0;
-    int64_t tailPts = 0;
-    auto filtered = NewFrame();
+    auto toTail = [&](AVFrame* f) { tail_->Push(f, &control_); };
     for (size_t i = 0; i < inputs_.size(); i++) {
-      if (i > 0 && gapSamples_ > 0) {
-        ForEachSilence(gapSamples_, [&](AVFrame* f) { PushTail(f, &tailPts, filtered.get()); });
-      }
+      if (i > 0 && gapSamples_ > 0) ForEachSilence(gapSamples_, toTail);
       std::unique_ptr<Input> in = (i == 0 && first) ? std::move(first) : Open(i);
-      DecodeAll(*in, i, [&](AVFrame* f) { PushTail(f, &tailPts, filtered.get()); });
+      DecodeAll(*in, i, toTail);
     }
-    start = Clock::now();
-    tail_->Push(nullptr);
-    timings_.filter += MsSince(start);
-    DrainTail(filtered.get());
-    control_.ThrowIfStopped(Stage::Encode);
-    output_->Encode(nullptr, &timings_.encode, &timings_.mux);
-    start = Clock::now();
-    output_->WriteTrailer();
-    timings_.mux += MsSince(start);
+    tail_->Finish(&control_);
 
     TranscodeResult result;
-    const AVCodecContext* enc = output_->Encoder();
+    const AVCodecContext* enc = tail_->Encoder();
+    const int64_t outSamples = tail_->OutputSamples();
     result.codec = enc->codec->name;
     result.sampleRate = enc->sample_rate;
     result.channels = enc->ch_layout.nb_channels;
     result.bitrate = enc->bit_rate;
-    result.samples = outSamples_;
-    result.durationSeconds = static_cast<double>(outSamples_) / enc->sample_rate;
-    if (outSamples_ > 0) result.averageBitrate = output_->PayloadBytes() * 8.0 / result.durationSeconds;
+    result.samples = outSamples;
+    result.durationSeconds = static_cast<double>(outSamples) / enc->sample_rate;
+    if (outSamples > 0) result.averageBitrate = tail_->PayloadBytes() * 8.0 / result.durationSeconds;
     result.inputFormat = firstFormat_;
     result.inputCodec = firstCodec_;
     result.inputSampleRate = firstRate_;
@@ -130,11 +96,11 @@ class Pipeline {
     result.inputSamples = inSamples_;
     result.inputs = static_cast<int>(inputs_.size());
     result.timings = timings_;
-    if (meter_) {
+    if (std::optional<Loudness> measured = tail_->MeasuredLoudness()) {
       result.hasLoudness = true;
-      result.loudness = meter_->Finish();
+      result.loudness = *measured;
     }
-    result.normalization = normalization_;
+    result.normalization = tail_->Normalization();
     if (concealed_ > 0)
       warnings_.push_back({kWarningDecodeErrors, std::to_string(concealed_) + " decode error" +
                                                     (concealed_ == 1 ? "" : "s") + " concealed; the first: " +
@@ -281,11 +247,11 @@ class Pipeline {
     AVCodecContext* dec = in.Decoder();
     AudioFormat inFormat = FormatOf(dec);
     auto start = Clock::now();
-    AudioFilter normalizer(inFormat, "", common_);
+    FormatConverter converter(inFormat, common_);
     timings_.filter += MsSince(start);
     auto pkt = NewPacket();
     auto decoded = NewFrame();
-    auto normalized = NewFrame();
+    auto converted = NewFrame();
     int64_t samples = 0;
     int64_t discarded = 0;  // samples the container marks for dropping (skip-samples side data)
     int64_t nextPts = 0;
@@ -306,14 +272,14 @@ class Pipeline {
     };
     int64_t rescaleLast = AV_NOPTS_VALUE;
 
-    auto drainNormalizer = [&] {
+    auto drainConverter = [&] {
       for (;;) {
         auto t = Clock::now();
-        bool got = normalizer.Pull(normalized.get());
+        bool got = converter.Pull(converted.get());
         timings_.filter += MsSince(t);
         if (!got) return;
-        sink(normalized.get());
-        av_frame_unref(normalized.get());
+        sink(converted.get());
+        av_frame_unref(converted.get());
       }
     };
     auto decode = [&](AVPacket* packet) {
@@ -333,13 +299,10 @@ class Pipeline {
         }
         timings_.decode += MsSince(t);
         AVFrame* f = decoded.get();
-        // A layout change with the same channel count (an ADTS stream switching channel configurations) would
-        // make the filter source refuse the frame, reported as if the options were wrong (found by the fuzzer).
-        if (f->sample_rate != inFormat.sampleRate || f->ch_layout.nb_channels != inFormat.layout.nb_channels ||
-            f->format != inFormat.sampleFormat ||
-            (f->ch_layout.order != AV_CHANNEL_ORDER_UNSPEC && av_channel_layout_compare(&f->ch_layout, &inFormat.layout) != 0)) {
-          Error e(ErrorCode::Unsupported, Stage::Decode,
-                  "input changes its sample rate, channel layout or sample format mid-stream");
+        // (A layout change with the same channel count, an ADTS stream switching channel configurations, is one:
+        // found by the fuzzer.)
+        if (!converter.Accepts(f)) {
+          Error e = FormatConverter::FormatChanged();
           if (!conceal) throw e;
           // Damage (a flipped ADTS header) looks the same: in conceal mode the odd frame is dropped and counted.
           Conceal(e, index);
@@ -366,10 +329,10 @@ class Pipeline {
         f->pts = av_rescale_delta(tb, pts, sampleTb, f->nb_samples, &rescaleLast, sampleTb);
         nextPts = f->pts + f->nb_samples;
         auto tf = Clock::now();
-        normalizer.Push(f);
+        converter.Push(f);
         timings_.filter += MsSince(tf);
         av_frame_unref(f);
-        drainNormalizer();
+        drainConverter();
         t = Clock::now();
       }
       timings_.decode += MsSince(t);
@@ -433,9 +396,9 @@ class Pipeline {
     if (samples == 0) throw Error(ErrorCode::InvalidData, Stage::Decode, "no audio decoded");
     CheckWhole(in, index, samples, discarded);
     auto t = Clock::now();
-    normalizer.Push(nullptr);
+    converter.Push(nullptr);
     timings_.filter += MsSince(t);
-    drainNormalizer();
+    drainConverter();
   }
 
   // An ADTS stream's demuxer skips bytes before the first frame without a word; the first packet's position
@@ -500,46 +463,17 @@ class Pipeline {
     return a;
   }
 
-  void PushTail(AVFrame* frame, int64_t* tailPts, AVFrame* filtered) {
-    frame->pts = *tailPts;
-    *tailPts += frame->nb_samples;
-    auto start = Clock::now();
-    tail_->Push(frame);
-    timings_.filter += MsSince(start);
-    DrainTail(filtered);
-  }
-
-  void DrainTail(AVFrame* filtered) {
-    for (;;) {
-      auto start = Clock::now();
-      bool got = tail_->Pull(filtered);
-      timings_.filter += MsSince(start);
-      if (!got) return;
-      control_.ThrowIfStopped(Stage::Encode);
-      // The encoder's clock is the count of samples it has been given.
-      filtered->pts = outSamples_;
-      outSamples_ += filtered->nb_samples;
-      if (meter_) meter_->Feed(filtered);
-      output_->Encode(filtered, &timings_.encode, &timings_.mux);
-      av_frame_unref(filtered);
-    }
-  }
-
   const std::vector<InputBytes>& inputs_;
   const TranscodeOptions& options_;
   JobControl& control_;
   MemoryWriter writer_;
-  std::optional<Output> output_;
-  std::optional<AudioFilter> tail_;
-  std::optional<LoudnessMeter> meter_;
-  AudioFormat common_;
+  std::optional<EncoderTail> tail_;
+  AudioFormat common_;  // tail_->Common()
   int64_t gapSamples_ = 0;
   std::string firstFormat_, firstCodec_;
   int firstRate_ = 0, firstChannels_ = 0;
   int64_t inSamples_ = 0;
   double decodedSeconds_ = 0;
-  int64_t outSamples_ = 0;
-  LoudnessApplied normalization_;
   StageTimings timings_;
   std::vector<Warning> warnings_;
   int64_t concealed_ = 0;

@@ -16,7 +16,8 @@
 #include "log.h"
 #include "output.h"
 #include "raii.h"
-#include "timing.h"
+#include "clock.h"
+#include "encoder_tail.h"
 
 extern "C" {
 #include <libavcodec/version.h>
@@ -35,9 +36,12 @@ class VideoSource {
  public:
   VideoSource(const InputBytes& bytes, const TranscodeOptions& options, JobControl& control)
       : reader_(bytes.data, bytes.size) {
-    TranscodeOptions probe = options;
-    probe.inputFormat.clear();
-    fmt_ = OpenDemuxer(reader_, bytes.size, probe, control);
+    if (bytes.size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "input is empty");
+    Dict opts;
+    opts.Set("probesize", options.probeSize);
+    opts.Set("formatprobesize", options.probeSize);
+    opts.Set("analyzeduration", options.analyzeDurationUs);
+    fmt_ = OpenMemoryInput(reader_, "input", nullptr, opts.Addr(), &control);
     int ret = avformat_find_stream_info(fmt_.get(), nullptr);
     control.ThrowIfStopped(Stage::Probe);
     if (ret < 0) ThrowAv(ret, Stage::Probe, "cannot read stream information");
@@ -121,7 +125,7 @@ struct Track {
 Track DecodeTrack(Input& in, const AudioFormat& common, int64_t maxSamples, JobControl& control, StageTimings& t) {
   Track track;
   AVCodecContext* dec = in.Decoder();
-  AudioFilter convert(FormatOf(dec), "", common);
+  FormatConverter convert(FormatOf(dec), common);
   auto pkt = NewPacket();
   auto decoded = NewFrame();
   bool full = false;
@@ -142,10 +146,7 @@ Track DecodeTrack(Input& in, const AudioFormat& common, int64_t maxSamples, JobC
       if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
       if (ret < 0) ThrowAv(ret, Stage::Decode, "cannot decode the audio");
       AVFrame* f = decoded.get();
-      if (f->sample_rate != convert.Input().sampleRate || f->ch_layout.nb_channels != convert.Input().layout.nb_channels ||
-          f->format != convert.Input().sampleFormat)
-        throw Error(ErrorCode::Unsupported, Stage::Decode,
-                    "the audio changes its sample rate, channel layout or sample format mid-stream");
+      if (!convert.Accepts(f)) throw FormatConverter::FormatChanged();
       f->pts = AV_NOPTS_VALUE;  // the converter counts samples
       convert.Push(f);
       av_frame_unref(f);
@@ -315,16 +316,11 @@ class Job {
     std::vector<std::unique_ptr<Input>> lines;
     for (size_t i = 0; i < voice_.size(); i++) lines.push_back(OpenAudio(voice_[i].audio, VoiceName(i)));
     const AVCodecContext* dec0 = lines[0]->Decoder();
-    int rate = ResolveSampleRate(audio, dec0->sample_rate);
-    int channels = audio.channels > 0 ? audio.channels : std::min(dec0->ch_layout.nb_channels, audio.maxChannels);
     timings_.probe += MsSince(start);
-
-    start = Clock::now();
-    output_.emplace(audio, rate, channels, writer_, video->Format(), nullptr, 0);
-    timings_.encode += MsSince(start);
-    common_.sampleFormat = AV_SAMPLE_FMT_FLTP;
-    common_.sampleRate = rate;
-    common_.layout = output_->EncoderFormat().layout;
+    tail_.emplace(audio, dec0->sample_rate, dec0->ch_layout.nb_channels, writer_, video->Format(), nullptr, 0,
+                  &timings_);
+    common_ = tail_->Common();
+    const int rate = common_.sampleRate;
 
     std::vector<Track> voiceTracks;
     int64_t voiceEnd = 0;
@@ -442,20 +438,18 @@ class Job {
                ":attack=5:release=50:level=0:latency=1";
     }
     chain += ",asetpts=N/SR/TB,apad=whole_len=" + std::to_string(total) + ",atrim=end_sample=" + std::to_string(total);
-    tail_.emplace(common_, chain, output_->EncoderFormat());
-    if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
-    meter_.emplace(output_->EncoderFormat());
     timings_.filter += MsSince(start);
 
     // 7. The other streams, then everything muxed in time order.
     start = Clock::now();
-    AVStream* vout = avformat_new_stream(output_->Format(), nullptr);
+    Output& muxer = tail_->Muxer();
+    AVStream* vout = avformat_new_stream(muxer.Format(), nullptr);
     if (vout == nullptr) throw std::bad_alloc();
     CopyVideoParameters(video->Stream(), vout, ofmt);
     std::optional<SubtitleTrack> subtitles;
-    if (!options_.cues.empty()) subtitles.emplace(output_->Format(), audio.container);
-    output_->WriteHeader();
+    if (!options_.cues.empty()) subtitles.emplace(muxer.Format(), audio.container);
     timings_.mux += MsSince(start);
+    tail_->StartChain(chain, true);  // writes the header
 
     if (subtitles) {
       for (const SubtitleCue& cue : options_.cues) {
@@ -467,20 +461,19 @@ class Job {
         PacketPtr pkt = subtitles->Encode(c);
         timings_.encode += MsSince(start);
         start = Clock::now();
-        output_->WritePacket(pkt.get());
+        muxer.WritePacket(pkt.get());
         timings_.mux += MsSince(start);
         result_.subtitles++;
       }
     }
 
-    auto filtered = NewFrame();
     size_t nextAudio = 0;
     AVRational vtb = video->Stream()->time_base;
     for (PacketPtr& pkt : video->Packets()) {
       int64_t ts = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts;
       double at = ts == AV_NOPTS_VALUE ? 0 : static_cast<double>(ts) * av_q2d(vtb);
-      while (nextAudio < mixed.size() && static_cast<double>(outSamples_) / rate <= at) {
-        FeedTail(mixed[nextAudio].get(), filtered.get());
+      while (nextAudio < mixed.size() && static_cast<double>(tail_->OutputSamples()) / rate <= at) {
+        tail_->Push(mixed[nextAudio].get(), &control_);
         mixed[nextAudio++].reset();
       }
       control_.ThrowIfStopped(Stage::Mux);
@@ -488,27 +481,24 @@ class Job {
       pkt->stream_index = vout->index;
       pkt->pos = -1;
       av_packet_rescale_ts(pkt.get(), vtb, vout->time_base);
-      output_->WritePacket(pkt.get());
+      muxer.WritePacket(pkt.get());
       timings_.mux += MsSince(start);
       result_.video.packets++;
     }
     while (nextAudio < mixed.size()) {
-      FeedTail(mixed[nextAudio].get(), filtered.get());
+      tail_->Push(mixed[nextAudio].get(), &control_);
       mixed[nextAudio++].reset();
     }
-    FeedTail(nullptr, filtered.get());
-    output_->Encode(nullptr, &timings_.encode, &timings_.mux);
-    start = Clock::now();
-    output_->WriteTrailer();
-    timings_.mux += MsSince(start);
+    tail_->Finish(&control_);
 
-    const AVCodecContext* enc = output_->Encoder();
+    const AVCodecContext* enc = tail_->Encoder();
+    const int64_t outSamples = tail_->OutputSamples();
     result_.audio.codec = enc->codec->name;
     result_.audio.sampleRate = enc->sample_rate;
     result_.audio.channels = enc->ch_layout.nb_channels;
     result_.audio.bitrate = enc->bit_rate;
-    result_.audio.samples = outSamples_;
-    result_.audio.durationSeconds = static_cast<double>(outSamples_) / rate;
+    result_.audio.samples = outSamples;
+    result_.audio.durationSeconds = static_cast<double>(outSamples) / rate;
     result_.audio.music = music_ != nullptr;
     result_.audio.original = originalUsed_;
     result_.video.codec = avcodec_get_name(vpar->codec_id);
@@ -517,7 +507,7 @@ class Job {
     result_.video.copied = true;
     result_.video.durationSeconds = video->EndSeconds();
     result_.durationSeconds = std::max(result_.audio.durationSeconds, result_.video.durationSeconds);
-    result_.loudness = meter_->Finish();
+    result_.loudness = *tail_->MeasuredLoudness();
     result_.timings = timings_;
     result_.data = writer_.Release();
     return std::move(result_);
@@ -610,24 +600,6 @@ class Job {
     return g + mixIn + "amix=inputs=" + std::to_string(inputs) + ":normalize=0:duration=longest[out]";
   }
 
-  void FeedTail(AVFrame* frame, AVFrame* filtered) {
-    auto start = Clock::now();
-    tail_->Push(frame);
-    timings_.filter += MsSince(start);
-    for (;;) {
-      start = Clock::now();
-      bool got = tail_->Pull(filtered);
-      timings_.filter += MsSince(start);
-      if (!got) return;
-      control_.ThrowIfStopped(Stage::Encode);
-      filtered->pts = outSamples_;
-      outSamples_ += filtered->nb_samples;
-      meter_->Feed(filtered);
-      output_->Encode(filtered, &timings_.encode, &timings_.mux);
-      av_frame_unref(filtered);
-    }
-  }
-
   // The copied video stream: the source's parameters (and, where FFmpeg keeps them apart, its side data such as
   // the display matrix), with a codec tag only where the output container knows it.
   static void CopyVideoParameters(const AVStream* in, AVStream* out, const AVOutputFormat* ofmt) {
@@ -658,11 +630,8 @@ class Job {
   const VoiceoverOptions& options_;
   JobControl& control_;
   MemoryWriter writer_;
-  std::optional<Output> output_;
-  std::optional<AudioFilter> tail_;
-  std::optional<LoudnessMeter> meter_;
+  std::optional<EncoderTail> tail_;
   AudioFormat common_;
-  int64_t outSamples_ = 0;
   bool originalUsed_ = false;
   StageTimings timings_;
   VoiceoverResult result_;
