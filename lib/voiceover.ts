@@ -5,7 +5,7 @@
  */
 import { TtsavError, stoppedError } from './errors';
 import { runNativeJob } from './job';
-import { loadNative, type NativeLoudness } from './native';
+import { loadNative, type NativeBinding, type NativeLoudness } from './native';
 import { invalidOption, normalizeOptions, type AacCoder, type PresetName } from './options';
 import type { SpeakResult } from './speak';
 import { buildCues, type Cue, type SubtitleOptions } from './subtitles';
@@ -216,6 +216,13 @@ function makeCues(o: VoiceoverOptions, list: Line[]): Cue[] {
   return buildCues(words, o.subtitleOptions);
 }
 
+/** Why 'burn' subtitles cannot run with this libav (what is missing), or undefined when they can. */
+export function burnSupport(native: Pick<NativeBinding, 'hasEncoder'>): string | undefined {
+  if (!native.hasEncoder('libx264'))
+    return "subtitles: 'burn' draws into the picture and re-encodes the video, which needs an H.264 encoder (libx264), and this libav has none (the bundled build ships without it: use the system FFmpeg, TTSAV_FFMPEG=system); use 'soft', which keeps the video as is";
+  return undefined;
+}
+
 /** What the addon is given: the inputs in order (video, music, lines) and the options it reads. */
 export interface PreparedVoiceover {
   inputs: Uint8Array[];
@@ -263,13 +270,10 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
   }
   const fade = o.musicFade === undefined ? {} : object('musicFade', o.musicFade, ['in', 'out']);
   if (subtitles === 'burn') {
-    const native = loadNative();
-    const missing = ['libx264', 'h264_nvenc', 'h264_qsv', 'h264_vaapi'].every((e) => !native.hasEncoder(e));
+    const missing = burnSupport(loadNative());
     throw new TtsavError(
       'ERR_TTSAV_UNSUPPORTED',
-      missing
-        ? "subtitles: 'burn' needs an H.264 encoder (libx264, or a hardware one), and this libav has none; use 'soft'"
-        : "subtitles: 'burn' (re-encoding the video) is not implemented yet; use 'soft', which keeps the video as is",
+      missing ?? "subtitles: 'burn' (re-encoding the video) is not implemented in this version; use 'soft', which keeps the video as is",
     );
   }
   const cues = subtitles === 'soft' ? makeCues(o, list) : [];
