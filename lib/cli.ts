@@ -1,19 +1,18 @@
 #!/usr/bin/env node
 /**
  * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `speak`,
- * `voices`, `probe`, `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (one module
+ * `voices`, `live`, `probe`, `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (one module
  * each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
  * interrupted.
  */
 import os from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
-import { FORMATS, presets } from './options';
 import { versions } from './versions';
 import { runDoctor, runProbe } from './cli/info';
-import { UsageError, describeError } from './cli/common';
+import { UsageError, addEncoderOptions, describeError } from './cli/common';
 import { addSpeakCommands } from './cli/speak';
 import { runTranscode, type TranscodeFlags } from './cli/transcode';
-import { runLive } from './cli-live';
+import { addLiveCommand } from './cli/live';
 import { addQueueCommands } from './cli/queue';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
@@ -27,22 +26,19 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     });
   cmd.version(safeVersion(), '-V, --version');
 
-  cmd
-    .command('transcode')
-    .summary('transcode a file, or many files into a directory')
-    .description(
-      'Transcode one file (or - for stdin) to a file (or - for stdout), or many files, directories (their audio ' +
-        'files, recursively) and glob patterns (quoted: "voices/**/*.mp3") into the directory given with -o, ' +
-        'keeping their relative paths. Outputs are written to a temporary name and renamed, so a crash never ' +
-        'leaves a partial file; existing outputs are kept unless --force.',
-    )
-    .argument('<inputs...>', 'files, directories or glob patterns; - for stdin')
-    .option('-o, --output <path>', 'output file (- for stdout) for one input, or output directory')
-    .addOption(new Option('-p, --preset <name>', 'encoder settings to start from (default balanced)').choices(Object.keys(presets)))
-    .addOption(new Option('-f, --format <format>', 'container and codec (default m4a)').choices(Object.keys(FORMATS)))
-    .option('-b, --bitrate <rate>', 'e.g. 192k, 64000')
-    .option('-r, --sample-rate <hz>', "output rate, e.g. 44100, or 'source'")
-    .option('-c, --channels <n>', "output channels, or 'source'")
+  addEncoderOptions(
+    cmd
+      .command('transcode')
+      .summary('transcode a file, or many files into a directory')
+      .description(
+        'Transcode one file (or - for stdin) to a file (or - for stdout), or many files, directories (their audio ' +
+          'files, recursively) and glob patterns (quoted: "voices/**/*.mp3") into the directory given with -o, ' +
+          'keeping their relative paths. Outputs are written to a temporary name and renamed, so a crash never ' +
+          'leaves a partial file; existing outputs are kept unless --force.',
+      )
+      .argument('<inputs...>', 'files, directories or glob patterns; - for stdin')
+      .option('-o, --output <path>', 'output file (- for stdout) for one input, or output directory'),
+  )
     .addOption(new Option('--aac-coder <coder>', 'AAC search method').choices(['twoloop', 'fast']))
     .option('--no-faststart', 'm4a/mp4: keep the index after the audio')
     .option('-i, --input-format <name>', 'demuxer name, to skip probing (e.g. mp3)')
@@ -91,8 +87,7 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .action(async (flags: { json?: boolean; edge?: boolean; endpoint?: string }) => setCode(await runDoctor(flags, userThreadpool)));
 
   addSpeakCommands(cmd, setCode);
-  // live parses its own arguments (lib/cli-live.ts; main() hands them over): listed here for help.
-  cmd.command('live').summary('speak lines live to an RTMP(S) server with a looped video, until SIGINT (live --help)');
+  addLiveCommand(cmd, setCode);
 
   addQueueCommands(cmd, setCode);
 
@@ -116,7 +111,6 @@ function safeVersion(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'live') return runLive(argv.slice(1));
   const userThreadpool = process.env.UV_THREADPOOL_SIZE;
   let code = 0;
   const cmd = program(userThreadpool, (c) => (code = c));

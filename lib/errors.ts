@@ -1,20 +1,27 @@
-/** Every failure ttsav reports is a TtsavError; `code` says what kind. */
-export type TtsavErrorCode =
-  | 'ERR_TTSAV_OPTIONS' // an option is malformed or out of range (caught before any native work)
-  | 'ERR_TTSAV_INVALID_DATA' // input is corrupt, truncated, empty, or not media at all
-  | 'ERR_TTSAV_UNSUPPORTED' // valid media ttsav cannot use: no audio stream, no decoder for its codec
-  | 'ERR_TTSAV_LIMIT' // this input is over a per-job limit (maxInputBytes, maxOutputBytes, maxDurationSeconds, job memory): do not retry
-  | 'ERR_TTSAV_BUSY' // not admitted now (a pool's or engine's queue is full, the pool is closed): retry later or elsewhere
-  | 'ERR_TTSAV_ABORTED' // the caller's AbortSignal fired (with any reason but a TimeoutError)
-  | 'ERR_TTSAV_TIMEOUT' // the job ran past timeoutMs, or its signal was aborted with a TimeoutError (AbortSignal.timeout())
-  | 'ERR_TTSAV_NO_MEMORY' // an allocation failed while filtering, encoding or muxing (input declaring absurd sizes is INVALID_DATA)
-  | 'ERR_TTSAV_LOAD' // the native addon or the libav libraries it needs could not be loaded
-  | 'ERR_TTSAV_TTS' // a text-to-speech engine failed (HTTP status or close reason in message and detail)
-  | 'ERR_TTSAV_TTS_TIMEOUT' // a text-to-speech request ran past a deadline (connect, idle or total)
-  | 'ERR_TTSAV_HW_UNAVAILABLE' // the hardware device type asked for (hwaccel) cannot be opened here
-  | 'ERR_TTSAV_NETWORK' // publish(): the server cannot be reached or kept (refused, dropped, name or TLS failure)
-  | 'ERR_TTSAV_STORAGE' // a queue storage (files, S3) failed to read or write an object
-  | 'ERR_TTSAV_INTERNAL'; // libav failed in a way no input should cause: please report it
+/**
+ * Every code a TtsavError can carry: the one list (TtsavErrorCode is derived from it). The codes the addon raises
+ * (native/av/error.h) are a subset; test/errors.test.ts checks that they agree.
+ */
+export const ERROR_CODES = [
+  'ERR_TTSAV_OPTIONS', // an option is malformed or out of range (caught before any native work)
+  'ERR_TTSAV_INVALID_DATA', // input is corrupt, truncated, empty, or not media at all
+  'ERR_TTSAV_UNSUPPORTED', // valid media ttsav cannot use: no audio stream, no decoder for its codec
+  'ERR_TTSAV_LIMIT', // this input is over a per-job limit (maxInputBytes, maxOutputBytes, maxDurationSeconds, job memory): do not retry
+  'ERR_TTSAV_BUSY', // not admitted now (a pool's or engine's queue is full, the pool is closed): retry later or elsewhere
+  'ERR_TTSAV_ABORTED', // the caller's AbortSignal fired (with any reason but a TimeoutError)
+  'ERR_TTSAV_TIMEOUT', // the job ran past timeoutMs, or its signal was aborted with a TimeoutError (AbortSignal.timeout())
+  'ERR_TTSAV_NO_MEMORY', // an allocation failed while filtering, encoding or muxing (input declaring absurd sizes is INVALID_DATA)
+  'ERR_TTSAV_LOAD', // the native addon or the libav libraries it needs could not be loaded
+  'ERR_TTSAV_TTS', // a text-to-speech engine failed (HTTP status or close reason in message and detail)
+  'ERR_TTSAV_TTS_TIMEOUT', // a text-to-speech request ran past a deadline (connect, idle or total)
+  'ERR_TTSAV_HW_UNAVAILABLE', // the hardware device type asked for (hwaccel) cannot be opened here
+  'ERR_TTSAV_NETWORK', // publish(): the server cannot be reached or kept (refused, dropped, name or TLS failure)
+  'ERR_TTSAV_STORAGE', // a queue storage (files, S3) failed to read or write an object
+  'ERR_TTSAV_INTERNAL', // libav failed in a way no input should cause: please report it
+] as const;
+
+/** Every failure ttsav reports is a TtsavError; `code` says what kind (see ERROR_CODES for each one's meaning). */
+export type TtsavErrorCode = (typeof ERROR_CODES)[number];
 
 /**
  * Why, where one code covers several causes (stable, machine-readable):
@@ -24,10 +31,17 @@ export type TtsavErrorCode =
  *   'tts-queue-full' (the espeak engine's maxQueue);
  * - ERR_TTSAV_TTS: 'client-refused' (EdgeTTS answered 401/403 after the clock correction: update clientVersion).
  */
-export type TtsavErrorReason = 'input-size' | 'duration' | 'output-size' | 'job-memory' | 'queue-full' | 'closed' | 'tts-queue-full' | 'client-refused';
+export const ERROR_REASONS = ['input-size', 'duration', 'output-size', 'job-memory', 'queue-full', 'closed', 'tts-queue-full', 'client-refused'] as const;
+export type TtsavErrorReason = (typeof ERROR_REASONS)[number];
 
+/** The pipeline stages a failure can happen in (native/av/error.h's Stage, None aside). */
+export const ERROR_STAGES = ['probe', 'decode', 'filter', 'encode', 'mux'] as const;
 /** The pipeline stage a failure happened in, when it happened in one. */
-export type TtsavStage = 'probe' | 'decode' | 'filter' | 'encode' | 'mux';
+export type TtsavStage = (typeof ERROR_STAGES)[number];
+
+/** The stage timings a transcode reports (result.timings, the pool's stage metrics), in the addon's order. */
+export const TIMING_STAGES = ['probe', 'analyze', 'decode', 'filter', 'encode', 'mux', 'total'] as const;
+export type TimingStage = (typeof TIMING_STAGES)[number];
 
 export interface TtsavErrorInfo {
   stage?: TtsavStage;
@@ -59,25 +73,9 @@ export class TtsavError extends Error {
   }
 }
 
-const CODES: ReadonlySet<string> = new Set<TtsavErrorCode>([
-  'ERR_TTSAV_OPTIONS',
-  'ERR_TTSAV_INVALID_DATA',
-  'ERR_TTSAV_UNSUPPORTED',
-  'ERR_TTSAV_LIMIT',
-  'ERR_TTSAV_BUSY',
-  'ERR_TTSAV_ABORTED',
-  'ERR_TTSAV_TIMEOUT',
-  'ERR_TTSAV_NO_MEMORY',
-  'ERR_TTSAV_LOAD',
-  'ERR_TTSAV_TTS',
-  'ERR_TTSAV_TTS_TIMEOUT',
-  'ERR_TTSAV_HW_UNAVAILABLE',
-  'ERR_TTSAV_NETWORK',
-  'ERR_TTSAV_STORAGE',
-  'ERR_TTSAV_INTERNAL',
-]);
-const REASONS: ReadonlySet<string> = new Set<TtsavErrorReason>(['input-size', 'duration', 'output-size', 'job-memory', 'queue-full', 'closed', 'tts-queue-full', 'client-refused']);
-const STAGES: ReadonlySet<string> = new Set<TtsavStage>(['probe', 'decode', 'filter', 'encode', 'mux']);
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+const REASONS: ReadonlySet<string> = new Set(ERROR_REASONS);
+const STAGES: ReadonlySet<string> = new Set(ERROR_STAGES);
 
 /** Turns the plain object (or thrown Error) the addon reports into a TtsavError. */
 export function fromNative(raw: unknown): TtsavError {
@@ -92,6 +90,12 @@ export function fromNative(raw: unknown): TtsavError {
   if (typeof o.reason === 'string' && REASONS.has(o.reason)) info.reason = o.reason as TtsavErrorReason;
   if (raw instanceof Error) info.cause = raw;
   return new TtsavError(code, message, info);
+}
+
+/** A TtsavError as is; anything else thrown (a bug, a user callback's error) as ERR_TTSAV_INTERNAL with it as cause. */
+export function asTtsavError(err: unknown): TtsavError {
+  if (err instanceof TtsavError) return err;
+  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
 }
 
 /** True for an abort reason that means "out of time": AbortSignal.timeout()'s TimeoutError, or a ttsav timeout. */

@@ -7,7 +7,8 @@ import { Readable } from 'node:stream';
 import { TtsavError } from './errors';
 import { runNativeJob } from './job';
 import { loadNative, type NativeTranscodeResult } from './native';
-import { invalidOption } from './options';
+import { func, integerAtLeast, invalidOption, numberIn } from './validate';
+import { pcmDecodeOptions } from './options';
 import { TranscodeStream, normalizeStreamOptions, type TranscodeStreamOptions } from './stream';
 
 export interface LiveFeedOptions extends Omit<TranscodeStreamOptions, 'inputFormat' | 'signal'> {
@@ -50,10 +51,10 @@ export class LiveFeed extends Readable {
   constructor(options: LiveFeedOptions = {}) {
     super();
     const { gapMs = 0, clock, autoPump = true, tickMs = 100, maxQueue = 100, ...streamOptions } = options;
-    if (typeof gapMs !== 'number' || !(gapMs >= 0 && gapMs <= 3_600_000)) throw invalidOption('gapMs', 'number between 0 and 3600000', gapMs);
-    if (typeof tickMs !== 'number' || !(tickMs >= 10 && tickMs <= 10_000)) throw invalidOption('tickMs', 'number between 10 and 10000', tickMs);
-    if (!Number.isInteger(maxQueue) || maxQueue < 1) throw invalidOption('maxQueue', 'integer of at least 1', maxQueue);
-    if (clock !== undefined && typeof clock !== 'function') throw invalidOption('clock', 'a function returning milliseconds', clock);
+    numberIn('gapMs', gapMs, 0, 3_600_000);
+    numberIn('tickMs', tickMs, 10, 10_000);
+    integerAtLeast('maxQueue', maxQueue, 1);
+    if (clock !== undefined) func('clock', clock, 'a function returning milliseconds');
     const { native } = normalizeStreamOptions(streamOptions);
     // decodeErrors applies to decoding the clips (the encoder's own input is the feed's PCM).
     this.#conceal = native.concealDecodeErrors === true;
@@ -105,15 +106,7 @@ export class LiveFeed extends Readable {
     const pcm = await runNativeJob(
       'clip decode',
       (cb) =>
-        native.transcode(
-          bytes,
-          {
-            container: 'f32le', codec: 'pcm_f32le', bitrate: 1_000_000, sampleRate: this.sampleRate,
-            fallbackSampleRate: this.sampleRate, channels: this.channels, maxChannels: this.channels, faststart: false,
-            ...(this.#conceal ? { concealDecodeErrors: true } : {}),
-          },
-          cb,
-        ),
+        native.transcode(bytes, pcmDecodeOptions(this.sampleRate, this.channels, this.#conceal), cb),
       (r: NativeTranscodeResult) => new Float32Array(r.data.buffer, r.data.byteOffset, Math.floor(r.data.length / 4)),
     );
     if (this.#closed) throw new TtsavError('ERR_TTSAV_OPTIONS', 'the live feed is closed');

@@ -3,13 +3,14 @@
  * few additions), readable as an object (`pool.metrics()`) or in Prometheus' text exposition format
  * (`pool.metricsText()`).
  */
+import { TIMING_STAGES, type TimingStage } from './errors';
 import type { StageTimings } from './transcode';
 
 /** Upper bounds (seconds) of the duration histograms' buckets; +Inf is implied. */
 export const SECONDS_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-export const STAGES = ['probe', 'analyze', 'decode', 'filter', 'encode', 'mux', 'total'] as const;
-export type StageName = (typeof STAGES)[number];
+export const STAGES = TIMING_STAGES;
+export type StageName = TimingStage;
 
 export interface HistogramSnapshot {
   /** Upper bounds of the buckets (the last, +Inf, is not listed). */
@@ -94,6 +95,11 @@ export interface PoolMetrics {
 }
 
 /** The mutable counters behind PoolMetrics. */
+/** A record with one entry per timing stage. */
+function perStage<T>(make: () => T): Record<StageName, T> {
+  return Object.fromEntries(STAGES.map((s) => [s, make()])) as Record<StageName, T>;
+}
+
 export class MetricsRecorder {
   submitted = 0;
   started = 0;
@@ -108,18 +114,10 @@ export class MetricsRecorder {
   audioSeconds = 0;
   bytesIn = 0;
   bytesOut = 0;
-  readonly stageSeconds: Record<StageName, number> = { probe: 0, analyze: 0, decode: 0, filter: 0, encode: 0, mux: 0, total: 0 };
+  readonly stageSeconds = perStage(() => 0);
   readonly jobSeconds = new Histogram();
   readonly queueWaitSeconds = new Histogram();
-  readonly stageHistograms: Record<StageName, Histogram> = {
-    probe: new Histogram(),
-    analyze: new Histogram(),
-    decode: new Histogram(),
-    filter: new Histogram(),
-    encode: new Histogram(),
-    mux: new Histogram(),
-    total: new Histogram(),
-  };
+  readonly stageHistograms = perStage(() => new Histogram());
 
   fail(code: string): void {
     this.failed++;

@@ -3,7 +3,7 @@
  * reported as a TtsavError (ERR_TTSAV_LOAD) that names the packages to install.
  */
 import path from 'node:path';
-import { TtsavError } from './errors';
+import { TtsavError, type TimingStage } from './errors';
 
 /** The filter settings the addon reads (see FilterOptions in native/av/options.h). */
 export interface NativeFilterOptions {
@@ -79,7 +79,7 @@ export interface NativeTranscodeResult {
   durationSeconds: number;
   input: { format: string; codec: string; sampleRate: number; channels: number; samples: number; durationSeconds: number };
   inputs: number;
-  timings: { probe: number; analyze: number; decode: number; filter: number; encode: number; mux: number; total: number };
+  timings: Record<TimingStage, number>;
   loudness?: NativeLoudness;
   normalization?: { mode: 'linear' | 'dynamic'; measured: NativeLoudness; gainDb?: number };
   warnings: { code: string; message: string }[];
@@ -176,6 +176,8 @@ export interface NativeBinding {
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
   demuxers(): string[];
+  /** The error codes and stages the addon's errors can carry (checked against lib/errors.ts by a test). */
+  errorNames(): { codes: string[]; stages: string[] };
   versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
 }
 

@@ -4,6 +4,7 @@
  * `Expected integer between 8000 and 96000 for sampleRate but received 7 of type number`.
  */
 import { TtsavError } from './errors';
+import { abortSignal, boolean, integer, invalidOption, numberIn, oneOf, plainObject, positiveNumber } from './validate';
 import type { NativeFilterOptions, NativeTranscodeOptions } from './native';
 import type { DecodeErrors } from './warnings';
 
@@ -13,6 +14,8 @@ export type OutputFormat = 'm4a' | 'mp4' | 'adts' | 'fmp4' | 'ogg' | 'webm' | 'm
 export type OutputCodec = 'aac' | 'opus' | 'mp3';
 export type AacCoder = 'twoloop' | 'fast';
 export type PresetName = 'balanced' | 'high_quality' | 'high_speed' | 'speech';
+/** Hardware device types (see hwDevices()). Not an audio option: no libav AAC/Opus/MP3 encoder or audio filter
+ *  uses a device, so audio always runs on the CPU; device contexts belong to the video paths. */
 export type HwAccel = 'none' | 'auto' | 'cuda' | 'qsv' | 'vaapi';
 
 /** Loudness normalization targets (EBU R128). */
@@ -90,10 +93,6 @@ export interface TranscodeOptions {
   filters?: Filters;
   /** Report the EBU R128 loudness of the audio fed to the encoder as result.loudness. */
   measure?: boolean;
-  /** Hardware device to use. No libav AAC/Opus/MP3 encoder or audio filter uses one, so audio always runs on
-   *  the CPU: 'auto' and 'none' say so in result.hwaccel; an explicit type must at least be available
-   *  (ERR_TTSAV_HW_UNAVAILABLE otherwise). */
-  hwaccel?: HwAccel;
   /** A frame that fails to decode: 'fail' (default) fails the job with ERR_TTSAV_INVALID_DATA, as does a
    *  container cut well short of its declared duration; 'conceal' skips the frame and goes on as the ffmpeg CLI
    *  does (a read error ends the input), reporting the count and the first error, or the cut, in
@@ -172,6 +171,23 @@ export const FORMATS: Readonly<Record<OutputFormat, Readonly<FormatSpec>>> = {
   mp3: { container: 'mp3', codec: 'mp3', extension: 'mp3', mimeType: 'audio/mpeg', faststart: false, fragmented: false },
 };
 
+/**
+ * fMP4 fragment duration, ms: the one home of its bounds and defaults. A buffer job (format 'fmp4') writes a
+ * fragment a second; a stream a fragment every 200 ms so a player gets audio soon. Both are sent to native.
+ */
+export const FRAGMENT_MS = Object.freeze({ min: 20, max: 60_000, buffer: 1000, stream: 200 });
+
+/** Native options that decode any input to interleaved float PCM at a given rate and channel count (the live
+ *  feed's clips). */
+export function pcmDecodeOptions(sampleRate: number, channels: number, conceal: boolean): NativeTranscodeOptions {
+  const native: NativeTranscodeOptions = {
+    container: 'f32le', codec: 'pcm_f32le', bitrate: 1_000_000, sampleRate,
+    fallbackSampleRate: sampleRate, channels, maxChannels: channels, faststart: false,
+  };
+  if (conceal) native.concealDecodeErrors = true;
+  return native;
+}
+
 export function encoderOf(format: OutputFormat): string {
   return CODECS[FORMATS[format].codec].encoder;
 }
@@ -182,60 +198,6 @@ export interface NormalizedOptions {
   maxInputBytes?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
-  hwaccel: HwAccel;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
-
-/** ERR_TTSAV_OPTIONS error in sharp's wording. */
-export function invalidOption(name: string, expected: string, value: unknown): TtsavError {
-  return new TtsavError(
-    'ERR_TTSAV_OPTIONS',
-    `Expected ${expected} for ${name} but received ${describe(value)} of type ${value === null ? 'null' : typeof value}`,
-  );
-}
-
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw invalidOption(name, `integer between ${min} and ${max}`, value);
-  return value;
-}
-
-function numberIn(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max)
-    throw invalidOption(name, `number between ${min} and ${max}`, value);
-  return value;
-}
-
-function positiveNumber(name: string, value: unknown, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max)
-    throw invalidOption(name, `number greater than 0 and at most ${max}`, value);
-  return value;
-}
-
-function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw invalidOption(name, 'boolean', value);
-  return value;
-}
-
-function oneOf<T>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T))
-    throw invalidOption(name, `one of ${allowed.map((a) => (typeof a === 'string' ? `'${a}'` : String(a))).join(', ')}`, value);
-  return value as T;
-}
-
-function plainObject(name: string, value: unknown, known: readonly string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidOption(name, 'an object', value);
-  const o = value as Record<string, unknown>;
-  for (const key of Object.keys(o))
-    if (!known.includes(key) && o[key] !== undefined)
-      throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown option '${name}.${key}'; known: ${known.join(', ')}`);
-  return o;
 }
 
 /** Parses 192000, '192000', '192k', '192K' or '0.5M' into bits per second, within [min, max]. */
@@ -253,7 +215,7 @@ export function parseBitrate(value: unknown, min = 8000, max = 512000): number {
 
 const KNOWN_KEYS: readonly (keyof ConcatOptions)[] = [
   'preset', 'format', 'bitrate', 'sampleRate', 'channels', 'aacCoder', 'faststart', 'inputFormat', 'maxInputBytes',
-  'maxOutputBytes', 'maxDurationSeconds', 'timeoutMs', 'signal', 'filters', 'measure', 'hwaccel', 'decodeErrors', 'gapMs',
+  'maxOutputBytes', 'maxDurationSeconds', 'timeoutMs', 'signal', 'filters', 'measure', 'decodeErrors', 'gapMs',
 ];
 
 /** The decodeErrors values; validated here for every entry point (transcode, pool, streams, live feed, CLI). */
@@ -331,7 +293,10 @@ export function normalizeOptions(options: unknown, demuxers?: () => readonly str
     maxChannels: Math.max(...codec.channels),
     faststart: spec.faststart,
   };
-  if (spec.fragmented) native.fragmented = true;
+  if (spec.fragmented) {
+    native.fragmented = true;
+    native.fragmentMs = FRAGMENT_MS.buffer;
+  }
 
   native.bitrate = o.bitrate === undefined
     ? Math.min(Math.max(preset.bitrate, codec.minBitrate), codec.maxBitrate)
@@ -384,21 +349,12 @@ export function normalizeOptions(options: unknown, demuxers?: () => readonly str
   if (o.decodeErrors !== undefined && oneOf<DecodeErrors>('decodeErrors', o.decodeErrors, DECODE_ERRORS) === 'conceal')
     native.concealDecodeErrors = true;
 
-  const result: NormalizedOptions = {
-    format,
-    native,
-    hwaccel: o.hwaccel === undefined ? 'none' : oneOf<HwAccel>('hwaccel', o.hwaccel, ['none', 'auto', 'cuda', 'qsv', 'vaapi']),
-  };
+  const result: NormalizedOptions = { format, native };
   if (o.maxInputBytes !== undefined) result.maxInputBytes = integer('maxInputBytes', o.maxInputBytes, 1, MAX_BYTES);
   if (o.timeoutMs !== undefined) {
     result.timeoutMs = integer('timeoutMs', o.timeoutMs, 1, MAX_TIMEOUT);
     native.timeoutMs = result.timeoutMs;
   }
-  if (o.signal !== undefined) {
-    const s = o.signal as AbortSignal;
-    if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function')
-      throw invalidOption('signal', 'an AbortSignal', o.signal);
-    result.signal = s;
-  }
+  if (o.signal !== undefined) result.signal = abortSignal('signal', o.signal);
   return result;
 }

@@ -2,7 +2,8 @@
 import { TtsavError } from './errors';
 import { runNativeJob } from './job';
 import { loadNative, type NativeProbeResult } from './native';
-import { invalidOption, normalizeOptions } from './options';
+import { normalizeOptions } from './options';
+import { object } from './validate';
 
 export interface ProbeOptions {
   /** Demuxer name to skip format detection (as for transcode). */
@@ -34,7 +35,7 @@ export interface ProbeResult {
 export async function probe(input: Buffer | Uint8Array, options: ProbeOptions = {}): Promise<ProbeResult> {
   if (!(input instanceof Uint8Array))
     throw new TtsavError('ERR_TTSAV_OPTIONS', `Expected a Buffer or Uint8Array for input but received ${input === null ? 'null' : typeof input}`);
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  object('options', options);
   const { signal, timeoutMs, ...rest } = options;
   for (const key of Object.keys(rest))
     if (key !== 'inputFormat') throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown option '${key}'; known options: inputFormat, signal, timeoutMs`);

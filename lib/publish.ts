@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { TtsavError, fromNative } from './errors';
 import { LiveFeed } from './live';
 import { loadNative, type NativePublishEvent, type NativePublisher } from './native';
-import { invalidOption } from './options';
+import { boolean, integerOr, invalidOption, metricName, object, oneOf } from './validate';
 
 export type PublishVideo =
   | { loop: Buffer | Uint8Array | string }
@@ -323,24 +323,17 @@ interface Normalized {
   ioTimeoutMs: number;
 }
 
-function msOption(name: string, value: unknown, def: number, min: number, max: number): number {
-  if (value === undefined) return def;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw invalidOption(name, `integer between ${min} and ${max}`, value);
-  return value;
-}
-
 function normalize(feed: unknown, options: PublishOptions): Normalized {
   if (!(feed instanceof LiveFeed)) throw invalidOption('feed', 'a LiveFeed (createLiveFeed())', feed);
   if (feed.format !== 'adts') throw new TtsavError('ERR_TTSAV_OPTIONS', "publish() takes a live feed of format 'adts'");
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  object('options', options);
   const o = options;
   const out: Normalized = {
     container: 'flv',
     tlsVerify: true,
-    maxQueueMs: msOption('maxQueueMs', o.maxQueueMs, 3000, 100, 60_000),
-    connectTimeoutMs: msOption('connectTimeoutMs', o.connectTimeoutMs, 10_000, 100, 120_000),
-    ioTimeoutMs: msOption('ioTimeoutMs', o.ioTimeoutMs, 5000, 100, 120_000),
+    maxQueueMs: integerOr('maxQueueMs', o.maxQueueMs, 3000, 100, 60_000),
+    connectTimeoutMs: integerOr('connectTimeoutMs', o.connectTimeoutMs, 10_000, 100, 120_000),
+    ioTimeoutMs: integerOr('ioTimeoutMs', o.ioTimeoutMs, 5000, 100, 120_000),
   };
   if ((o.url === undefined) === (o.output === undefined)) throw new TtsavError('ERR_TTSAV_OPTIONS', 'publish() needs one of url or output');
   if (o.url !== undefined) {
@@ -352,10 +345,8 @@ function normalize(feed: unknown, options: PublishOptions): Normalized {
     const isStream = typeof o.output === 'object' && o.output !== null && typeof (o.output as Writable).write === 'function';
     if (!(typeof o.output === 'string' && o.output.length > 0) && !isStream)
       throw invalidOption('output', 'a file path or a writable stream', o.output);
-    if (o.container !== undefined && o.container !== 'flv' && o.container !== 'mpegts')
-      throw invalidOption('container', "'flv' or 'mpegts'", o.container);
     out.output = o.output;
-    out.container = o.container ?? 'flv';
+    out.container = o.container === undefined ? 'flv' : oneOf('container', o.container, ['flv', 'mpegts'] as const);
   }
   if (o.video !== undefined) {
     const v = o.video as Record<string, unknown>;
@@ -375,16 +366,14 @@ function normalize(feed: unknown, options: PublishOptions): Normalized {
     if (r !== true && (typeof r !== 'object' || r === null)) throw invalidOption('reconnect', 'a boolean or { initialDelayMs, maxDelayMs }', r);
     const ro = r === true ? {} : r;
     out.reconnect = {
-      initialDelayMs: msOption('reconnect.initialDelayMs', ro.initialDelayMs, 500, 10, 60_000),
-      maxDelayMs: msOption('reconnect.maxDelayMs', ro.maxDelayMs, 8000, 10, 600_000),
-      maxResolveFailures: msOption('reconnect.maxResolveFailures', ro.maxResolveFailures, 3, 1, 1000),
+      initialDelayMs: integerOr('reconnect.initialDelayMs', ro.initialDelayMs, 500, 10, 60_000),
+      maxDelayMs: integerOr('reconnect.maxDelayMs', ro.maxDelayMs, 8000, 10, 600_000),
+      maxResolveFailures: integerOr('reconnect.maxResolveFailures', ro.maxResolveFailures, 3, 1, 1000),
     };
   }
   if (o.tls !== undefined) {
     if (typeof o.tls !== 'object' || o.tls === null) throw invalidOption('tls', '{ rejectUnauthorized?, ca? }', o.tls);
-    if (o.tls.rejectUnauthorized !== undefined && typeof o.tls.rejectUnauthorized !== 'boolean')
-      throw invalidOption('tls.rejectUnauthorized', 'a boolean', o.tls.rejectUnauthorized);
-    out.tlsVerify = o.tls.rejectUnauthorized !== false;
+    out.tlsVerify = o.tls.rejectUnauthorized === undefined || boolean('tls.rejectUnauthorized', o.tls.rejectUnauthorized);
     if (o.tls.ca !== undefined) {
       if (!Buffer.isBuffer(o.tls.ca) && typeof o.tls.ca !== 'string') throw invalidOption('tls.ca', 'a PEM Buffer or string', o.tls.ca);
       out.ca = o.tls.ca;
@@ -423,7 +412,7 @@ function imageLoop(v: Record<string, unknown>): never {
  * pool.metricsText(): broadcasts started and active, sessions opened, reconnects, bytes sent, audio dropped.
  */
 export function publishMetricsText(prefix = 'ttsav_publish'): string {
-  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw invalidOption('prefix', 'a Prometheus metric name', prefix);
+  metricName('prefix', prefix);
   const rows: [string, 'counter' | 'gauge', string, number][] = [
     ['broadcasts_total', 'counter', 'Broadcasts started.', publishTotals.broadcasts],
     ['active', 'gauge', 'Broadcasts not yet closed.', publishTotals.active],

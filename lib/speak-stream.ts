@@ -5,11 +5,11 @@
  */
 import { TtsavError, stoppedError } from './errors';
 import type { Pool } from './pool';
-import { defaultEngine, type EngineName } from './speak';
+import { resolveEngine, type EngineName } from './speak';
 import { TranscodeStream, type TranscodeStreamOptions } from './stream';
 import { parseWav } from './tts/espeak';
 import type { TtsEngine } from './tts/types';
-import { invalidOption } from './options';
+import { invalidOption } from './validate';
 
 export interface SpeakStreamOptions extends Omit<TranscodeStreamOptions, 'inputFormat'> {
   /** 'espeak' (offline, the default), 'edge' (online), or an engine instance. */
@@ -23,18 +23,10 @@ export interface SpeakStreamOptions extends Omit<TranscodeStreamOptions, 'inputF
   pool?: Pool;
 }
 
-function engineOf(value: unknown): TtsEngine {
-  if (value === undefined) return defaultEngine('espeak');
-  if (value === 'edge' || value === 'espeak') return defaultEngine(value);
-  const e = value as TtsEngine;
-  if (typeof e === 'object' && e !== null && typeof e.synthesize === 'function' && typeof e.format === 'object') return e;
-  throw invalidOption('engine', "'espeak', 'edge' or a TtsEngine", value);
-}
-
 /** A Readable (a TranscodeStream) of encoded audio — ADTS by default — for `text`. Errors are 'error' events. */
 export function speakStream(text: string, options: SpeakStreamOptions = {}): TranscodeStream {
   const { engine: engineOption, voice, rate, pitch, volume, pool, ...transcodeOptions } = options;
-  const engine = engineOf(engineOption);
+  const engine = resolveEngine(engineOption);
   if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof (pool as Pool).run !== 'function'))
     throw invalidOption('pool', 'a pool from createPool()', pool);
   const synthesis = { voice, rate, pitch, volume, signal: transcodeOptions.signal };

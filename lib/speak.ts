@@ -2,9 +2,11 @@
  * speak() and speakMany(): text → TTS engine → transcode(), in memory. The synthesized audio goes to the addon as
  * a Buffer with its format named (no probing), never through a file.
  */
-import os from 'node:os';
 import { TtsavError, deadlineReason } from './errors';
-import { invalidOption, normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
+import { normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
+import { func, integerOr, invalidOption, iterable, object } from './validate';
+import { BatchRun, defaultConcurrency } from './pool';
+import { Slots } from './pool/slots';
 import { makeSubtitles, normalizeSubtitleOptions, punctuate, type SubtitleOptions, type Subtitles } from './subtitles';
 import { transcode, type TranscodeResult } from './transcode';
 import { edge } from './tts/edge';
@@ -53,7 +55,8 @@ export function defaultEngine(name: EngineName): TtsEngine {
   return (shared[name] ??= name === 'edge' ? edge() : espeak());
 }
 
-function resolveEngine(value: unknown): TtsEngine {
+/** An engine option ('espeak', 'edge' or an instance) as the engine; undefined is espeak. */
+export function resolveEngine(value: unknown): TtsEngine {
   if (value === undefined) return defaultEngine('espeak');
   if (value === 'edge' || value === 'espeak') return defaultEngine(value);
   const e = value as TtsEngine;
@@ -136,9 +139,50 @@ async function transcodeStage(text: string, synth: Synthesis, p: Prepared, signa
   return out;
 }
 
+/** Hooks speakMany puts around the stages: the synthesis is over (free its slot), wait for a transcode slot. */
+interface StageHooks {
+  synthesized?(): void;
+  transcode?<T>(signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Synthesis then transcode. `timeoutMs` bounds both together: one deadline, through one signal; the transcode's
+ * own timeout is what is left, so its native job stops on its own at the same deadline. `what` names the work in
+ * the timeout's message ('speak()').
+ */
+async function speakPrepared(text: string, p: Prepared, outer: AbortSignal | undefined, run: TranscodeFn, what: string, hooks: StageHooks = {}): Promise<SpeakResult> {
+  const timeoutMs = p.transcodeOptions.timeoutMs;
+  let signal = outer;
+  let cleanup = (): void => undefined;
+  const startedAt = performance.now();
+  if (timeoutMs !== undefined) {
+    const controller = new AbortController();
+    const onOuterAbort = (): void => controller.abort(outer!.reason);
+    outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(deadlineReason(`${what} ran past its timeout (${timeoutMs} ms)`)), timeoutMs);
+    signal = controller.signal;
+    cleanup = () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuterAbort);
+    };
+  }
+  try {
+    const synth = await synthesizeStage(text, p, signal);
+    hooks.synthesized?.();
+    const transcodeIt = (): Promise<SpeakResult> => {
+      if (timeoutMs === undefined) return transcodeStage(text, synth, p, signal, run);
+      const left = Math.max(1, Math.ceil(timeoutMs - (performance.now() - startedAt)));
+      return transcodeStage(text, synth, { ...p, transcodeOptions: { ...p.transcodeOptions, timeoutMs: left } }, signal, run);
+    };
+    return await (hooks.transcode ? hooks.transcode(signal, transcodeIt) : transcodeIt());
+  } finally {
+    cleanup();
+  }
+}
+
 /**
  * Speaks text: synthesizes it with the engine (espeak-ng offline by default) and transcodes the audio in memory.
- * Transcode options (format, preset, bitrate, filters, …) are transcode()'s.
+ * Transcode options (format, preset, bitrate, filters, …) are transcode()'s. timeoutMs bounds the whole call.
  */
 export async function speak(text: string, options?: SpeakOptions): Promise<SpeakResult> {
   const p = prepare(options);
@@ -146,27 +190,7 @@ export async function speak(text: string, options?: SpeakOptions): Promise<Speak
   checkPool(pool);
   if (p.signal?.aborted) throw abortedError(p.signal);
   const run: TranscodeFn = pool ? (input, o) => (pool as TranscodePool).transcode(input, o) : transcode;
-  // timeoutMs bounds the whole call: one deadline for synthesis and transcode, through one signal.
-  const timeoutMs = p.transcodeOptions.timeoutMs;
-  if (timeoutMs === undefined) {
-    const synth = await synthesizeStage(text, p, p.signal);
-    return transcodeStage(text, synth, p, p.signal, run);
-  }
-  const controller = new AbortController();
-  const outer = p.signal;
-  const onOuterAbort = (): void => controller.abort(outer!.reason);
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(deadlineReason(`speak() ran past its timeout (${timeoutMs} ms)`)), timeoutMs);
-  const startedAt = performance.now();
-  try {
-    const synth = await synthesizeStage(text, p, controller.signal);
-    // The transcode's own timeout is what is left, so its native job stops on its own at the same deadline.
-    const left = Math.max(1, Math.ceil(timeoutMs - (performance.now() - startedAt)));
-    return await transcodeStage(text, synth, { ...p, transcodeOptions: { ...p.transcodeOptions, timeoutMs: left } }, controller.signal, run);
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onOuterAbort);
-  }
+  return speakPrepared(text, p, p.signal, run, 'speak()');
 }
 
 function checkPool(pool: unknown): void {
@@ -221,171 +245,92 @@ export interface SpeakManyOptions extends SpeakOptions {
   onProgress?: (progress: SpeakProgress) => void;
 }
 
-function limit(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) throw invalidOption(name, 'integer between 1 and 10000', value);
-  return value;
-}
+const limit = (name: string, value: unknown, fallback: number): number => integerOr(name, value, fallback, 1, 10_000);
 
-function toTtsavError(err: unknown): TtsavError {
-  if (err instanceof TtsavError) return err;
-  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
-}
 
 /**
- * Speaks many items: an async iterable of per-item outcomes ({ id, index, result } or { id, index, error }) in
- * completion order. Synthesis and transcoding run as two stages with separate limits; at most maxInFlight items
- * are held at once, so a slow consumer slows the source instead of filling memory. One item's failure is its own.
- * Aborting the signal (or leaving the loop early) cancels what is running; after an abort the iteration throws
- * ERR_TTSAV_ABORTED.
+ * Speaks many items: an async iterable of per-item outcomes ({ id, index, result } or { id, index, error }, the
+ * shape of pool.transcodeMany()'s items) in completion order, on the same batch engine. Synthesis and transcoding
+ * run with separate limits; at most maxInFlight items are held at once, so a slow consumer slows the source instead
+ * of filling memory. One item's failure is its own. `timeoutMs` bounds each whole item, counted from the start of
+ * its synthesis (synthesis, the wait for a transcode slot and the transcode). Aborting the signal (or leaving the
+ * loop early) cancels what is running; after an abort the iteration throws ERR_TTSAV_ABORTED.
  */
 export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIterable<string | SpeakItem>, options: SpeakManyOptions = {}): AsyncGenerator<SpeakOutcome, void, undefined> {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+  object('options', options);
   const { ttsConcurrency, transcodeConcurrency, pool, maxInFlight, onProgress, ...speakOptions } = options;
-  const ttsLimit = limit('ttsConcurrency', ttsConcurrency, 4);
-  const threadpool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-  const txLimit = limit('transcodeConcurrency', transcodeConcurrency, Math.max(1, Math.min(os.availableParallelism(), threadpool)));
-  const held = limit('maxInFlight', maxInFlight, ttsLimit + 2 * txLimit);
+  const ttsSlots = new Slots(limit('ttsConcurrency', ttsConcurrency, 4));
+  const txSlots = new Slots(limit('transcodeConcurrency', transcodeConcurrency, defaultConcurrency()));
+  const held = limit('maxInFlight', maxInFlight, ttsSlots.max + 2 * txSlots.max);
   checkPool(pool);
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalidOption('onProgress', 'a function', onProgress);
+  if (onProgress !== undefined) func('onProgress', onProgress);
+  iterable('items', items);
   const base = prepare(speakOptions);
   const run: TranscodeFn = pool ? (input, o) => pool.transcode(input, o) : transcode;
+  if (base.signal?.aborted) throw abortedError(base.signal, 'speakMany');
 
-  const controller = new AbortController();
-  const outer = base.signal;
-  const onOuterAbort = (): void => controller.abort(outer!.reason);
-  if (outer?.aborted) throw abortedError(outer, 'speakMany');
-  outer?.addEventListener('abort', onOuterAbort, { once: true });
-  const signal = controller.signal;
-
-  const source: Iterator<string | SpeakItem> | AsyncIterator<string | SpeakItem> =
-    Symbol.asyncIterator in (items as object) ? (items as AsyncIterable<string | SpeakItem>)[Symbol.asyncIterator]() : (items as Iterable<string | SpeakItem>)[Symbol.iterator]();
-
-  const state = { started: 0, succeeded: 0, failed: 0, synthesizing: 0, transcoding: 0 };
-  const waiting: { id: string | number; index: number; text: string; synth: Synthesis; p: Prepared }[] = [];
-  const finished: SpeakOutcome[] = [];
-  let inFlight = 0;
-  let sourceDone = false;
-  let pulling = false;
-  let sourceError: unknown;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const progress = (): void => {
-    if (!onProgress) return;
-    try {
-      onProgress({ started: state.started, succeeded: state.succeeded, failed: state.failed, synthesizing: state.synthesizing, waitingForTranscode: waiting.length, transcoding: state.transcoding, waitingForConsumer: finished.length });
-    } catch {
-      // a throwing progress callback must not break the pipeline
-    }
-  };
-  const settle = (outcome: SpeakOutcome): void => {
-    if ('error' in outcome) state.failed++;
-    else state.succeeded++;
-    finished.push(outcome);
-    progress();
-    notify();
-  };
-
+  const stages = { synthesizing: 0, waitingForTranscode: 0, transcoding: 0 };
+  let started = 0;
   const itemPrepared = (item: SpeakItem): Prepared => {
+    if ((['voice', 'rate', 'pitch', 'volume'] as const).every((k) => item[k] === undefined)) return base;
     const own: SynthesizeOptions = { ...base.synth };
     for (const k of ['voice', 'rate', 'pitch', 'volume'] as const) if (item[k] !== undefined) own[k] = item[k];
-    if ((['voice', 'rate', 'pitch', 'volume'] as const).every((k) => item[k] === undefined)) return base;
     base.engine.validate(own);
     return { ...base, synth: own };
   };
-
-  const startTranscode = (): void => {
-    while (state.transcoding < txLimit && waiting.length > 0) {
-      const w = waiting.shift()!;
-      state.transcoding++;
-      transcodeStage(w.text, w.synth, w.p, signal, run).then(
-        (result) => {
-          state.transcoding--;
-          settle({ id: w.id, index: w.index, result });
-          pump();
-        },
-        (err: unknown) => {
-          state.transcoding--;
-          settle({ id: w.id, index: w.index, error: toTtsavError(err) });
-          pump();
-        },
-      );
-    }
-  };
-
-  const startSynthesis = (raw: string | SpeakItem, index: number): void => {
-    const item: SpeakItem = typeof raw === 'string' ? { text: raw } : (raw ?? ({} as SpeakItem));
-    const id = typeof raw === 'object' && raw !== null && raw.id !== undefined ? raw.id : index;
-    state.synthesizing++;
-    (async () => {
-      if (typeof raw !== 'string' && (typeof raw !== 'object' || raw === null)) throw invalidOption('item', 'a string or { text }', raw);
-      const p = itemPrepared(item);
-      return { p, synth: await synthesizeStage(item.text, p, signal) };
-    })().then(
-      ({ p, synth }) => {
-        state.synthesizing--;
-        waiting.push({ id, index, text: item.text, synth, p });
-        pump();
-      },
-      (err: unknown) => {
-        state.synthesizing--;
-        settle({ id, index, error: toTtsavError(err) });
-        pump();
-      },
-    );
-  };
-
-  function pump(): void {
-    startTranscode();
-    if (pulling || sourceDone || signal.aborted || state.synthesizing >= ttsLimit || inFlight >= held) return;
-    pulling = true;
-    Promise.resolve()
-      .then(() => source.next())
-      .then(
-        (r) => {
-          pulling = false;
-          if (r.done) sourceDone = true;
-          else {
-            inFlight++;
-            startSynthesis(r.value, state.started++);
+  const speakItem = async (raw: string | SpeakItem, signal: AbortSignal): Promise<SpeakResult> => {
+    if (typeof raw !== 'string' && (typeof raw !== 'object' || raw === null)) throw invalidOption('item', 'a string or { text }', raw);
+    const item: SpeakItem = typeof raw === 'string' ? { text: raw } : raw;
+    const p = itemPrepared(item);
+    const releaseTts = await ttsSlots.acquire(signal, 'speakMany');
+    stages.synthesizing++;
+    let synthesizing = true;
+    const synthesized = (): void => {
+      if (!synthesizing) return;
+      synthesizing = false;
+      stages.synthesizing--;
+      releaseTts();
+    };
+    try {
+      return await speakPrepared(item.text, p, signal, run, `speakMany item ${String(item.id ?? '')}`.trimEnd(), {
+        synthesized,
+        transcode: async (s, transcodeIt) => {
+          stages.waitingForTranscode++;
+          const releaseTx = await txSlots.acquire(s, 'speakMany').finally(() => stages.waitingForTranscode--);
+          stages.transcoding++;
+          try {
+            return await transcodeIt();
+          } finally {
+            stages.transcoding--;
+            releaseTx();
           }
-          pump();
-          notify();
         },
-        (err: unknown) => {
-          pulling = false;
-          sourceDone = true;
-          sourceError = err;
-          notify();
-        },
-      );
-  }
-
-  signal.addEventListener('abort', notify, { once: true });
-  try {
-    pump();
-    for (;;) {
-      if (signal.aborted) throw abortedError(signal, 'speakMany');
-      if (finished.length > 0) {
-        const next = finished.shift()!;
-        inFlight--;
-        pump();
-        yield next;
-        continue;
-      }
-      if (sourceError !== undefined) throw sourceError;
-      if (sourceDone && inFlight === 0) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
       });
+    } finally {
+      synthesized();
     }
-  } finally {
-    outer?.removeEventListener('abort', onOuterAbort);
-    if (!sourceDone || inFlight > 0) controller.abort(new Error('speakMany ended early'));
-    if (!sourceDone) await (source as AsyncIterator<unknown>).return?.();
-  }
+  };
+
+  const batch: BatchRun<string | SpeakItem, SpeakResult, string | number> = new BatchRun(items, {
+    what: 'speakMany',
+    measure: (r) => ({ bytesOut: r.audio.length, audioSeconds: r.durationSeconds }),
+    item: (raw, index) => {
+      started++;
+      const id = typeof raw === 'object' && raw !== null && raw.id !== undefined ? raw.id : index;
+      return { id, bytesIn: 0, run: (signal) => speakItem(raw, signal) };
+    },
+  }, {
+    ordered: false,
+    failFast: false,
+    readAhead: held,
+    ...(base.signal ? { signal: base.signal } : {}),
+    onProgress: (p) => {
+      try {
+        onProgress?.({ started, succeeded: p.done - p.failed, failed: p.failed, ...stages, waitingForConsumer: batch.waiting });
+      } catch {
+        // a throwing progress callback must not break the pipeline
+      }
+    },
+  });
+  yield* batch as AsyncIterable<SpeakOutcome>;
 }

@@ -5,7 +5,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { TtsavError, fromNative, stoppedError } from './errors';
 import { loadNative, type NativeStream, type NativeStreamInput, type NativeStreamStats, type NativeTranscodeOptions } from './native';
-import { invalidOption, normalizeOptions, type TranscodeOptions } from './options';
+import { FRAGMENT_MS, normalizeOptions, type TranscodeOptions } from './options';
+import { integer, integerOr, invalidOption, object, oneOf } from './validate';
 import type { TtsavWarning } from './warnings';
 
 /** What is written into a stream: MP3 (as EdgeTTS sends it), ADTS AAC, or raw PCM of a declared format. */
@@ -15,7 +16,7 @@ export type StreamInputFormat =
   | { codec: 'pcm_s16le' | 'pcm_f32le'; sampleRate: number; channels: number };
 
 export interface TranscodeStreamOptions
-  extends Omit<TranscodeOptions, 'format' | 'inputFormat' | 'faststart' | 'maxInputBytes' | 'timeoutMs' | 'measure' | 'hwaccel'> {
+  extends Omit<TranscodeOptions, 'format' | 'inputFormat' | 'faststart' | 'maxInputBytes' | 'timeoutMs' | 'measure'> {
   /** Default 'mp3'. */
   inputFormat?: StreamInputFormat;
   /** 'adts' (default): every AAC frame is emitted as soon as it is encoded. 'fmp4': an init segment, then a
@@ -37,19 +38,18 @@ export interface StreamStats {
 }
 
 const STREAM_ONLY_KEYS = ['inputFormat', 'format', 'fragmentMs'] as const;
-const NOT_FOR_STREAMS = ['faststart', 'maxInputBytes', 'timeoutMs', 'measure', 'hwaccel'] as const;
+const NOT_FOR_STREAMS = ['faststart', 'maxInputBytes', 'timeoutMs', 'measure'] as const;
 
 function streamInput(value: unknown): NativeStreamInput {
   if (value === undefined || value === 'mp3') return { codec: 'mp3' };
   if (value === 'adts') return { codec: 'aac' };
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
-    if (v.codec !== 'pcm_s16le' && v.codec !== 'pcm_f32le') throw invalidOption('inputFormat.codec', "'pcm_s16le' or 'pcm_f32le'", v.codec);
-    if (typeof v.sampleRate !== 'number' || !Number.isInteger(v.sampleRate) || v.sampleRate < 1000 || v.sampleRate > 768000)
-      throw invalidOption('inputFormat.sampleRate', 'integer between 1000 and 768000', v.sampleRate);
-    if (typeof v.channels !== 'number' || !Number.isInteger(v.channels) || v.channels < 1 || v.channels > 8)
-      throw invalidOption('inputFormat.channels', 'integer between 1 and 8', v.channels);
-    return { codec: v.codec, sampleRate: v.sampleRate, channels: v.channels };
+    return {
+      codec: oneOf('inputFormat.codec', v.codec, ['pcm_s16le', 'pcm_f32le'] as const),
+      sampleRate: integer('inputFormat.sampleRate', v.sampleRate, 1000, 768000),
+      channels: integer('inputFormat.channels', v.channels, 1, 8),
+    };
   }
   throw invalidOption('inputFormat', "'mp3', 'adts' or { codec: 'pcm_s16le' | 'pcm_f32le', sampleRate, channels }", value);
 }
@@ -57,8 +57,7 @@ function streamInput(value: unknown): NativeStreamInput {
 /** Validates stream options into the native options object and input declaration. */
 export function normalizeStreamOptions(options: unknown): { native: NativeTranscodeOptions; input: NativeStreamInput; signal?: AbortSignal } {
   if (options === undefined || options === null) options = {};
-  if (typeof options !== 'object' || Array.isArray(options)) throw invalidOption('options', 'an object', options);
-  const o = { ...(options as Record<string, unknown>) };
+  const o = { ...object('options', options) };
   for (const key of NOT_FOR_STREAMS)
     if (o[key] !== undefined) throw new TtsavError('ERR_TTSAV_OPTIONS', `${key} does not apply to streams`);
   const filters = o.filters as Record<string, unknown> | undefined;
@@ -67,15 +66,9 @@ export function normalizeStreamOptions(options: unknown): { native: NativeTransc
     if (filters.fadeOut !== undefined || trim === true || (typeof trim === 'object' && trim !== null && (trim as { end?: unknown }).end !== false))
       throw new TtsavError('ERR_TTSAV_OPTIONS', 'a stream cannot see its end: use trimSilence: { end: false } and no fadeOut');
   }
-  const format = o.format === undefined ? 'adts' : o.format;
-  if (format !== 'adts' && format !== 'fmp4') throw invalidOption('format', "'adts' or 'fmp4'", format);
+  const format = o.format === undefined ? 'adts' : oneOf('format', o.format, ['adts', 'fmp4'] as const);
   const input = streamInput(o.inputFormat);
-  let fragmentMs = 200;
-  if (o.fragmentMs !== undefined) {
-    if (typeof o.fragmentMs !== 'number' || !Number.isInteger(o.fragmentMs) || o.fragmentMs < 20 || o.fragmentMs > 60000)
-      throw invalidOption('fragmentMs', 'integer between 20 and 60000', o.fragmentMs);
-    fragmentMs = o.fragmentMs;
-  }
+  const fragmentMs = integerOr('fragmentMs', o.fragmentMs, FRAGMENT_MS.stream, FRAGMENT_MS.min, FRAGMENT_MS.max);
   for (const key of STREAM_ONLY_KEYS) delete o[key];
   const job = normalizeOptions({ ...o, format });
   job.native.fragmentMs = fragmentMs;

@@ -1,5 +1,5 @@
 /** SRT and WebVTT subtitles from word boundaries: words merged into cues by words, characters and duration. */
-import { invalidOption } from './options';
+import { boolean, integerAtLeast, invalidOption, positiveNumber } from './validate';
 import type { WordBoundary } from './tts/types';
 
 export interface SubtitleOptions {
@@ -36,9 +36,7 @@ const SENTENCE_END = /[.!?。！？…]["'”’)\]]*$/;
 
 function positive(name: string, value: unknown, fallback: number, integer: boolean): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value)))
-    throw invalidOption(name, integer ? 'positive integer' : 'positive number', value);
-  return value;
+  return integer ? integerAtLeast(name, value, 1) : positiveNumber(name, value);
 }
 
 export function normalizeSubtitleOptions(options: unknown): Required<SubtitleOptions> {
@@ -48,13 +46,12 @@ export function normalizeSubtitleOptions(options: unknown): Required<SubtitleOpt
   const known = ['maxWords', 'maxChars', 'maxDurationMs', 'maxGapMs', 'breakOnSentence'];
   for (const k of Object.keys(o))
     if (!known.includes(k) && o[k] !== undefined) throw invalidOption('subtitles', `an object with ${known.join(', ')}`, options);
-  if (o.breakOnSentence !== undefined && typeof o.breakOnSentence !== 'boolean') throw invalidOption('breakOnSentence', 'boolean', o.breakOnSentence);
   return {
     maxWords: positive('maxWords', o.maxWords, 12, true),
     maxChars: positive('maxChars', o.maxChars, 42, true),
     maxDurationMs: positive('maxDurationMs', o.maxDurationMs, 5000, false),
     maxGapMs: positive('maxGapMs', o.maxGapMs, 800, false),
-    breakOnSentence: (o.breakOnSentence as boolean | undefined) ?? true,
+    breakOnSentence: o.breakOnSentence === undefined || boolean('breakOnSentence', o.breakOnSentence),
   };
 }
 

@@ -1,7 +1,6 @@
 /** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
-import { TtsavError, stoppedError } from './errors';
+import { TtsavError, stoppedError, type TimingStage } from './errors';
 import { runNativeJob } from './job';
-import { requireHwDevice } from './capabilities';
 import { loadNative, type NativeLoudness, type NativeTranscodeResult } from './native';
 import {
   FORMATS,
@@ -30,6 +29,10 @@ export interface StageTimings {
   /** The whole job on its thread, from start to output (ms). */
   total: number;
 }
+
+// StageTimings documents each of TIMING_STAGES: a compile error here means the two lists drifted.
+const timingKeysMatch: [keyof StageTimings] extends [TimingStage] ? ([TimingStage] extends [keyof StageTimings] ? true : false) : false = true;
+void timingKeysMatch;
 
 export interface InputInfo {
   /** Demuxer that read the (first) input ('mp3', 'wav', 'mov,mp4,m4a,3gp,3g2,mj2', …). */
@@ -83,7 +86,8 @@ export interface TranscodeResult {
   loudness?: Loudness;
   /** With `filters.loudness`: how the level was set, and what was measured before. */
   normalization?: { mode: 'linear' | 'dynamic'; measured: Loudness; gainDb?: number };
-  /** The hardware device the job used: always 'none' — no libav audio encoder or filter uses one. */
+  /** Always 'none': no libav audio encoder or filter uses a hardware device, so audio runs on the CPU.
+   *  @deprecated kept so existing readers do not break; hwaccel is no longer an option (see CHANGELOG). */
   hwaccel: 'none';
   /** What the demuxer and decoder noticed while the job still succeeded (see TtsavWarningCode); empty on clean
    *  input. */
@@ -133,7 +137,6 @@ async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): P
   if (job.maxInputBytes !== undefined && bytes > job.maxInputBytes)
     throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${bytes} bytes, over maxInputBytes (${job.maxInputBytes})`, { reason: 'input-size' });
   if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
-  if (job.hwaccel !== 'none' && job.hwaccel !== 'auto') await requireHwDevice(job.hwaccel);
   return runNativeJob(
     'transcode',
     (callback) => native.transcode(inputs, job.native, callback),

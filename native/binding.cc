@@ -8,6 +8,7 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include "av/error.h"
 #include "av/init.h"
 #include "av/log.h"
 #include "av/version.h"
@@ -61,6 +62,21 @@ Napi::Value Demuxers(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The error codes and stages av::Error can carry, for the test that keeps lib/errors.ts's lists in step.
+Napi::Value ErrorNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array codes = Napi::Array::New(env);
+  for (int c = 0; c <= static_cast<int>(av::ErrorCode::Internal); ++c)
+    codes.Set(static_cast<uint32_t>(c), av::CodeName(static_cast<av::ErrorCode>(c)));
+  Napi::Array stages = Napi::Array::New(env);
+  for (int s = static_cast<int>(av::Stage::Probe); s <= static_cast<int>(av::Stage::Mux); ++s)
+    stages.Set(static_cast<uint32_t>(s - 1), av::StageName(static_cast<av::Stage>(s)));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("codes", codes);
+  out.Set("stages", stages);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   std::string problem = av::CheckLibraryVersions();
   if (!problem.empty()) {
@@ -89,6 +105,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checkImage", Napi::Function::New(env, CheckImage, "checkImage"));
   exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
+  exports.Set("errorNames", Napi::Function::New(env, ErrorNames, "errorNames"));
   return exports;
 }
 

@@ -1,7 +1,9 @@
 /** Bad input rejects with a TtsavError and a fitting code; nothing crashes or hangs, and work goes on after. */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { TtsavError, transcode } from '../lib/index';
+import { TtsavError, createPool, transcode } from '../lib/index';
+import { ERROR_CODES, ERROR_REASONS, ERROR_STAGES, TIMING_STAGES, fromNative } from '../lib/errors';
+import { loadNative } from '../lib/native';
 import { decodedSamples, fixture } from './helpers/media';
 
 async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
@@ -138,5 +140,39 @@ describe('float audio encoders would choke on', () => {
     const wav = floatWav(tone(22050, (i) => (i % 100 === 0 ? 1e30 : 0.3 * Math.sin(i / 10))));
     const r = await transcode(wav, { format: 'mp3' });
     expect(decodedSamples(r.data, 2)).toBeGreaterThan(20000);
+  });
+});
+
+describe('one list of codes and stages', () => {
+  it('every code and stage the addon can raise is in lib/errors.ts, and the codes only TypeScript raises are known', () => {
+    const native = loadNative().errorNames();
+    expect(native.codes.length).toBeGreaterThan(5);
+    for (const code of native.codes) expect(ERROR_CODES).toContain(code);
+    // What the addon never raises is raised in lib/ (and the binding's load failure): a new native code that
+    // lib/errors.ts lacks, or a code in neither list, fails here.
+    const tsOnly = ERROR_CODES.filter((c) => !native.codes.includes(c));
+    expect(tsOnly.sort()).toEqual(['ERR_TTSAV_HW_UNAVAILABLE', 'ERR_TTSAV_LOAD', 'ERR_TTSAV_STORAGE', 'ERR_TTSAV_TTS', 'ERR_TTSAV_TTS_TIMEOUT']);
+    expect(native.stages).toEqual([...ERROR_STAGES]);
+  });
+
+  it('a transcode reports exactly the timing stages lib/errors.ts lists, and the pool meters each', async () => {
+    const result = await transcode(fixture('edge.mp3'), { format: 'adts', channels: 1, bitrate: '64k' });
+    expect(Object.keys(result.timings)).toEqual([...TIMING_STAGES]);
+    expect(result.timings.total).toBeGreaterThanOrEqual(result.timings.encode);
+    const pool = createPool({ concurrency: 1 });
+    await pool.transcode(fixture('edge.mp3'), { format: 'adts' });
+    expect(Object.keys(pool.metrics().stageSeconds)).toEqual([...TIMING_STAGES]);
+    for (const s of TIMING_STAGES) expect(pool.metricsText()).toContain(`stage="${s}"`);
+    await pool.close();
+  });
+
+  it('fromNative keeps a known code, stage and reason and maps anything else to INTERNAL', () => {
+    for (const code of ERROR_CODES) expect(fromNative({ code, message: 'm' }).code).toBe(code);
+    const e = fromNative({ code: 'ERR_SOMETHING_ELSE', message: 'm', stage: 'nowhere', reason: 'why-not' });
+    expect(e.code).toBe('ERR_TTSAV_INTERNAL');
+    expect(e.stage).toBeUndefined();
+    expect(e.reason).toBeUndefined();
+    for (const stage of ERROR_STAGES) expect(fromNative({ code: 'ERR_TTSAV_LIMIT', message: 'm', stage }).stage).toBe(stage);
+    for (const reason of ERROR_REASONS) expect(fromNative({ code: 'ERR_TTSAV_LIMIT', message: 'm', reason }).reason).toBe(reason);
   });
 });

@@ -40,7 +40,7 @@ function inApp(args: string[], input?: Buffer) {
 
 describe('npm install of the packed tarball', () => {
   it('ships what an install and a user need, and nothing of the test or fuzz tree', () => {
-    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3'])
+    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3', 'docs/api/README.md', 'docs/cli.md', 'LICENSES/FFmpeg.md', 'LICENSES/LGPL-2.1.txt', 'CHANGELOG.md'])
       expect(files, f).toContain(f);
     // scripts/: only what a source build runs (the source list, the FFmpeg flags, the bundled FFmpeg build).
     expect(files.filter((f) => /^(test|bench|native\/fuzz|scripts\/(?!(sources\.js|ffmpeg-flags\.js|build-ffmpeg\.sh)$))/.test(f))).toEqual([]);

@@ -241,6 +241,18 @@ describe('speak for services', () => {
     expect((await p as TtsavError).code).toBe('ERR_TTSAV_ABORTED');
   });
 
+  it('speakMany: timeoutMs bounds each whole item, synthesis included, and an item that fits still succeeds', async () => {
+    const slow = slowEngine(30_000);
+    const outcomes: SpeakOutcome[] = [];
+    for await (const o of speakMany(['One.', 'Two.'], { engine: slow, ...speech, timeoutMs: 50 })) outcomes.push(o);
+    expect(outcomes.map((o) => ('error' in o ? o.error.code : 'ok'))).toEqual(['ERR_TTSAV_TIMEOUT', 'ERR_TTSAV_TIMEOUT']);
+    expect(slow.reasons.map((r) => (r as Error).name)).toEqual(['TimeoutError', 'TimeoutError']); // the syntheses were stopped
+    const fine: SpeakOutcome[] = [];
+    for await (const o of speakMany(['Fits in time.'], { engine: edge({ endpoint: server.url }), ...speech, timeoutMs: 20_000 })) fine.push(o);
+    expect(fine.length).toBe(1);
+    expect('result' in fine[0]! && ffprobe(fine[0].result.audio).codec).toBe('aac');
+  });
+
   it('speak({ pool }) runs its transcode on the pool: admission, queueMs and metrics', async () => {
     const pool = createPool({ concurrency: 1 });
     const engine = edge({ endpoint: server.url });

@@ -10,16 +10,14 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { TtsavError } from '../errors';
-import { FORMATS, presets } from '../options';
 import { speak, speakMany, type SpeakManyOptions, type SpeakResult } from '../speak';
 import { edge } from '../tts/edge';
 import { espeak } from '../tts/espeak';
 import type { TtsEngine } from '../tts/types';
-import { UsageError, describeError, readStdin, withInterrupt } from './common';
-import { OutputExistsError, writeAtomic } from './output';
+import { UsageError, addEncoderOptions, describeError, encoderOptions, readStdin, runCommand, withInterrupt, type EncoderFlags } from './common';
+import { writeAtomic } from './output';
 
-export interface SpeakFlags {
+export interface SpeakFlags extends EncoderFlags {
   text?: string;
   file?: string;
   output?: string;
@@ -28,11 +26,6 @@ export interface SpeakFlags {
   rate?: string;
   pitch?: string;
   volume?: string;
-  preset?: string;
-  format?: string;
-  bitrate?: string;
-  sampleRate?: string;
-  channels?: string;
   writeSubtitles?: boolean;
   endpoint?: string;
   ttsConcurrency?: string;
@@ -55,7 +48,7 @@ const endpointOption = (): Option => new Option('--endpoint <url>', 'EdgeTTS end
 
 /** Registers `speak` and `voices` on the program; `setCode` receives each command's exit code. */
 export function addSpeakCommands(cmd: Command, setCode: (code: number) => void): void {
-  cmd
+  const speakCmd = cmd
     .command('speak')
     .summary('text to speech: --text "…" | --file lines.txt, offline espeak-ng or EdgeTTS')
     .description('Speak one text (--text) to a file, or one output per non-empty line of --file (0001.m4a, 0002.m4a, … in the -o directory).')
@@ -66,12 +59,8 @@ export function addSpeakCommands(cmd: Command, setCode: (code: number) => void):
     .option('-v, --voice <name>', 'e.g. en-us, cmn (espeak); en-US-AriaNeural, zh-CN-XiaoxiaoNeural (edge)')
     .option('--rate <+N%>', 'speaking rate, -50% … +100%')
     .option('--pitch <+NHz>', 'pitch, -100Hz … +100Hz (espeak also -50% … +50%)')
-    .option('--volume <+N%>', 'volume, -100% … +100%')
-    .addOption(new Option('-p, --preset <name>', 'encoder settings to start from').choices(Object.keys(presets)))
-    .addOption(new Option('-f, --format <format>', 'container and codec (default m4a)').choices(Object.keys(FORMATS)))
-    .option('-b, --bitrate <rate>', 'e.g. 64k')
-    .option('-r, --sample-rate <hz>', "output rate, or 'source'")
-    .option('-c, --channels <n>', "output channels, or 'source'")
+    .option('--volume <+N%>', 'volume, -100% … +100%');
+  addEncoderOptions(speakCmd)
     .option('--write-subtitles', 'write .srt and .vtt beside each output')
     .addOption(endpointOption())
     .option('--tts-concurrency <n>', 'syntheses at once with --file (default 4)')
@@ -110,13 +99,6 @@ function count(flag: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function rateOrSource(flag: string, value: string | undefined): number | 'source' | undefined {
-  if (value === undefined || value === 'source') return value;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} takes a number or 'source', not '${value}'`);
-  return n;
-}
-
 function toStdout(data: Uint8Array | string): Promise<void> {
   return new Promise<void>((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
 }
@@ -143,24 +125,9 @@ function summary(r: SpeakResult): string {
     `${r.transcode.channels === 1 ? 'mono' : `${r.transcode.channels} ch`}, ${r.audio.length} bytes (${r.tts.engine} ${r.tts.voice})`;
 }
 
-function describe(err: unknown): string {
-  return err instanceof OutputExistsError ? err.message : describeError(err);
-}
-
 /** `ttsav speak`; returns the exit code (0 done, 1 something failed, 2 usage, 130 interrupted). */
-export async function runSpeak(flags: SpeakFlags): Promise<number> {
-  try {
-    return await speakCommand(flags);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`ttsav speak: ${err.message}\n(ttsav speak --help for usage)\n`);
-      return 2;
-    }
-    if (err instanceof TtsavError && err.code === 'ERR_TTSAV_ABORTED') return 130;
-    process.stderr.write(`ttsav speak: ${describe(err)}\n`);
-    if (err instanceof TtsavError && err.code === 'ERR_TTSAV_OPTIONS') return 2;
-    return 1;
-  }
+export function runSpeak(flags: SpeakFlags): Promise<number> {
+  return runCommand('speak', () => speakCommand(flags));
 }
 
 async function speakCommand(flags: SpeakFlags): Promise<number> {
@@ -174,11 +141,7 @@ async function speakCommand(flags: SpeakFlags): Promise<number> {
   set('rate', flags.rate);
   set('pitch', flags.pitch);
   set('volume', flags.volume);
-  set('preset', flags.preset as SpeakManyOptions['preset']);
-  set('format', flags.format as SpeakManyOptions['format']);
-  set('bitrate', flags.bitrate);
-  set('sampleRate', rateOrSource('sample-rate', flags.sampleRate));
-  set('channels', rateOrSource('channels', flags.channels));
+  Object.assign(options, encoderOptions(flags));
   if (flags.writeSubtitles) options.subtitles = true;
   const quiet = flags.quiet === true;
   const force = flags.force === true;
@@ -220,7 +183,7 @@ async function speakCommand(flags: SpeakFlags): Promise<number> {
       for await (const outcome of speakMany(lines.map((text, i) => ({ id: String(i + 1).padStart(width, '0'), text })), { ...options, signal })) {
         const line = outcome.index + 1;
         if ('error' in outcome) {
-          fail(line, describe(outcome.error), outcome.error.code);
+          fail(line, describeError(outcome.error), outcome.error.code);
           continue;
         }
         const target = path.join(dir, `${outcome.id}.${outcome.result.transcode.extension}`);
@@ -228,7 +191,7 @@ async function speakCommand(flags: SpeakFlags): Promise<number> {
         try {
           written = await writeResult(outcome.result, target, subtitles, force);
         } catch (err) {
-          fail(line, `writing ${target}: ${describe(err)}`, (err as NodeJS.ErrnoException).code);
+          fail(line, `writing ${target}: ${describeError(err)}`, (err as NodeJS.ErrnoException).code);
           continue;
         }
         ok++;

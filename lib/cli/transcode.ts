@@ -10,16 +10,11 @@ import type { TtsavWarning } from '../warnings';
 import { InputError, expandInputs, outputPathFor } from './inputs';
 import { OutputExistsError, exists, writeAtomic } from './output';
 import { ProgressBar, formatBytes, summaryTable, type Tally } from './progress';
-import { UsageError, describeError, interruptible, readInput } from './common';
+import { UsageError, describeError, encoderOptions, interruptible, numberArg, readInput, type EncoderFlags } from './common';
 
 /** What commander hands the action (camelCased option names). */
-export interface TranscodeFlags {
+export interface TranscodeFlags extends EncoderFlags {
   output?: string;
-  preset?: string;
-  format?: string;
-  bitrate?: string;
-  sampleRate?: string;
-  channels?: string;
   aacCoder?: string;
   faststart?: boolean;
   inputFormat?: string;
@@ -33,14 +28,6 @@ export interface TranscodeFlags {
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
-}
-
-function numberArg(flag: string, value: string | undefined, allowSource = false): number | 'source' | undefined {
-  if (value === undefined) return undefined;
-  if (allowSource && value === 'source') return 'source';
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} takes a number${allowSource ? " or 'source'" : ''}, not '${value}'`);
-  return n;
 }
 
 /** 1048576, '512k', '64M', '2G' (powers of 1024). */
@@ -58,11 +45,7 @@ export function transcodeOptions(flags: TranscodeFlags, faststartFromCli: boolea
   const set = (key: keyof TranscodeOptions, value: unknown): void => {
     if (value !== undefined) options[key] = value;
   };
-  set('preset', flags.preset);
-  set('format', flags.format);
-  set('bitrate', flags.bitrate);
-  set('sampleRate', numberArg('sample-rate', flags.sampleRate, true));
-  set('channels', numberArg('channels', flags.channels, true));
+  Object.assign(options, encoderOptions(flags));
   set('aacCoder', flags.aacCoder);
   if (faststartFromCli && flags.faststart === false) options.faststart = false;
   set('inputFormat', flags.inputFormat);
@@ -144,7 +127,7 @@ async function transcodeOne(input: string, options: TranscodeOptions, flags: Tra
     }
     return 0;
   } catch (err) {
-    process.stderr.write(`ttsav: ${err instanceof OutputExistsError ? err.message : describeError(err)}\n`);
+    process.stderr.write(`ttsav: ${describeError(err)}\n`);
     return 1;
   } finally {
     dispose();

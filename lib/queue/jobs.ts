@@ -1,7 +1,8 @@
 /** What a queue job is, how it is checked before it is enqueued, and the job id derived from its output. */
 import { createHash } from 'node:crypto';
 import { TtsavError } from '../errors';
-import { invalidOption, normalizeOptions, type TranscodeOptions } from '../options';
+import { normalizeOptions, type TranscodeOptions } from '../options';
+import { invalidOption } from '../validate';
 import { checkKey } from './storage';
 
 type JobTranscodeOptions = Omit<TranscodeOptions, 'signal'>;

@@ -1,6 +1,6 @@
 /** createQueue(): the producer side. Jobs are checked, then added under an id derived from their output. */
 import type { JobsOptions, Queue } from 'bullmq';
-import { invalidOption } from '../options';
+import { invalidOption } from '../validate';
 import { bullmq } from './deps';
 import { checkJob, connectionOptions, isEdgeJob, jobIdFor, queueNames, type Connection, type QueueJob } from './jobs';
 

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TtsavError } from '../errors';
-import { invalidOption } from '../options';
+import { invalidOption } from '../validate';
 import { checkKey, type Storage } from './storage';
 
 type S3Module = typeof import('@aws-sdk/client-s3');

@@ -9,8 +9,8 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Job, Queue, Worker, WorkerOptions as BullWorkerOptions } from 'bullmq';
-import { TtsavError, type TtsavErrorCode } from '../errors';
-import { invalidOption } from '../options';
+import { TtsavError, asTtsavError, type TtsavErrorCode } from '../errors';
+import { integerOr, invalidOption } from '../validate';
 import { createPool, defaultConcurrency, type Pool, type PoolOptions } from '../pool';
 import type { Loudness, StageTimings } from '../transcode';
 import { edge } from '../tts/edge';
@@ -100,16 +100,8 @@ export const PERMANENT_CODES: ReadonlySet<TtsavErrorCode> = new Set<TtsavErrorCo
   'ERR_TTSAV_LIMIT',
 ]);
 
-function asTtsavError(err: unknown): TtsavError {
-  if (err instanceof TtsavError) return err;
-  return new TtsavError('ERR_TTSAV_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
-}
 
-function positiveInt(name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 10_000) throw invalidOption(name, 'integer between 1 and 10000', v);
-  return v;
-}
+const positiveInt = (name: string, v: unknown, fallback: number): number => integerOr(name, v, fallback, 1, 10_000);
 
 export function createWorker(options: WorkerOptions): TtsavWorker {
   if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object { connection, storage, … }', options);

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { TtsavError } from '../errors';
-import { invalidOption } from '../options';
+import { invalidOption } from '../validate';
 
 export const TRUSTED_CLIENT_TOKEN = '6A5AA1D4EAFF4E9FB37E23D68491D6F4';
 export const DEFAULT_ENDPOINT = 'wss://speech.platform.bing.com';

@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type WebSocketClass from 'ws';
 import { TtsavError } from '../errors';
-import { invalidOption } from '../options';
+import { integerOr, invalidOption, knownKeys, object } from '../validate';
 import {
   checkClientVersion,
   checkEdgeVoice,
@@ -107,13 +107,6 @@ const KNOWN = new Set<keyof EdgeOptions>([
   'retryDelayMs', 'maxRetryDelayMs', 'maxChunkBytes', 'voicesCacheMs', 'clientVersion', 'headers',
 ]);
 
-function int(name: string, value: unknown, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
-    throw invalidOption(name, `integer between ${min} and ${max}`, value);
-  return value;
-}
-
 /** Why one attempt failed, before deciding whether to retry. */
 interface AttemptFailure {
   kind: 'http' | 'dropped' | 'no-audio' | 'network' | 'timeout' | 'protocol';
@@ -155,23 +148,20 @@ export class EdgeEngine implements TtsEngine {
   private voicesPending?: Promise<TtsVoice[]>;
 
   constructor(options: EdgeOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-    for (const key of Object.keys(options))
-      if (!KNOWN.has(key as keyof EdgeOptions) && (options as Record<string, unknown>)[key] !== undefined)
-        throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown edge() option '${key}'; known options: ${[...KNOWN].join(', ')}`);
+    knownKeys('edge()', object('options', options), KNOWN);
     this.o = {
       voice: checkEdgeVoice(options.voice ?? 'en-US-AriaNeural'),
       rate: formatRelative(parseRate(options.rate ?? '+0%')),
       pitch: formatRelative(parsePitch(options.pitch ?? '+0Hz', EDGE_PITCH)),
       volume: formatRelative(parseVolume(options.volume ?? '+0%')),
-      connectTimeoutMs: int('connectTimeoutMs', options.connectTimeoutMs, 1, 600_000, 10_000),
-      idleTimeoutMs: int('idleTimeoutMs', options.idleTimeoutMs, 1, 600_000, 10_000),
-      timeoutMs: int('timeoutMs', options.timeoutMs, 1, 3_600_000, 60_000),
-      maxRetries: int('maxRetries', options.maxRetries, 0, 10, 3),
-      retryDelayMs: int('retryDelayMs', options.retryDelayMs, 0, 60_000, 500),
-      maxRetryDelayMs: int('maxRetryDelayMs', options.maxRetryDelayMs, 0, 300_000, 8_000),
-      maxChunkBytes: int('maxChunkBytes', options.maxChunkBytes, 64, 4096, 4096),
-      voicesCacheMs: int('voicesCacheMs', options.voicesCacheMs, 0, 7 * 86_400_000, 3_600_000),
+      connectTimeoutMs: integerOr('connectTimeoutMs', options.connectTimeoutMs, 10_000, 1, 600_000),
+      idleTimeoutMs: integerOr('idleTimeoutMs', options.idleTimeoutMs, 10_000, 1, 600_000),
+      timeoutMs: integerOr('timeoutMs', options.timeoutMs, 60_000, 1, 3_600_000),
+      maxRetries: integerOr('maxRetries', options.maxRetries, 3, 0, 10),
+      retryDelayMs: integerOr('retryDelayMs', options.retryDelayMs, 500, 0, 60_000),
+      maxRetryDelayMs: integerOr('maxRetryDelayMs', options.maxRetryDelayMs, 8_000, 0, 300_000),
+      maxChunkBytes: integerOr('maxChunkBytes', options.maxChunkBytes, 4096, 64, 4096),
+      voicesCacheMs: integerOr('voicesCacheMs', options.voicesCacheMs, 3_600_000, 0, 7 * 86_400_000),
       headers: checkExtraHeaders(options.headers),
     };
     if (options.endpoint !== undefined) this.o.endpoint = parseEndpoint(options.endpoint);

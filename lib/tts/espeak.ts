@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TtsavError } from '../errors';
-import { invalidOption } from '../options';
+import { integerOr, invalidOption, knownKeys, object } from '../validate';
 import { splitText } from './edge-protocol';
 import { abortedError, checkSignal, checkText, parsePitch, parseRate, parseVolume } from './prosody';
 import type { Synthesis, SynthesizeOptions, TtsAudioFormat, TtsEngine, TtsVoice, WordBoundary } from './types';
@@ -434,20 +434,11 @@ export class EspeakEngine implements TtsEngine {
   private readonly maxChunkBytes: number;
 
   constructor(options: EspeakOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
-    const known = ['voice', 'rate', 'pitch', 'volume', 'workers', 'maxChunkBytes', 'maxQueue', 'idleTimeoutMs'];
-    for (const key of Object.keys(options))
-      if (!known.includes(key) && (options as Record<string, unknown>)[key] !== undefined)
-        throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown espeak() option '${key}'; known options: ${known.join(', ')}`);
-    const workers = options.workers ?? Math.min(2, os.availableParallelism());
-    if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw invalidOption('workers', 'integer between 1 and 64', options.workers);
-    const chunk = options.maxChunkBytes ?? 2000;
-    if (!Number.isInteger(chunk) || chunk < 64 || chunk > 100_000) throw invalidOption('maxChunkBytes', 'integer between 64 and 100000', options.maxChunkBytes);
-    this.maxChunkBytes = chunk;
-    const maxQueue = options.maxQueue ?? 64;
-    if (!Number.isInteger(maxQueue) || maxQueue < 0 || maxQueue > 1_000_000) throw invalidOption('maxQueue', 'integer between 0 and 1000000', options.maxQueue);
-    const idle = options.idleTimeoutMs ?? 5000;
-    if (!Number.isInteger(idle) || idle < 0 || idle > 3_600_000) throw invalidOption('idleTimeoutMs', 'integer between 0 and 3600000', options.idleTimeoutMs);
+    knownKeys('espeak()', object('options', options), ['voice', 'rate', 'pitch', 'volume', 'workers', 'maxChunkBytes', 'maxQueue', 'idleTimeoutMs']);
+    const workers = integerOr('workers', options.workers, Math.min(2, os.availableParallelism()), 1, 64);
+    this.maxChunkBytes = integerOr('maxChunkBytes', options.maxChunkBytes, 2000, 64, 100_000);
+    const maxQueue = integerOr('maxQueue', options.maxQueue, 64, 0, 1_000_000);
+    const idle = integerOr('idleTimeoutMs', options.idleTimeoutMs, 5000, 0, 3_600_000);
     this.pool = new WorkerPool(workers, maxQueue, idle);
     this.defaults = { rate: 175, pitch: 50, volume: 100 };
     const d = this.prosody({ rate: options.rate, pitch: options.pitch, volume: options.volume });

@@ -3,7 +3,7 @@
  * optional sign ('+10%', '-5Hz'), the forms the EdgeTTS service documents; formatRelative() always signs them.
  */
 import { TtsavError, stoppedError } from '../errors';
-import { invalidOption } from '../options';
+import { abortSignal, invalidOption } from '../validate';
 
 export interface Relative {
   value: number;
@@ -46,11 +46,7 @@ export function formatRelative(r: Relative): string {
 }
 
 export function checkSignal(value: unknown): AbortSignal | undefined {
-  if (value === undefined) return undefined;
-  const s = value as AbortSignal;
-  if (typeof s !== 'object' || s === null || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function')
-    throw invalidOption('signal', 'an AbortSignal', value);
-  return s;
+  return value === undefined ? undefined : abortSignal('signal', value);
 }
 
 export function checkText(text: unknown): string {

@@ -7,52 +7,50 @@
  */
 import { createReadStream } from 'node:fs';
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
-import { TtsavError } from './errors';
-import { createLiveFeed } from './live';
-import { publish, type Broadcast, type PublishVideo } from './publish';
-import { speak, type EngineName } from './speak';
+import { Option, type Command } from 'commander';
+import { createLiveFeed } from '../live';
+import { publish, type Broadcast, type PublishVideo } from '../publish';
+import { speak } from '../speak';
+import { UsageError, describeError, runCommand } from './common';
 
-export const LIVE_USAGE = `Usage:
-  ttsav live (--url <rtmp[s]://host/app/key> | --record <out.flv|out.ts>) (--video <bg.mp4> | --image <cover.png>)
-             [--file <lines.txt|->] [options]
+export interface LiveFlags {
+  url?: string;
+  video?: string;
+  image?: string;
+  file?: string;
+  record?: string;
+  engine?: 'espeak' | 'edge';
+  voice?: string;
+  sampleRate?: string;
+  bitrate?: string;
+  gapMs?: string;
+  exitOnEnd?: boolean;
+  quiet?: boolean;
+}
 
-Options:
-      --url <url>              the RTMP(S) ingest URL with its stream key
-      --video <file>           an H.264 MP4/FLV looped as the picture (copied, never re-encoded)
-      --image <file>           a still picture (needs an LGPL H.264 encoder: libopenh264)
-      --file <path|->          lines to speak, one clip each ('-': stdin, as they arrive; default -)
-      --record <file>          also (or only) write the stream to a file: .flv, or .ts for MPEG-TS
-  -e, --engine <espeak|edge>   text-to-speech engine (default espeak)
-  -v, --voice <name>           voice for the engine
-  -r, --sample-rate <hz>       44100 or 48000 (default 48000)
-  -b, --bitrate <rate>         AAC bitrate, e.g. 128k (default 160k)
-      --gap-ms <ms>            silence after each clip (default 400)
-      --exit-on-end            end the stream once the input has ended and the last clip has played
-  -q, --quiet                  print only failures
-  -h, --help`;
-
-const LIVE_OPTIONS = {
-  url: { type: 'string' },
-  video: { type: 'string' },
-  image: { type: 'string' },
-  file: { type: 'string' },
-  record: { type: 'string' },
-  engine: { type: 'string', short: 'e' },
-  voice: { type: 'string', short: 'v' },
-  'sample-rate': { type: 'string', short: 'r' },
-  bitrate: { type: 'string', short: 'b' },
-  'gap-ms': { type: 'string' },
-  'exit-on-end': { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-class UsageError extends Error {}
-
-function describe(err: unknown): string {
-  if (err instanceof TtsavError) return `${err.code}: ${err.message}`;
-  return (err as Error)?.message ?? String(err);
+/** Registers `live` on the program; `setCode` receives its exit code. */
+export function addLiveCommand(cmd: Command, setCode: (code: number) => void): void {
+  cmd
+    .command('live')
+    .summary('speak lines live to an RTMP(S) server with a looped video, until SIGINT')
+    .description(
+      'Lines of text (a file, or stdin as they arrive: one line, one clip) are spoken and go out live over RTMP(S) ' +
+        'with a looped H.264 video, silence between them, until SIGINT/SIGTERM (or the end of input with --exit-on-end).',
+    )
+    .option('--url <url>', 'the RTMP(S) ingest URL with its stream key')
+    .option('--video <file>', 'an H.264 MP4/FLV looped as the picture (copied, never re-encoded)')
+    .option('--image <file>', 'a still picture (needs an LGPL H.264 encoder: libopenh264)')
+    .option('--file <path|->', "lines to speak, one clip each ('-': stdin, as they arrive; default -)")
+    .option('--record <file>', 'also (or only) write the stream to a file: .flv, or .ts for MPEG-TS')
+    .addOption(new Option('-e, --engine <engine>', 'text-to-speech engine (default espeak)').choices(['espeak', 'edge']))
+    .option('-v, --voice <name>', 'voice for the engine')
+    .option('-r, --sample-rate <hz>', '44100 or 48000 (default 48000)')
+    .option('-b, --bitrate <rate>', 'AAC bitrate, e.g. 128k (default 160k)')
+    .option('--gap-ms <ms>', 'silence after each clip (default 400)')
+    .option('--exit-on-end', 'end the stream once the input has ended and the last clip has played')
+    .option('-q, --quiet', 'print only failures')
+    .addHelpText('after', '\nExample:\n  ttsav live --url rtmp://a.rtmp.youtube.com/live2/KEY --video bg.mp4 --file -')
+    .action(async (flags: LiveFlags) => setCode(await runLive(flags)));
 }
 
 function bitrateOf(value: string | undefined): number {
@@ -62,36 +60,21 @@ function bitrateOf(value: string | undefined): number {
   return Number(m[1]) * (m[2] ? 1000 : 1);
 }
 
-export async function runLive(argv: string[]): Promise<number> {
-  try {
-    return await liveCommand(argv);
-  } catch (err) {
-    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`ttsav live: ${(err as Error).message}\n(ttsav live --help for usage)\n`);
-      return 2;
-    }
-    process.stderr.write(`ttsav live: ${describe(err)}\n`);
-    return err instanceof TtsavError && err.code === 'ERR_TTSAV_OPTIONS' ? 2 : 1;
-  }
+/** `ttsav live`; returns the exit code (0 ended by a signal or the end of input, 1 failed, 2 usage). */
+export function runLive(flags: LiveFlags): Promise<number> {
+  return runCommand('live', () => liveCommand(flags));
 }
 
-async function liveCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: LIVE_OPTIONS, allowPositionals: true, strict: true });
-  if (values.help) {
-    process.stdout.write(LIVE_USAGE + '\n');
-    return 0;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+async function liveCommand(values: LiveFlags): Promise<number> {
   if (values.url === undefined && values.record === undefined) throw new UsageError('give --url (and/or --record)');
   if (values.video !== undefined && values.image !== undefined) throw new UsageError('give --video or --image, not both');
   if (values.url !== undefined && values.video === undefined && values.image === undefined)
     throw new UsageError('RTMP needs a picture: give --video bg.mp4 (H.264) or --image cover.png');
-  const engine = (values.engine ?? 'espeak') as EngineName;
-  if (engine !== 'espeak' && engine !== 'edge') throw new UsageError(`--engine takes espeak or edge, not '${values.engine}'`);
-  const sampleRate = values['sample-rate'] === undefined ? 48000 : Number(values['sample-rate']);
+  const engine = values.engine ?? 'espeak';
+  const sampleRate = values.sampleRate === undefined ? 48000 : Number(values.sampleRate);
   if (sampleRate !== 44100 && sampleRate !== 48000) throw new UsageError('--sample-rate takes 44100 or 48000 (what platforms ingest)');
-  const gapMs = values['gap-ms'] === undefined ? 400 : Number(values['gap-ms']);
-  if (!Number.isInteger(gapMs) || gapMs < 0) throw new UsageError(`--gap-ms takes milliseconds, not '${values['gap-ms']}'`);
+  const gapMs = values.gapMs === undefined ? 400 : Number(values.gapMs);
+  if (!Number.isInteger(gapMs) || gapMs < 0) throw new UsageError(`--gap-ms takes milliseconds, not '${values.gapMs}'`);
   const quiet = values.quiet === true;
   const say = (line: string) => {
     if (!quiet) process.stderr.write(`ttsav live: ${line}\n`);
@@ -106,11 +89,11 @@ async function liveCommand(argv: string[]): Promise<number> {
     const watch = (b: Broadcast, name: string) => {
       broadcasts.push(b);
       b.on('connected', () => say(`${name}: live`));
-      b.on('disconnected', (cause) => say(`${name}: disconnected (${describe(cause)})`));
+      b.on('disconnected', (cause) => say(`${name}: disconnected (${describeError(cause)})`));
       b.on('reconnecting', ({ attempt, delayMs }) => say(`${name}: reconnecting in ${delayMs} ms (attempt ${attempt})`));
       b.on('error', (err) => {
         failed ??= err;
-        process.stderr.write(`ttsav live: ${name}: ${describe(err)}\n`);
+        process.stderr.write(`ttsav live: ${name}: ${describeError(err)}\n`);
       });
       b.on('close', () => {
         say(`${name}: closed (${JSON.stringify(b.stats())})`);
@@ -157,10 +140,10 @@ async function liveCommand(argv: string[]): Promise<number> {
         clips++;
         say(`line ${n} queued (${result.durationSeconds.toFixed(1)} s, ${feed.queued} waiting)`);
       } catch (err) {
-        process.stderr.write(`ttsav live: line ${n}: ${describe(err)}\n`);
+        process.stderr.write(`ttsav live: line ${n}: ${describeError(err)}\n`);
       }
     }
-    if (values['exit-on-end']) {
+    if (values.exitOnEnd) {
       while (!stopping && (feed.queued > 0 || feed.played < clips)) await new Promise((r) => setTimeout(r, 200));
       stop('input ended');
     }

@@ -1,0 +1,99 @@
+/**
+ * Admission: which queued job may start. A job starts when a slot is free and its estimated memory fits in what is
+ * left of the budget; one larger than the whole budget starts only when nothing runs. Jobs start in arrival order
+ * (the head of the queue is never overtaken, so a large job is not starved by small ones).
+ */
+export interface Admitted {
+  /** Estimated memory, charged against the budget while the job runs. */
+  bytes: number;
+  /** Counted once as delayed by memory (a slot was free, the budget was not). */
+  budgetDelayed?: boolean;
+}
+
+export class Admission<J extends Admitted> {
+  readonly queue = new Set<J>();
+  readonly running = new Set<J>();
+  inFlightBytes = 0;
+  /** A closed pool admits what is queued but takes nothing new; waiting batch readers are let go. */
+  closed = false;
+  private spaceWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly budget: number,
+    readonly maxQueue: number,
+    /** The concurrency limit now (it moves with concurrency 'auto'). */
+    private readonly limit: () => number,
+    private readonly onBudgetDelay: () => void,
+  ) {}
+
+  get idle(): boolean {
+    return this.running.size === 0 && this.queue.size === 0;
+  }
+
+  canStart(bytes: number): boolean {
+    if (this.running.size >= this.limit()) return false;
+    if (this.inFlightBytes + bytes <= this.budget) return true;
+    return bytes > this.budget && this.running.size === 0; // an oversize job runs alone
+  }
+
+  /** A job submitted now would be refused: the queue is at maxQueue and the job could not start at once. */
+  full(bytes: number): boolean {
+    return this.queue.size >= this.maxQueue && !this.canStart(bytes);
+  }
+
+  enqueue(job: J): void {
+    this.queue.add(job);
+  }
+
+  /** Takes a job out of the queue (aborted or timed out while waiting); false if it was not queued. */
+  dequeue(job: J): boolean {
+    if (!this.queue.delete(job)) return false;
+    this.notifySpace();
+    return true;
+  }
+
+  /** The next job that may start, moved from the queue to running, or undefined. */
+  admit(): J | undefined {
+    const head = this.queue.values().next();
+    if (head.done) return undefined;
+    const job = head.value;
+    if (!this.canStart(job.bytes)) {
+      if (this.running.size < this.limit() && !job.budgetDelayed) {
+        job.budgetDelayed = true;
+        this.onBudgetDelay();
+      }
+      return undefined;
+    }
+    this.queue.delete(job);
+    this.running.add(job);
+    this.inFlightBytes += job.bytes;
+    this.notifySpace();
+    return job;
+  }
+
+  release(job: J): void {
+    if (this.running.delete(job)) this.inFlightBytes -= job.bytes;
+  }
+
+  /** True when a job submitted now would wait: every slot busy, jobs queued, or the budget spent. */
+  get saturated(): boolean {
+    if (this.closed || this.queue.size > 0 || this.running.size >= this.limit()) return true;
+    // A slot is free: saturated only if even a small job's estimate would not fit in what is left of the budget.
+    return this.running.size > 0 && this.inFlightBytes >= this.budget;
+  }
+
+  /** Resolves once the queue has room (a batch waits here instead of being refused). */
+  waitForSpace(): Promise<void> {
+    if (this.hasSpace()) return Promise.resolve();
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  /** Room for a batch item: below maxQueue (with maxQueue 0, an empty queue: the item waits alone). */
+  private hasSpace(): boolean {
+    return this.closed || this.queue.size < Math.max(1, this.maxQueue);
+  }
+
+  notifySpace(): void {
+    while (this.spaceWaiters.length > 0 && this.hasSpace()) this.spaceWaiters.shift()!();
+  }
+}
