@@ -30,7 +30,7 @@ export { createPool, defaultConcurrency } from './pool';
 export type { Pool, PoolOptions, BatchInput, BatchOptions, BatchProgress, Batch, ItemResult, CloseOptions, RunOptions } from './pool';
 export type { PoolMetrics, HistogramSnapshot, PromClientMetric, MetricSample, PoolCollector } from './metrics';
 export type { AutoConcurrencyOptions, AutoDecision } from './autotune';
-export { estimateJob } from './budget';
+export { estimateJob, estimateVoiceover } from './budget';
 export type { JobEstimate } from './budget';
 export { TtsavError } from './errors';
 export type { TtsavErrorCode, TtsavErrorReason, TtsavStage } from './errors';

@@ -3,10 +3,12 @@
  * The video stream is copied packet for packet; only the audio is made: mixed, ducked, loudness-normalised and
  * encoded with the same presets and audio options as transcode().
  */
+import { estimateVoiceover } from './budget';
 import { TtsavError, stoppedError } from './errors';
 import { runNativeJob } from './job';
 import { loadNative, type NativeBinding, type NativeLoudness } from './native';
-import { invalidOption, normalizeOptions, type AacCoder, type PresetName } from './options';
+import { normalizeOptions, type AacCoder, type PresetName } from './options';
+import { invalidOption, numberIn, oneOf as oneOfValues, plainObject } from './validate';
 import type { SpeakResult } from './speak';
 import { buildCues, type Cue, type SubtitleOptions } from './subtitles';
 import type { Loudness, StageTimings } from './transcode';
@@ -154,25 +156,14 @@ function isSpeakResult(v: unknown): v is SpeakResult {
 }
 
 function number(name: string, value: unknown, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max)
-    throw invalidOption(name, `number between ${min} and ${max}`, value);
-  return value;
+  return value === undefined ? fallback : numberIn(name, value, min, max);
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!allowed.includes(value as T)) throw invalidOption(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
-  return value as T;
+  return value === undefined ? fallback : oneOfValues(name, value, allowed);
 }
 
-function object(name: string, value: unknown, known: readonly string[]): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidOption(name, 'an object', value);
-  for (const k of Object.keys(value))
-    if (!known.includes(k) && (value as Record<string, unknown>)[k] !== undefined)
-      throw new TtsavError('ERR_TTSAV_OPTIONS', `Unknown option '${name}.${k}'; known: ${known.join(', ')}`);
-  return value as Record<string, unknown>;
-}
+const object = plainObject;
 
 interface Line {
   audio: Uint8Array;
@@ -297,6 +288,14 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
   if (job.timeoutMs !== undefined) prepared.timeoutMs = job.timeoutMs;
   if (job.signal !== undefined) prepared.signal = job.signal;
   return prepared;
+}
+
+/** What a prepared voice-over is charged against a pool's memory budget (see estimateVoiceover). */
+export function voiceoverBytes(p: PreparedVoiceover): number {
+  const audio = p.native.audio as { bitrate: number; maxDurationSeconds?: number };
+  const job: Parameters<typeof estimateVoiceover>[0] = { videoBytes: p.inputs[0]!.byteLength, audioBytes: p.bytes - p.inputs[0]!.byteLength, bitrate: audio.bitrate };
+  if (audio.maxDurationSeconds !== undefined) job.maxDurationSeconds = audio.maxDurationSeconds;
+  return estimateVoiceover(job).bytes;
 }
 
 /** Runs a prepared voice-over on the threadpool. */

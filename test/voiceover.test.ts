@@ -333,3 +333,32 @@ describe('voiceover: bad input is a typed error, nothing half-written', () => {
     }
   });
 });
+
+describe('voiceover: pool', () => {
+  it('runs voice-overs through createPool() with the video bytes in the memory estimate', async () => {
+    const { createPool } = await import('../lib/pool');
+    const { estimateVoiceover } = await import('../lib/budget');
+    const video = read('video.mp4');
+    const voice = read('short.wav');
+    const estimate = estimateVoiceover({ videoBytes: video.length, audioBytes: voice.length, bitrate: 192000 });
+    expect(estimate.bytes).toBeGreaterThan(3 * video.length);
+    expect(estimateVoiceover({ videoBytes: video.length * 10, audioBytes: voice.length, bitrate: 192000 }).bytes).toBeGreaterThan(estimate.bytes + 20 * video.length);
+    // A budget below one job's estimate with oversize 'reject' refuses it: the estimate is what the pool charges.
+    const strict = createPool({ concurrency: 2, maxInFlightBytes: Math.floor(estimate.bytes / 2), oversize: 'reject' });
+    const refused = await strict.voiceover({ video, voice }).then(() => undefined, (e: unknown) => e);
+    await strict.close();
+    expect((refused as TtsavError).code).toBe('ERR_TTSAV_LIMIT');
+    const pool = createPool({ concurrency: 2 });
+    const results = await Promise.all([pool.voiceover({ video, voice }), pool.voiceover({ video, voice: [{ audio: voice, at: 1 }] })]);
+    await pool.close();
+    for (const r of results) {
+      expect(r.video.copied).toBe(true);
+      expect(r.queueMs).toBeGreaterThanOrEqual(0);
+      expect(probeAll(r.data).errors).toBe('');
+    }
+    const bad = createPool({ concurrency: 1 });
+    const err = await bad.voiceover({ video: voice, voice }).then(() => undefined, (e: unknown) => e);
+    await bad.close();
+    expect((err as TtsavError).code).toBe('ERR_TTSAV_UNSUPPORTED');
+  });
+});
