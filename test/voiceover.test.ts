@@ -155,7 +155,10 @@ describe('voiceover: music bed, ducking, lines, original audio, length', () => {
     const [s0, s1] = speechSpan('short.wav', RATE);
     const base = { video: read('video.mp4'), voice: [{ audio: read('short.wav'), at }], music: read('music.mp3') };
     const ducked = await voiceover(base);
-    const flat = await voiceover({ ...base, ducking: false });
+    // The control, at a target the voice reaches without the limiter (whose gain reduction on peaky speech would
+    // lower the music under it too).
+    const flat = await voiceover({ ...base, ducking: false, loudness: { integrated: -23 } });
+    expect(flat.limited).toBe(false);
     expect(ducked.audio.music).toBe(true);
     const level = (r: VoiceoverResult, from: number, to: number): number => {
       const pcm = decodePcm(r.data, RATE);
@@ -360,5 +363,30 @@ describe('voiceover: pool', () => {
     const err = await bad.voiceover({ video: voice, voice }).then(() => undefined, (e: unknown) => e);
     await bad.close();
     expect((err as TtsavError).code).toBe('ERR_TTSAV_UNSUPPORTED');
+  });
+});
+
+describe('ttsav voiceover (CLI, built dist/)', () => {
+  const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');
+  const cli = (...args: string[]): { status: number | null; stderr: string; stdout: string } => {
+    const r = spawnSync(process.execPath, [CLI, 'voiceover', ...args], { cwd: dir, maxBuffer: 1 << 26, timeout: 120_000 });
+    return { status: r.status, stderr: r.stderr.toString(), stdout: r.stdout.toString() };
+  };
+
+  it('one video to a file; several videos into a directory with a summary; usage errors exit 2', () => {
+    const one = cli('video.mp4', '--voice', 'short.wav', '--music', 'music.mp3', '-o', 'cli.mp4', '--force');
+    expect(one.stderr).toMatch(/video\.mp4 -> cli\.mp4: 4\.00 s, video h264 320x240 copied/);
+    expect(one.status).toBe(0);
+    expect(videoPackets(read('cli.mp4'), 'cli-copy.mp4')).toEqual(videoPackets(read('video.mp4'), 'src.mp4'));
+
+    const many = cli('video.mp4', 'moov-first.mp4', 'voice.wav', '--voice', 'short.wav', '-o', 'out/', '-j', '2', '--force');
+    expect(many.status).toBe(1); // voice.wav has no video
+    expect(many.stderr).toMatch(/FAIL {2}voice\.wav: ERR_TTSAV_UNSUPPORTED \[probe\]: video: input has no video stream/);
+    expect(many.stderr).toMatch(/files +ok +skipped +failed[\s\S]*\n +3 +2 +0 +1 /);
+    expect(probeAll(read('out/moov-first.mp4')).errors).toBe('');
+
+    const usage = cli('video.mp4', '-o', 'x.mp4');
+    expect(usage.status).toBe(2);
+    expect(usage.stderr).toMatch(/--voice <file> or --text/);
   });
 });

@@ -418,25 +418,30 @@ class Job {
     analysis.loudness = mixMeter.Finish();
     timings_.analyze += MsSince(start);
 
-    // 6. The tail: one linear gain to the loudness target (a dynamic normaliser would ride the gain and undo the
-    // ducking's shape), a look-ahead limiter (delay-compensated) only where that gain pushes peaks past the true
-    // peak target (0.5 dB under it: a sample-peak limiter, with room for inter-sample peaks), exactly `total`
-    // samples, the encoder's format and frame size.
+    // 6. The tail: one gain to the loudness target (a dynamic normaliser would ride the gain and undo the ducking's
+    // shape) and, only where that gain pushes peaks past the true peak target, a look-ahead limiter (delay-
+    // compensated; 0.5 dB under the target: a sample-peak limiter, with room for inter-sample peaks). The limiter
+    // takes loudness off peaky speech: the gain is then corrected from dry runs of gain + limiter (cheap: no
+    // encoding) until the result is within 0.3 LU (three at most). Then exactly `total` samples, the encoder's format
+    // and frame size.
     start = Clock::now();
     const Loudness& m = *analysis.loudness;
     double gain = GainTo(target, m);
-    std::string chain = "volume=" + Num(gain) + "dB";
     if (std::isfinite(m.integrated) && m.integrated > -70) {
       result_.normalization.applied = true;
       result_.normalization.mode = "linear";
       result_.normalization.measured = m;
-      result_.normalization.gainDb = gain;
     }
-    if (std::isfinite(m.truePeak) && m.truePeak + gain > audio.filters.loudnessTP) {
-      result_.limited = true;
-      chain += ",alimiter=limit=" + Num(std::pow(10.0, (audio.filters.loudnessTP - 0.5) / 20)) +
-               ":attack=5:release=50:level=0:latency=1";
+    const std::string limiter = ",alimiter=limit=" + Num(std::pow(10.0, (audio.filters.loudnessTP - 0.5) / 20)) +
+                                ":attack=5:release=50:level=0:latency=1";
+    result_.limited = std::isfinite(m.truePeak) && m.truePeak + gain > audio.filters.loudnessTP;
+    for (int pass = 0; result_.limited && result_.normalization.applied && pass < 3; pass++) {
+      Loudness after = DryRun(mixed, "volume=" + Num(gain) + "dB" + limiter);
+      if (!std::isfinite(after.integrated) || std::fabs(after.integrated - target) <= 0.3) break;
+      gain = std::min(gain + 40, gain + (target - after.integrated));
     }
+    result_.normalization.gainDb = gain;
+    std::string chain = "volume=" + Num(gain) + "dB" + (result_.limited ? limiter : "");
     chain += ",asetpts=N/SR/TB,apad=whole_len=" + std::to_string(total) + ",atrim=end_sample=" + std::to_string(total);
     timings_.filter += MsSince(start);
 
@@ -539,6 +544,33 @@ class Job {
     } catch (const Error& e) {
       Rethrow(e, who);
     }
+  }
+
+  // The loudness `frames` would have through `chain` (no encoding).
+  Loudness DryRun(const std::vector<FramePtr>& frames, const std::string& chain) {
+    AudioFilter graph(common_, chain, common_);
+    LoudnessMeter meter(common_);
+    auto out = NewFrame();
+    auto ref = NewFrame();
+    auto drain = [&] {
+      while (graph.Pull(out.get())) {
+        meter.Feed(out.get());
+        av_frame_unref(out.get());
+      }
+    };
+    int64_t pts = 0;
+    for (const FramePtr& f : frames) {
+      control_.ThrowIfStopped(Stage::Filter);
+      Check(av_frame_ref(ref.get(), f.get()), Stage::Filter, "cannot reference a frame");
+      ref->pts = pts;
+      pts += ref->nb_samples;
+      graph.Push(ref.get());
+      av_frame_unref(ref.get());
+      drain();
+    }
+    graph.Push(nullptr);
+    drain();
+    return meter.Finish();
   }
 
   int64_t AtSamples(double seconds) const { return std::llround(std::max(0.0, seconds) * common_.sampleRate); }
