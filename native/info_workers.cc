@@ -29,22 +29,7 @@ class ProbeWorker : public Napi::AsyncWorker {
         control_(std::move(control)) {}
 
   void Execute() override {
-    try {
-      result_ = av::Probe(data_, size_, options_, *control_);
-      ok_ = true;
-    } catch (const av::Error& e) {
-      code_ = e.code;
-      stage_ = e.stage;
-      message_ = e.what();
-      averror_ = e.averror;
-      detail_ = e.detail;
-      reason_ = e.reason;
-    } catch (const std::bad_alloc&) {
-      code_ = av::ErrorCode::NoMemory;
-      message_ = "out of memory";
-    } catch (const std::exception& e) {
-      message_ = e.what();
-    }
+    ok_ = failure_.Run([&] { result_ = av::Probe(data_, size_, options_, *control_); });
   }
 
   void OnOK() override {
@@ -53,7 +38,7 @@ class ProbeWorker : public Napi::AsyncWorker {
       Napi::HandleScope scope(env);
       inputRef_.Reset();
       if (!ok_) {
-        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_, reason_)});
+        Callback().Call({failure_.ToJs(env)});
         return;
       }
       Napi::Object r = Napi::Object::New(env);
@@ -83,12 +68,7 @@ class ProbeWorker : public Napi::AsyncWorker {
   std::shared_ptr<av::JobControl> control_;
   bool ok_ = false;
   av::ProbeResult result_;
-  av::ErrorCode code_ = av::ErrorCode::Internal;
-  av::Stage stage_ = av::Stage::None;
-  std::string message_;
-  int averror_ = 0;
-  std::string detail_;
-  std::string reason_;
+  JobFailure failure_;
 };
 
 class HwWorker : public Napi::AsyncWorker {

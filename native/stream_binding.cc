@@ -45,7 +45,7 @@ class StreamWorker : public Napi::AsyncWorker {
   ~StreamWorker() override { std::free(out_.data); }
 
   void Execute() override {
-    try {
+    ok_ = failure_.Run([&] {
       if (!session_) throw av::Error(av::ErrorCode::Aborted, av::Stage::None, "the stream was destroyed");
       out_ = end_ ? session_->Finish(state_->control) : session_->Push(data_, size_, state_->control);
       inSamples_ = session_->InputSamples();
@@ -54,20 +54,7 @@ class StreamWorker : public Napi::AsyncWorker {
       channels_ = session_->Channels();
       concealed_ = session_->ConcealedErrors();
       if (concealed_ > 0) firstConcealed_ = session_->FirstConcealedError();
-      ok_ = true;
-    } catch (const av::Error& e) {
-      code_ = e.code;
-      stage_ = e.stage;
-      message_ = e.what();
-      averror_ = e.averror;
-      detail_ = e.detail;
-      reason_ = e.reason;
-    } catch (const std::bad_alloc&) {
-      code_ = av::ErrorCode::NoMemory;
-      message_ = "out of memory";
-    } catch (const std::exception& e) {
-      message_ = e.what();
-    }
+    });
     session_.reset();
   }
 
@@ -78,7 +65,7 @@ class StreamWorker : public Napi::AsyncWorker {
       Napi::HandleScope scope(env);
       chunkRef_.Reset();
       if (!ok_) {
-        Callback().Call({ErrorToJs(env, code_, stage_, message_, averror_, detail_, reason_)});
+        Callback().Call({failure_.ToJs(env)});
         return;
       }
       Napi::Value out = env.Undefined();
@@ -116,12 +103,7 @@ class StreamWorker : public Napi::AsyncWorker {
   int rate_ = 0, channels_ = 0;
   int64_t concealed_ = 0;
   std::string firstConcealed_;
-  av::ErrorCode code_ = av::ErrorCode::Internal;
-  av::Stage stage_ = av::Stage::None;
-  std::string message_;
-  int averror_ = 0;
-  std::string detail_;
-  std::string reason_;
+  JobFailure failure_;
 };
 
 std::shared_ptr<StreamState> StateOf(const Napi::CallbackInfo& info) {
