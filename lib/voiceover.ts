@@ -110,8 +110,8 @@ export interface VoiceoverResult {
   };
   /** Measured on the audio fed to the encoder. */
   loudness: Loudness;
-  /** Of the voice lines as given. */
-  voiceLoudness: Loudness;
+  /** Of the voice lines as given (integrated and range; what the music is set against). */
+  voiceLoudness: Pick<Loudness, 'integrated' | 'lra'>;
   /** How the mix was brought to the target: one linear gain (a dynamic normaliser would ride the music bed and
    *  undo the ducking), from what was measured on the mix. */
   normalization?: { mode: 'linear'; measured: Loudness; gainDb: number };
@@ -318,7 +318,7 @@ export async function runVoiceover(p: PreparedVoiceover): Promise<VoiceoverResul
         video: r.video,
         audio: r.audio,
         loudness: round(r.loudness),
-        voiceLoudness: round(r.voiceLoudness),
+        voiceLoudness: { integrated: r.voiceLoudness.integrated, lra: r.voiceLoudness.lra },
         limited: r.limited,
         subtitles: r.subtitles,
         cues: p.cues,

@@ -168,9 +168,9 @@ Track DecodeTrack(Input& in, const AudioFormat& common, int64_t maxSamples, JobC
   return track;
 }
 
-// Loudness of the tracks played one after the other.
+// Integrated loudness and range of the tracks played one after the other (no true peak: not needed to set gains).
 Loudness Measure(const std::vector<const Track*>& tracks, const AudioFormat& format) {
-  LoudnessMeter meter(format);
+  LoudnessMeter meter(format, false);
   for (const Track* t : tracks)
     for (const FramePtr& f : t->frames) meter.Feed(f.get());
   return meter.Finish();
@@ -422,7 +422,7 @@ class Job {
     // shape) and, only where that gain pushes peaks past the true peak target, a look-ahead limiter (delay-
     // compensated; 0.5 dB under the target: a sample-peak limiter, with room for inter-sample peaks). The limiter
     // takes loudness off peaky speech: the gain is then corrected from dry runs of gain + limiter (cheap: no
-    // encoding) until the result is within 0.3 LU (three at most). Then exactly `total` samples, the encoder's format
+    // encoding) until the result is within 0.3 LU (two at most). Then exactly `total` samples, the encoder's format
     // and frame size.
     start = Clock::now();
     const Loudness& m = *analysis.loudness;
@@ -435,7 +435,7 @@ class Job {
     const std::string limiter = ",alimiter=limit=" + Num(std::pow(10.0, (audio.filters.loudnessTP - 0.5) / 20)) +
                                 ":attack=5:release=50:level=0:latency=1";
     result_.limited = std::isfinite(m.truePeak) && m.truePeak + gain > audio.filters.loudnessTP;
-    for (int pass = 0; result_.limited && result_.normalization.applied && pass < 3; pass++) {
+    for (int pass = 0; result_.limited && result_.normalization.applied && pass < 2; pass++) {
       Loudness after = DryRun(mixed, "volume=" + Num(gain) + "dB" + limiter);
       if (!std::isfinite(after.integrated) || std::fabs(after.integrated - target) <= 0.3) break;
       gain = std::min(gain + 40, gain + (target - after.integrated));
@@ -549,7 +549,7 @@ class Job {
   // The loudness `frames` would have through `chain` (no encoding).
   Loudness DryRun(const std::vector<FramePtr>& frames, const std::string& chain) {
     AudioFilter graph(common_, chain, common_);
-    LoudnessMeter meter(common_);
+    LoudnessMeter meter(common_, false);  // only the integrated loudness is wanted
     auto out = NewFrame();
     auto ref = NewFrame();
     auto drain = [&] {
