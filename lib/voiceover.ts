@@ -66,7 +66,8 @@ export interface VoiceoverOptions {
    *  or after the voice's end. 'longest': the longer of the two (a shorter video holds its last frame). */
   length?: 'video' | 'voice' | 'longest';
   /** 'soft': a subtitle track (mov_text in MP4, WebVTT in WebM) from `cues`, or else from the speak() results'
-   *  word boundaries. 'burn' (drawn into the picture) needs a video encoder: see the README. Default none. */
+   *  word boundaries. 'burn': the same cues drawn into the picture, re-encoding the video with libx264 (MP4 only;
+   *  ERR_TTSAV_UNSUPPORTED naming what is missing without libx264 or drawtext). Default none. */
   subtitles?: 'soft' | 'burn' | 'none';
   /** Cues for the subtitles, times in ms on the output's timeline (the speak() results' words otherwise). */
   cues?: readonly Pick<Cue, 'startMs' | 'endMs' | 'text'>[];
@@ -207,10 +208,11 @@ function makeCues(o: VoiceoverOptions, list: Line[]): Cue[] {
   return buildCues(words, o.subtitleOptions);
 }
 
-/** Why 'burn' subtitles cannot run with this libav (what is missing), or undefined when they can. */
+/** Why 'burn' subtitles cannot run with this libav (what is missing), or undefined when they can (the addon also
+ *  checks for the drawtext filter, which needs libfreetype). */
 export function burnSupport(native: Pick<NativeBinding, 'hasEncoder'>): string | undefined {
   if (!native.hasEncoder('libx264'))
-    return "subtitles: 'burn' draws into the picture and re-encodes the video, which needs an H.264 encoder (libx264), and this libav has none (the bundled build ships without it: use the system FFmpeg, TTSAV_FFMPEG=system); use 'soft', which keeps the video as is";
+    return "subtitles: 'burn' draws into the picture and re-encodes the video, which needs an H.264 encoder (libx264), and this libav has none (the bundled build ships without it: use the system FFmpeg); use 'soft', which keeps the video as is";
   return undefined;
 }
 
@@ -262,12 +264,9 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
   const fade = o.musicFade === undefined ? {} : object('musicFade', o.musicFade, ['in', 'out']);
   if (subtitles === 'burn') {
     const missing = burnSupport(loadNative());
-    throw new TtsavError(
-      'ERR_TTSAV_UNSUPPORTED',
-      missing ?? "subtitles: 'burn' (re-encoding the video) is not implemented in this version; use 'soft', which keeps the video as is",
-    );
+    if (missing) throw new TtsavError('ERR_TTSAV_UNSUPPORTED', missing);
   }
-  const cues = subtitles === 'soft' ? makeCues(o, list) : [];
+  const cues = subtitles === 'none' ? [] : makeCues(o, list);
   const native: Record<string, unknown> = {
     audio: job.native,
     music: music !== undefined,
@@ -280,6 +279,7 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
     musicFadeOutMs: number('musicFade.out', fade.out, 0, 3_600_000, 0),
     ducking,
     cues: cues.map((c) => ({ start: c.startMs / 1000, end: c.endMs / 1000, text: c.text })),
+    burn: subtitles === 'burn',
   };
   if (job.timeoutMs !== undefined) native.timeoutMs = job.timeoutMs;
   const inputs = [video, ...(music ? [music] : []), ...list.map((l) => l.audio)];

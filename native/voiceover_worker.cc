@@ -57,6 +57,7 @@ av::VoiceoverOptions ToVoiceoverOptions(Napi::Env env, const Napi::Object& o, si
     v.ducking.attackMs = Field(env, d, "attackMs", v.ducking.attackMs, 0.01, 2000);
     v.ducking.releaseMs = Field(env, d, "releaseMs", v.ducking.releaseMs, 0.01, 9000);
   }
+  v.burn = o.Get("burn").ToBoolean().Value();
   Napi::Value at = o.Get("voiceAt");
   if (!at.IsArray() || at.As<Napi::Array>().Length() != lines)
     ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected one voiceAt time per voice line");

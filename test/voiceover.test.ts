@@ -324,16 +324,49 @@ describe('voiceover: bad input is a typed error, nothing half-written', () => {
 
   it("'burn' subtitles without an H.264 encoder say what is missing", async () => {
     const { loadNative } = await import('../lib/native');
+    const { burnSupport } = await import('../lib/voiceover');
     const native = loadNative();
     const cues = [{ startMs: 0, endMs: 500, text: 'hi' }];
     if (!native.hasEncoder('libx264')) {
       await fails({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'burn', cues }, 'ERR_TTSAV_UNSUPPORTED', /H\.264 encoder \(libx264/);
     } else {
       // This libav has libx264: the same check, against an encoder list without it.
-      const spy = { ...native, hasEncoder: (name: string) => name !== 'libx264' && native.hasEncoder(name) };
-      const { burnSupport } = await import('../lib/voiceover');
-      expect(burnSupport(spy)).toMatch(/H\.264 encoder \(libx264/);
+      const spy = { hasEncoder: (name: string) => name !== 'libx264' && native.hasEncoder(name) };
+      expect(burnSupport(spy)).toMatch(/H\.264 encoder \(libx264\), and this libav has none/);
+      await fails({ video: read('video.webm'), voice: read('short.wav'), format: 'webm', subtitles: 'burn', cues }, 'ERR_TTSAV_UNSUPPORTED', /H\.264, which the webm container cannot hold/);
     }
+  });
+});
+
+/** The mean absolute difference of the luma of two videos' frames at `t` seconds, over the picture's bottom third. */
+function lumaDiff(a: string, b: string, t: number): number {
+  const frame = (f: string): Buffer => execFileSync('ffmpeg', ['-v', 'error', '-nostdin', '-ss', String(t), '-i', file(f), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
+  const x = frame(a);
+  const y = frame(b);
+  const from = Math.floor((x.length * 2) / 3);
+  let sum = 0;
+  for (let i = from; i < x.length; i++) sum += Math.abs(x[i]! - y[i]!);
+  return sum / (x.length - from);
+}
+
+describe('voiceover: burned-in subtitles (where this libav has libx264 and drawtext)', () => {
+  it('draws the cues into the picture over their time, re-encoding the video as H.264', async (ctx) => {
+    const { loadNative } = await import('../lib/native');
+    if (!loadNative().hasEncoder('libx264')) ctx.skip();
+    const cues = [{ startMs: 500, endMs: 2000, text: "It's 100% {burned}" }];
+    const r = await voiceover({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'burn', cues });
+    expect(r.video).toMatchObject({ codec: 'h264', width: 320, height: 240, copied: false, packets: 100 });
+    expect(r.subtitles).toBe(1);
+    const { streams, errors } = probeAll(r.data);
+    expect(errors).toBe('');
+    expect(streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort()).toEqual(['audio:aac', 'video:h264']);
+    save(r.data, 'burned.mp4');
+    // Inside the cue the bottom of the picture changed (the text on its box); outside it only by re-encoding.
+    const inside = lumaDiff('video.mp4', 'burned.mp4', 1.2);
+    const outside = lumaDiff('video.mp4', 'burned.mp4', 3.2);
+    expect(inside).toBeGreaterThan(10);
+    expect(outside).toBeLessThan(3);
+    expect(Math.abs(streamDuration(r.data, 'audio') - streamDuration(r.data, 'video'))).toBeLessThanOrEqual(1024 / 44100);
   });
 });
 

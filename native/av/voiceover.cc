@@ -9,6 +9,7 @@
 #include <string>
 
 #include "analysis.h"
+#include "burn.h"
 #include "filter.h"
 #include "init.h"
 #include "input.h"
@@ -307,10 +308,17 @@ class Job {
     if (ofmt == nullptr)
       throw Error(ErrorCode::Unsupported, Stage::Mux, "no muxer named '" + audio.container + "' in this libav");
     const AVCodecParameters* vpar = video->Stream()->codecpar;
-    if (avformat_query_codec(ofmt, vpar->codec_id, FF_COMPLIANCE_NORMAL) != 1)
+    if (options_.burn) {
+      std::string why = BurnUnsupported();
+      if (!why.empty()) throw Error(ErrorCode::Unsupported, Stage::Encode, why);
+      if (avformat_query_codec(ofmt, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) != 1)
+        throw Error(ErrorCode::Unsupported, Stage::Mux,
+                    "burned-in subtitles re-encode the video as H.264, which the " + audio.container + " container cannot hold");
+    } else if (avformat_query_codec(ofmt, vpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
       throw Error(ErrorCode::Unsupported, Stage::Mux,
                   std::string("the ") + audio.container + " container cannot hold " + avcodec_get_name(vpar->codec_id) +
                       " video (copied as is): use a container that takes it");
+    }
 
     // 2. The voice lines, decoded into the common format (the first line's rate when the encoder takes it).
     std::vector<std::unique_ptr<Input>> lines;
@@ -452,7 +460,19 @@ class Job {
     if (vout == nullptr) throw std::bad_alloc();
     CopyVideoParameters(video->Stream(), vout, ofmt);
     std::optional<SubtitleTrack> subtitles;
-    if (!options_.cues.empty()) subtitles.emplace(muxer.Format(), audio.container);
+    if (options_.burn) {
+      auto burnStart = Clock::now();
+      std::vector<SubtitleCue> cues;
+      for (const SubtitleCue& c : options_.cues)
+        if (!c.text.empty() && c.endSeconds > c.startSeconds) cues.push_back(c);
+      BurnSubtitles(video->Stream(), video->Packets(), cues, (ofmt->flags & AVFMT_GLOBALHEADER) != 0, vout->codecpar,
+                    control_);
+      vout->codecpar->codec_tag = 0;
+      result_.subtitles = static_cast<int>(cues.size());
+      timings_.encode += MsSince(burnStart);
+    } else if (!options_.cues.empty()) {
+      subtitles.emplace(muxer.Format(), audio.container);
+    }
     timings_.mux += MsSince(start);
     tail_->StartChain(chain, true);  // writes the header
 
@@ -506,10 +526,10 @@ class Job {
     result_.audio.durationSeconds = static_cast<double>(outSamples) / rate;
     result_.audio.music = music_ != nullptr;
     result_.audio.original = originalUsed_;
-    result_.video.codec = avcodec_get_name(vpar->codec_id);
-    result_.video.width = vpar->width;
-    result_.video.height = vpar->height;
-    result_.video.copied = true;
+    result_.video.codec = avcodec_get_name(vout->codecpar->codec_id);
+    result_.video.width = vout->codecpar->width;
+    result_.video.height = vout->codecpar->height;
+    result_.video.copied = !options_.burn;
     result_.video.durationSeconds = video->EndSeconds();
     result_.durationSeconds = std::max(result_.audio.durationSeconds, result_.video.durationSeconds);
     result_.loudness = *tail_->MeasuredLoudness();

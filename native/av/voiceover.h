@@ -52,6 +52,9 @@ struct VoiceoverOptions {
   OriginalAudio originalAudio = OriginalAudio::Drop;
   double originalGainDb = -12;  // like musicGainDb, for the video's own audio
   std::vector<SubtitleCue> cues;  // soft subtitles (mov_text in MP4, WebVTT in WebM); none when empty
+  // Draw the cues into the picture instead (drawtext), re-encoding the video with libx264 (Unsupported without
+  // it or without drawtext).
+  bool burn = false;
 };
 
 struct VoiceoverResult {
