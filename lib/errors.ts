@@ -1,26 +1,43 @@
 /**
- * Every code a TtsavError can carry: the one list (TtsavErrorCode is derived from it). The codes the addon raises
- * (native/av/error.h) are a subset; test/errors.test.ts checks that they agree.
+ * Every code a TtsavError can carry, in one list (TtsavErrorCode, derived from it, says what each means). The codes
+ * the addon raises (native/av/error.h) are a subset; test/errors.test.ts checks that they agree.
  */
 export const ERROR_CODES = [
-  'ERR_TTSAV_OPTIONS', // an option is malformed or out of range (caught before any native work)
-  'ERR_TTSAV_INVALID_DATA', // input is corrupt, truncated, empty, or not media at all
-  'ERR_TTSAV_UNSUPPORTED', // valid media ttsav cannot use: no audio stream, no decoder for its codec
-  'ERR_TTSAV_LIMIT', // this input is over a per-job limit (maxInputBytes, maxOutputBytes, maxDurationSeconds, job memory): do not retry
-  'ERR_TTSAV_BUSY', // not admitted now (a pool's or engine's queue is full, the pool is closed): retry later or elsewhere
-  'ERR_TTSAV_ABORTED', // the caller's AbortSignal fired (with any reason but a TimeoutError)
-  'ERR_TTSAV_TIMEOUT', // the job ran past timeoutMs, or its signal was aborted with a TimeoutError (AbortSignal.timeout())
-  'ERR_TTSAV_NO_MEMORY', // an allocation failed while filtering, encoding or muxing (input declaring absurd sizes is INVALID_DATA)
-  'ERR_TTSAV_LOAD', // the native addon or the libav libraries it needs could not be loaded
-  'ERR_TTSAV_TTS', // a text-to-speech engine failed (HTTP status or close reason in message and detail)
-  'ERR_TTSAV_TTS_TIMEOUT', // a text-to-speech request ran past a deadline (connect, idle or total)
-  'ERR_TTSAV_HW_UNAVAILABLE', // the hardware device type asked for (hwaccel) cannot be opened here
-  'ERR_TTSAV_NETWORK', // publish(): the server cannot be reached or kept (refused, dropped, name or TLS failure)
-  'ERR_TTSAV_STORAGE', // a queue storage (files, S3) failed to read or write an object
-  'ERR_TTSAV_INTERNAL', // libav failed in a way no input should cause: please report it
+  'ERR_TTSAV_OPTIONS',
+  'ERR_TTSAV_INVALID_DATA',
+  'ERR_TTSAV_UNSUPPORTED',
+  'ERR_TTSAV_LIMIT',
+  'ERR_TTSAV_BUSY',
+  'ERR_TTSAV_ABORTED',
+  'ERR_TTSAV_TIMEOUT',
+  'ERR_TTSAV_NO_MEMORY',
+  'ERR_TTSAV_LOAD',
+  'ERR_TTSAV_TTS',
+  'ERR_TTSAV_TTS_TIMEOUT',
+  'ERR_TTSAV_HW_UNAVAILABLE',
+  'ERR_TTSAV_NETWORK',
+  'ERR_TTSAV_STORAGE',
+  'ERR_TTSAV_INTERNAL',
 ] as const;
 
-/** Every failure ttsav reports is a TtsavError; `code` says what kind (see ERROR_CODES for each one's meaning). */
+/**
+ * Every failure ttsav reports is a TtsavError; `code` says what kind:
+ * - `ERR_TTSAV_OPTIONS`: an option is malformed or out of range (caught before any native work)
+ * - `ERR_TTSAV_INVALID_DATA`: input is corrupt, truncated, empty, or not media at all
+ * - `ERR_TTSAV_UNSUPPORTED`: valid media ttsav cannot use: no audio stream, no decoder for its codec
+ * - `ERR_TTSAV_LIMIT`: this input is over a per-job limit (maxInputBytes, maxOutputBytes, maxDurationSeconds, job memory): do not retry
+ * - `ERR_TTSAV_BUSY`: not admitted now (a pool's or engine's queue is full, the pool is closed): retry later or elsewhere
+ * - `ERR_TTSAV_ABORTED`: the caller's AbortSignal fired (with any reason but a TimeoutError)
+ * - `ERR_TTSAV_TIMEOUT`: the job ran past timeoutMs, or its signal was aborted with a TimeoutError (AbortSignal.timeout())
+ * - `ERR_TTSAV_NO_MEMORY`: an allocation failed while filtering, encoding or muxing (input declaring absurd sizes is INVALID_DATA)
+ * - `ERR_TTSAV_LOAD`: the native addon or the libav libraries it needs could not be loaded
+ * - `ERR_TTSAV_TTS`: a text-to-speech engine failed (HTTP status or close reason in message and detail)
+ * - `ERR_TTSAV_TTS_TIMEOUT`: a text-to-speech request ran past a deadline (connect, idle or total)
+ * - `ERR_TTSAV_HW_UNAVAILABLE`: a hardware device type asked for cannot be opened here (no audio path uses one)
+ * - `ERR_TTSAV_NETWORK`: publish(): the server cannot be reached or kept (refused, dropped, name or TLS failure)
+ * - `ERR_TTSAV_STORAGE`: a queue storage (files, S3) failed to read or write an object
+ * - `ERR_TTSAV_INTERNAL`: libav failed in a way no input should cause: please report it
+ */
 export type TtsavErrorCode = (typeof ERROR_CODES)[number];
 
 /**
@@ -36,7 +53,8 @@ export type TtsavErrorReason = (typeof ERROR_REASONS)[number];
 
 /** The pipeline stages a failure can happen in (native/av/error.h's Stage, None aside). */
 export const ERROR_STAGES = ['probe', 'decode', 'filter', 'encode', 'mux'] as const;
-/** The pipeline stage a failure happened in, when it happened in one. */
+/** The pipeline stage a failure happened in, when it happened in one: 'probe', 'decode', 'filter', 'encode' or
+ *  'mux'. */
 export type TtsavStage = (typeof ERROR_STAGES)[number];
 
 /** The stage timings a transcode reports (result.timings, the pool's stage metrics), in the addon's order. */

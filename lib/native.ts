@@ -3,7 +3,9 @@
  * reported as a TtsavError (ERR_TTSAV_LOAD) that names the packages to install.
  */
 import path from 'node:path';
-import { TtsavError, type TimingStage } from './errors';
+import { TtsavError } from './errors';
+import type { ProbeResult } from './probe';
+import type { Loudness, TranscodeResult } from './transcode';
 
 /** The filter settings the addon reads (see FilterOptions in native/av/options.h). */
 export interface NativeFilterOptions {
@@ -49,41 +51,22 @@ export interface NativeTranscodeOptions {
   concealDecodeErrors?: boolean;
 }
 
-export interface NativeLoudness {
-  integrated: number;
-  truePeak: number;
-  lra: number;
-}
+/** The addon's loudness figures: the public Loudness. */
+export type NativeLoudness = Loudness;
 
-export interface NativeProbeResult {
-  container: string;
-  codec: string;
-  decoder: string;
-  sampleRate: number;
-  channels: number;
-  layout: string;
-  bitrate: number;
-  durationSeconds?: number;
-  durationEstimated: boolean;
-  tags: Record<string, string>;
-}
+/** What the addon's probe reports: the public ProbeResult plus the decoder's name. */
+export type NativeProbeResult = ProbeResult & { decoder: string };
 
-export interface NativeTranscodeResult {
-  data: Buffer;
+/** What the addon's transcode reports: the public result's measured fields; lib/transcode.ts adds the format's
+ *  names (format, codec family, MIME type, extension) and types the warnings. */
+export type NativeTranscodeResult = Pick<
+  TranscodeResult,
+  'data' | 'sampleRate' | 'channels' | 'bitrate' | 'averageBitrate' | 'samples' | 'durationSeconds' | 'input' | 'inputs' | 'timings' | 'loudness' | 'normalization'
+> & {
+  /** The encoder's name. */
   codec: string;
-  sampleRate: number;
-  channels: number;
-  bitrate: number;
-  averageBitrate: number;
-  samples: number;
-  durationSeconds: number;
-  input: { format: string; codec: string; sampleRate: number; channels: number; samples: number; durationSeconds: number };
-  inputs: number;
-  timings: Record<TimingStage, number>;
-  loudness?: NativeLoudness;
-  normalization?: { mode: 'linear' | 'dynamic'; measured: NativeLoudness; gainDb?: number };
   warnings: { code: string; message: string }[];
-}
+};
 
 export interface NativeLibraryVersion {
   compiled: string;

@@ -1,8 +1,6 @@
 #include "convert.h"
 
 #include <cmath>
-#include <cstdlib>
-#include <memory>
 #include <limits>
 
 namespace ttsav {
@@ -43,12 +41,6 @@ bool Bool(const Napi::Object& obj, const char* key, bool fallback) {
   return v.As<Napi::Boolean>().Value();
 }
 
-void FreeOutput(Napi::Env env, uint8_t* data, size_t* size) {
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
-  std::free(data);
-  delete size;
-}
-
 }  // namespace
 
 Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
@@ -79,19 +71,6 @@ Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
   return o;
 }
 
-
-Napi::Buffer<uint8_t> OwnedToBuffer(Napi::Env env, av::OwnedBytes& bytes) {
-  if (bytes.data == nullptr) return Napi::Buffer<uint8_t>::New(env, 0);
-  size_t size = bytes.size;
-  auto hint = std::make_unique<size_t>(size);
-  // Zero-copy where the runtime allows external buffers; NewOrCopy copies (and frees ours) where it does not.
-  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes.data, size, FreeOutput, hint.get());
-  // From here the Buffer's finalizer owns the bytes and the hint (and undoes this adjustment).
-  hint.release();
-  bytes = {};
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
-  return buffer;
-}
 
 void ThrowCoded(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::TypeError::New(env, message);
@@ -163,6 +142,17 @@ Napi::Object ErrorToJs(Napi::Env env, av::ErrorCode code, av::Stage stage, const
   if (!detail.empty()) e.Set("detail", detail);
   if (!reason.empty()) e.Set("reason", reason);
   return e;
+}
+
+Napi::Object ErrorToJs(Napi::Env env, const av::Error& e) {
+  return ErrorToJs(env, e.code, e.stage, e.what(), e.averror, e.detail, e.reason);
+}
+
+void ThrowAvError(Napi::Env env, const av::Error& e) {
+  Napi::Error err = Napi::Error::New(env, e.what());
+  err.Set("code", Napi::String::New(env, av::CodeName(e.code)));
+  if (!e.detail.empty()) err.Set("detail", Napi::String::New(env, e.detail));
+  throw err;
 }
 
 }  // namespace ttsav

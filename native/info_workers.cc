@@ -13,92 +13,70 @@ extern "C" {
 #include "av/probe.h"
 #include "convert.h"
 #include "transcode_worker.h"
+#include "worker.h"
 
 namespace ttsav {
 namespace {
 
-class ProbeWorker : public Napi::AsyncWorker {
+class ProbeWorker : public Worker {
  public:
   ProbeWorker(Napi::Function callback, Napi::Uint8Array input, av::TranscodeOptions options,
               std::shared_ptr<av::JobControl> control)
-      : Napi::AsyncWorker(callback, "ttsav:probe"),
+      : Worker(callback, "ttsav:probe"),
         inputRef_(Napi::Persistent(input)),
         data_(input.Data()),
         size_(input.ByteLength()),
         options_(std::move(options)),
         control_(std::move(control)) {}
 
-  void Execute() override {
-    ok_ = failure_.Run([&] { result_ = av::Probe(data_, size_, options_, *control_); });
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      Napi::HandleScope scope(env);
-      inputRef_.Reset();
-      if (!ok_) {
-        Callback().Call({failure_.ToJs(env)});
-        return;
-      }
-      Napi::Object r = Napi::Object::New(env);
-      r.Set("container", result_.container);
-      r.Set("codec", result_.codec);
-      r.Set("decoder", result_.decoder);
-      r.Set("sampleRate", result_.sampleRate);
-      r.Set("channels", result_.channels);
-      r.Set("layout", result_.layout);
-      r.Set("bitrate", static_cast<double>(result_.bitrate));
-      if (result_.durationSeconds >= 0) r.Set("durationSeconds", result_.durationSeconds);
-      r.Set("durationEstimated", result_.durationEstimated);
-      Napi::Object tags = Napi::Object::New(env);
-      for (const auto& [k, v] : result_.tags) tags.Set(k, v);
-      r.Set("tags", tags);
-      Callback().Call({env.Null(), r});
-    } catch (const Napi::Error&) {
-      // The environment is going away (see TranscodeWorker::OnOK).
-    }
-  }
-
  private:
+  void Run() override { result_ = av::Probe(data_, size_, options_, *control_); }
+  void Settle() override { inputRef_.Reset(); }
+
+  std::vector<napi_value> Results(Napi::Env env) override {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("container", result_.container);
+    r.Set("codec", result_.codec);
+    r.Set("decoder", result_.decoder);
+    r.Set("sampleRate", result_.sampleRate);
+    r.Set("channels", result_.channels);
+    r.Set("layout", result_.layout);
+    r.Set("bitrate", static_cast<double>(result_.bitrate));
+    if (result_.durationSeconds >= 0) r.Set("durationSeconds", result_.durationSeconds);
+    r.Set("durationEstimated", result_.durationEstimated);
+    Napi::Object tags = Napi::Object::New(env);
+    for (const auto& [k, v] : result_.tags) tags.Set(k, v);
+    r.Set("tags", tags);
+    return {r};
+  }
+
   Napi::Reference<Napi::Uint8Array> inputRef_;
   const uint8_t* data_;
   size_t size_;
   av::TranscodeOptions options_;
   std::shared_ptr<av::JobControl> control_;
-  bool ok_ = false;
   av::ProbeResult result_;
-  JobFailure failure_;
 };
 
-class HwWorker : public Napi::AsyncWorker {
+class HwWorker : public Worker {
  public:
-  explicit HwWorker(Napi::Function callback) : Napi::AsyncWorker(callback, "ttsav:hw") {}
-  void Execute() override {
-    try {
-      devices_ = av::HwDevices();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      Napi::HandleScope scope(env);
-      Napi::Array out = Napi::Array::New(env, devices_.size());
-      for (size_t i = 0; i < devices_.size(); i++) {
-        Napi::Object d = Napi::Object::New(env);
-        d.Set("type", devices_[i].type);
-        d.Set("available", devices_[i].available);
-        if (!devices_[i].available) d.Set("reason", devices_[i].reason);
-        out.Set(static_cast<uint32_t>(i), d);
-      }
-      Callback().Call({env.Null(), out});
-    } catch (const Napi::Error&) {
-    }
-  }
+  explicit HwWorker(Napi::Function callback) : Worker(callback, "ttsav:hw") {}
 
  private:
+  void Run() override { devices_ = av::HwDevices(); }
+
+  std::vector<napi_value> Results(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, devices_.size());
+    for (size_t i = 0; i < devices_.size(); i++) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("type", devices_[i].type);
+      d.Set("available", devices_[i].available);
+      if (!devices_[i].available) d.Set("reason", devices_[i].reason);
+      out.Set(static_cast<uint32_t>(i), d);
+    }
+    return {out};
+  }
+
   std::vector<av::HwDeviceInfo> devices_;
 };
 

@@ -49,13 +49,6 @@ av::Publisher& PublisherOf(const Napi::CallbackInfo& info) {
   return *h->publisher;
 }
 
-[[noreturn]] void ThrowAvError(Napi::Env env, const av::Error& e) {
-  Napi::Error err = Napi::Error::New(env, e.what());
-  err.Set("code", Napi::String::New(env, av::CodeName(e.code)));
-  if (!e.detail.empty()) err.Set("detail", Napi::String::New(env, e.detail));
-  throw err;
-}
-
 std::string StringOr(const Napi::Object& o, const char* key, const std::string& fallback) {
   Napi::Value v = o.Get(key);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : fallback;

@@ -8,6 +8,7 @@
 
 #include "av/stream.h"
 #include "convert.h"
+#include "worker.h"
 
 namespace ttsav {
 namespace {
@@ -23,16 +24,10 @@ struct StreamHandle {
   std::shared_ptr<StreamState> state;
 };
 
-void FreeBytes(Napi::Env env, uint8_t* data, size_t* size) {
-  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
-  std::free(data);
-  delete size;
-}
-
-class StreamWorker : public Napi::AsyncWorker {
+class StreamWorker : public Worker {
  public:
   StreamWorker(Napi::Function callback, std::shared_ptr<StreamState> state, Napi::Value chunk, bool end)
-      : Napi::AsyncWorker(callback, "ttsav:stream"), state_(std::move(state)), end_(end) {
+      : Worker(callback, "ttsav:stream"), state_(std::move(state)), end_(end) {
     if (!end) {
       auto bytes = chunk.As<Napi::Uint8Array>();
       chunkRef_ = Napi::Persistent(chunk);
@@ -44,53 +39,38 @@ class StreamWorker : public Napi::AsyncWorker {
   }
   ~StreamWorker() override { std::free(out_.data); }
 
-  void Execute() override {
-    ok_ = failure_.Run([&] {
-      if (!session_) throw av::Error(av::ErrorCode::Aborted, av::Stage::None, "the stream was destroyed");
-      out_ = end_ ? session_->Finish(state_->control) : session_->Push(data_, size_, state_->control);
-      inSamples_ = session_->InputSamples();
-      outSamples_ = session_->OutputSamples();
-      rate_ = session_->SampleRate();
-      channels_ = session_->Channels();
-      concealed_ = session_->ConcealedErrors();
-      if (concealed_ > 0) firstConcealed_ = session_->FirstConcealedError();
-    });
-    session_.reset();
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    state_->busy = false;
-    try {
-      Napi::HandleScope scope(env);
-      chunkRef_.Reset();
-      if (!ok_) {
-        Callback().Call({failure_.ToJs(env)});
-        return;
-      }
-      Napi::Value out = env.Undefined();
-      if (out_.data != nullptr && out_.size > 0) {
-        size_t size = out_.size;
-        auto hint = std::make_unique<size_t>(size);
-        out = Napi::Buffer<uint8_t>::NewOrCopy(env, out_.data, size, FreeBytes, hint.get());
-        hint.release();
-        out_ = {};
-        Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
-      }
-      Napi::Object stats = Napi::Object::New(env);
-      stats.Set("inputSamples", static_cast<double>(inSamples_));
-      stats.Set("outputSamples", static_cast<double>(outSamples_));
-      stats.Set("sampleRate", rate_);
-      stats.Set("channels", channels_);
-      stats.Set("decodeErrorsConcealed", static_cast<double>(concealed_));
-      if (concealed_ > 0) stats.Set("firstDecodeError", firstConcealed_);
-      Callback().Call({env.Null(), out, stats});
-    } catch (const Napi::Error&) {
-      // The environment is going away (see TranscodeWorker::OnOK).
-    }
-  }
-
  private:
+  void Run() override {
+    // The session is released on this thread, whether the operation succeeds or not.
+    std::shared_ptr<av::StreamSession> session = std::move(session_);
+    if (!session) throw av::Error(av::ErrorCode::Aborted, av::Stage::None, "the stream was destroyed");
+    out_ = end_ ? session->Finish(state_->control) : session->Push(data_, size_, state_->control);
+    inSamples_ = session->InputSamples();
+    outSamples_ = session->OutputSamples();
+    rate_ = session->SampleRate();
+    channels_ = session->Channels();
+    concealed_ = session->ConcealedErrors();
+    if (concealed_ > 0) firstConcealed_ = session->FirstConcealedError();
+  }
+
+  void Settle() override {
+    state_->busy = false;
+    chunkRef_.Reset();
+  }
+
+  std::vector<napi_value> Results(Napi::Env env) override {
+    Napi::Value out = env.Undefined();
+    if (out_.data != nullptr && out_.size > 0) out = TakeBuffer(env, out_);
+    Napi::Object stats = Napi::Object::New(env);
+    stats.Set("inputSamples", static_cast<double>(inSamples_));
+    stats.Set("outputSamples", static_cast<double>(outSamples_));
+    stats.Set("sampleRate", rate_);
+    stats.Set("channels", channels_);
+    stats.Set("decodeErrorsConcealed", static_cast<double>(concealed_));
+    if (concealed_ > 0) stats.Set("firstDecodeError", firstConcealed_);
+    return {out, stats};
+  }
+
   std::shared_ptr<StreamState> state_;
   std::shared_ptr<av::StreamSession> session_;
   bool end_;
@@ -98,12 +78,10 @@ class StreamWorker : public Napi::AsyncWorker {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   av::OwnedBytes out_;
-  bool ok_ = false;
   int64_t inSamples_ = 0, outSamples_ = 0;
   int rate_ = 0, channels_ = 0;
   int64_t concealed_ = 0;
   std::string firstConcealed_;
-  JobFailure failure_;
 };
 
 std::shared_ptr<StreamState> StateOf(const Napi::CallbackInfo& info) {
@@ -144,9 +122,7 @@ Napi::Value StreamCreate(const Napi::CallbackInfo& info) {
   try {
     state->session = std::make_shared<av::StreamSession>(options, input);
   } catch (const av::Error& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    err.Set("code", Napi::String::New(env, av::CodeName(e.code)));
-    throw err;
+    ThrowAvError(env, e);
   }
   return Napi::External<StreamHandle>::New(env, new StreamHandle{state}, [](Napi::Env, StreamHandle* h) {
     h->state->control.Cancel(av::CancelReason::Aborted);

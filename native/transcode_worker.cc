@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <memory>
-#include <new>
 
 #include "av/transcode.h"
 #include "convert.h"
@@ -37,7 +36,7 @@ std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs) {
 
 TranscodeWorker::TranscodeWorker(Napi::Function callback, Napi::Value inputs, av::TranscodeOptions options,
                                  std::shared_ptr<av::JobControl> control)
-    : Napi::AsyncWorker(callback, "ttsav:transcode"),
+    : Worker(callback, "ttsav:transcode"),
       inputRef_(Napi::Persistent(inputs)),
       inputs_(InputViews(callback.Env(), inputs)),
       options_(std::move(options)),
@@ -48,13 +47,11 @@ TranscodeWorker::~TranscodeWorker() {
   std::free(result_.data.data);
 }
 
-void TranscodeWorker::Execute() {
-  ok_ = failure_.Run([&] { result_ = av::Transcode(inputs_, options_, *control_); });
-}
+void TranscodeWorker::Run() { result_ = av::Transcode(inputs_, options_, *control_); }
 
-Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
+std::vector<napi_value> TranscodeWorker::Results(Napi::Env env) {
   Napi::Object r = Napi::Object::New(env);
-  r.Set("data", OwnedToBuffer(env, result_.data));
+  r.Set("data", TakeBuffer(env, result_.data));
   r.Set("codec", result_.codec);
   r.Set("sampleRate", result_.sampleRate);
   r.Set("channels", result_.channels);
@@ -83,26 +80,7 @@ Napi::Value TranscodeWorker::ResultToJs(Napi::Env env) {
     warnings.Set(static_cast<uint32_t>(i), w);
   }
   r.Set("warnings", warnings);
-  return r;
-}
-
-void TranscodeWorker::OnOK() {
-  Napi::Env env = Env();
-  // Calls into JS fail (and node-addon-api throws) when the environment is being torn down, e.g. a worker
-  // thread terminated mid-transcode: Node lets running jobs finish, then completes them into a dead
-  // environment. Nothing is left to tell: drop the result (freed by the destructor) rather than let the
-  // exception reach std::terminate and take the whole process down.
-  try {
-    Napi::HandleScope scope(env);
-    inputRef_.Reset();
-    if (ok_) {
-      Napi::Value result = ResultToJs(env);
-      Callback().Call({env.Null(), result});
-    } else {
-      Callback().Call({failure_.ToJs(env)});
-    }
-  } catch (const Napi::Error&) {
-  }
+  return {r};
 }
 
 Napi::Value StartTranscode(const Napi::CallbackInfo& info) {

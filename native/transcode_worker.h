@@ -12,31 +12,28 @@
 #include "av/job.h"
 #include "av/options.h"
 #include "av/transcode.h"
-#include "convert.h"
+#include "worker.h"
 
 namespace ttsav {
 
-class TranscodeWorker : public Napi::AsyncWorker {
+class TranscodeWorker : public Worker {
  public:
   // `inputs` is one Uint8Array or an array of them (joined in order); they are kept alive and read in place.
   TranscodeWorker(Napi::Function callback, Napi::Value inputs, av::TranscodeOptions options,
                   std::shared_ptr<av::JobControl> control);
   ~TranscodeWorker() override;
 
-  void Execute() override;
-  void OnOK() override;
 
  private:
-  Napi::Value ResultToJs(Napi::Env env);
+  void Run() override;
+  std::vector<napi_value> Results(Napi::Env env) override;
+  void Settle() override { inputRef_.Reset(); }
 
   Napi::Reference<Napi::Value> inputRef_;
   std::vector<av::InputBytes> inputs_;
   av::TranscodeOptions options_;
   std::shared_ptr<av::JobControl> control_;
-
-  bool ok_ = false;
   av::TranscodeResult result_;
-  JobFailure failure_;
 };
 
 // Reads a Uint8Array, or an array of them, into views (throws an option error otherwise).

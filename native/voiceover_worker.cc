@@ -1,6 +1,7 @@
 #include "voiceover_worker.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "av/voiceover.h"
 #include "convert.h"
 #include "transcode_worker.h"
+#include "worker.h"
 
 namespace ttsav {
 namespace {
@@ -79,11 +81,11 @@ av::VoiceoverOptions ToVoiceoverOptions(Napi::Env env, const Napi::Object& o, si
   return v;
 }
 
-class VoiceoverWorker : public Napi::AsyncWorker {
+class VoiceoverWorker : public Worker {
  public:
   VoiceoverWorker(Napi::Function callback, Napi::Value inputs, const Napi::Object& options,
                   std::shared_ptr<av::JobControl> control)
-      : Napi::AsyncWorker(callback, "ttsav:voiceover"),
+      : Worker(callback, "ttsav:voiceover"),
         inputRef_(Napi::Persistent(inputs)),
         control_(std::move(control)) {
     Napi::Env env = callback.Env();
@@ -106,30 +108,15 @@ class VoiceoverWorker : public Napi::AsyncWorker {
 
   ~VoiceoverWorker() override { std::free(result_.data.data); }
 
-  void Execute() override {
-    ok_ = failure_.Run(
-        [&] { result_ = av::Voiceover(video_, voice_, hasMusic_ ? &music_ : nullptr, options_, *control_); });
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    // See TranscodeWorker::OnOK: an environment being torn down gets nothing.
-    try {
-      Napi::HandleScope scope(env);
-      inputRef_.Reset();
-      if (ok_)
-        Callback().Call({env.Null(), ResultToJs(env)});
-      else
-        Callback().Call({failure_.ToJs(env)});
-    } catch (const Napi::Error&) {
-    }
-  }
+  void Run() override { result_ = av::Voiceover(video_, voice_, hasMusic_ ? &music_ : nullptr, options_, *control_); }
+  void Settle() override { inputRef_.Reset(); }
+  std::vector<napi_value> Results(Napi::Env env) override { return {ResultToJs(env)}; }
 
  private:
   Napi::Value ResultToJs(Napi::Env env) {
     const av::VoiceoverResult& r = result_;
     Napi::Object o = Napi::Object::New(env);
-    o.Set("data", OwnedToBuffer(env, result_.data));
+    o.Set("data", TakeBuffer(env, result_.data));
     o.Set("durationSeconds", r.durationSeconds);
     Napi::Object video = Napi::Object::New(env);
     video.Set("codec", r.video.codec);
@@ -165,9 +152,7 @@ class VoiceoverWorker : public Napi::AsyncWorker {
   bool hasMusic_ = false;
   std::vector<av::VoiceLine> voice_;
   av::VoiceoverOptions options_;
-  bool ok_ = false;
   av::VoiceoverResult result_;
-  JobFailure failure_;
 };
 
 }  // namespace

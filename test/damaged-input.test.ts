@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TtsavError, concat, createLiveFeed, createPool, createTranscodeStream, transcode, type TranscodeStream, type TranscodeStreamOptions } from '../lib/index';
-import { ffmpeg, fixture, fixturePath } from './helpers/media';
+import { ffmpeg, fixture, fixturePath, sinePcm16, wavHeader } from './helpers/media';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -17,22 +17,7 @@ const TMP = mkdtempSync(path.join(os.tmpdir(), 'ttsav-damaged-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
 /** A canonical 44-byte PCM WAV header (16 kHz mono s16) that declares `declared` data bytes and holds none. */
-function headerOnlyWav(declared = 32000): Buffer {
-  const b = Buffer.alloc(44);
-  b.write('RIFF', 0, 'latin1');
-  b.writeUInt32LE(36 + declared, 4);
-  b.write('WAVEfmt ', 8, 'latin1');
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20); // PCM
-  b.writeUInt16LE(1, 22); // mono
-  b.writeUInt32LE(16000, 24);
-  b.writeUInt32LE(32000, 28); // byte rate
-  b.writeUInt16LE(2, 32); // block align
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36, 'latin1');
-  b.writeUInt32LE(declared, 40);
-  return b;
-}
+const headerOnlyWav = (declared = 32000): Buffer => wavHeader({ dataBytes: declared });
 
 async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
   try {
@@ -123,16 +108,9 @@ function junkPrefixed(data: Buffer, count = 777): Buffer {
   return Buffer.concat([junk, data]);
 }
 
-/** A PCM WAV with a plain 16-byte fmt chunk (no channel mask) holding `frames` sample frames of a tone. */
-function toneWav(channels: number, frames: number): Buffer {
-  const align = 2 * channels;
-  const b = headerOnlyWav(frames * align);
-  b.writeUInt16LE(channels, 22);
-  b.writeUInt32LE(16000 * align, 28);
-  b.writeUInt16LE(align, 32);
-  const pcm = Buffer.alloc(frames * align);
-  for (let i = 0; i < frames * channels; i++) pcm.writeInt16LE(Math.round(8000 * Math.sin(i / 7)), 2 * i);
-  return Buffer.concat([b, pcm]);
+/** A 16 kHz PCM WAV with a plain 16-byte fmt chunk (no channel mask) holding `frames` sample frames of a tone. */
+function plainWav(channels: number, frames: number): Buffer {
+  return Buffer.concat([wavHeader({ channels, dataBytes: frames * 2 * channels }), sinePcm16(frames, { channels, sampleRate: 16000 })]);
 }
 
 /** The FLAC with the total sample count in its STREAMINFO replaced by `total`. */
@@ -249,10 +227,10 @@ describe('result.warnings and decodeErrors', () => {
   }
 
   it('more than two channels with no declared layout: GUESSED_LAYOUT; mono and stereo are never guessed', async () => {
-    const r = await transcode(toneWav(3, 16000), { channels: 2 });
+    const r = await transcode(plainWav(3, 16000), { channels: 2 });
     expect(codes(r)).toEqual(['GUESSED_LAYOUT']);
     expect(r.warnings[0]!.message).toMatch(/its 3 channels .* read them as 2\.1/);
-    for (const ch of [1, 2]) expect((await transcode(toneWav(ch, 16000))).warnings).toEqual([]);
+    for (const ch of [1, 2]) expect((await transcode(plainWav(ch, 16000))).warnings).toEqual([]);
   });
 
   it('concat names the input each warning is about', async () => {

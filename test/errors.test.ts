@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TtsavError, createPool, transcode } from '../lib/index';
 import { ERROR_CODES, ERROR_REASONS, ERROR_STAGES, TIMING_STAGES, fromNative } from '../lib/errors';
 import { loadNative } from '../lib/native';
-import { decodedSamples, fixture } from './helpers/media';
+import { decodedSamples, fixture, wavHeader } from './helpers/media';
 
 async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
   try {
@@ -108,20 +108,7 @@ describe('float audio encoders would choke on', () => {
   /** A 32-bit float WAV (format 3) of `samples`, mono 22050 Hz. */
   function floatWav(samples: Float32Array): Buffer {
     const data = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
-    const h = Buffer.alloc(44);
-    h.write('RIFF', 0, 'latin1');
-    h.writeUInt32LE(36 + data.length, 4);
-    h.write('WAVEfmt ', 8, 'latin1');
-    h.writeUInt32LE(16, 16);
-    h.writeUInt16LE(3, 20); // IEEE float
-    h.writeUInt16LE(1, 22);
-    h.writeUInt32LE(22050, 24);
-    h.writeUInt32LE(22050 * 4, 28);
-    h.writeUInt16LE(4, 32);
-    h.writeUInt16LE(32, 34);
-    h.write('data', 36, 'latin1');
-    h.writeUInt32LE(data.length, 40);
-    return Buffer.concat([h, data]);
+    return Buffer.concat([wavHeader({ format: 3, sampleRate: 22050, dataBytes: data.length }), data]);
   }
   const tone = (n: number, f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
 

@@ -20,12 +20,10 @@ const SEED = process.env.TTSAV_FUZZ_SEED ?? '1';
 const skip = process.env.TTSAV_SKIP_FUZZ === '1';
 
 describe.skipIf(skip)('fuzzing (libFuzzer, ASan+UBSan)', () => {
-  it('clang is installed (bash scripts/bootstrap.sh installs it)', () => {
-    const r = spawnSync('clang++', ['--version'], { encoding: 'utf8' });
-    expect(r.status, 'clang++ not found: run bash scripts/bootstrap.sh, or set TTSAV_SKIP_FUZZ=1').toBe(0);
-  });
-
   it(`regression inputs replay clean and ${SECONDS} s of fuzzing find nothing`, () => {
+    // Without clang the fuzzer cannot be built: say how to get it rather than fail inside the script.
+    const clang = spawnSync('clang++', ['--version'], { encoding: 'utf8' });
+    expect(clang.status, 'clang++ not found: run bash scripts/bootstrap.sh, or set TTSAV_SKIP_FUZZ=1').toBe(0);
     const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'fuzz.sh'), String(SECONDS), `-seed=${SEED}`], {
       cwd: ROOT,
       encoding: 'utf8',

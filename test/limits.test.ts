@@ -4,7 +4,10 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TtsavError, createTranscodeStream, transcode } from '../lib/index';
 import { loadNative, type NativeTranscodeOptions } from '../lib/native';
-import { ffmpeg, fixture } from './helpers/media';
+import { ffmpeg, fixture, tone } from './helpers/media';
+
+/** CBR MP3 without a Xing header: only decoding tells how long it is. */
+const CBR_NO_XING = ['-c:a', 'libmp3lame', '-b:a', '32k', '-write_xing', '0', '-f', 'mp3'];
 import { spyOnNativeTranscode } from './helpers/native-spy';
 
 async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
@@ -76,13 +79,13 @@ describe('limits', () => {
 
   it('a CBR MP3 without a Xing header (length known only from size and bitrate) is refused after 10 s of audio', async () => {
     // 300 s at 32 kbit/s, no Xing/Info header: libav can only estimate its length from the bitrate.
-    const cbr = ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=24000:duration=300', '-c:a', 'libmp3lame', '-b:a', '32k', '-write_xing', '0', '-f', 'mp3', 'pipe:1']);
+    const cbr = tone(300, { encode: CBR_NO_XING });
     const err = await rejection(transcode(cbr, { maxDurationSeconds: 60, format: 'adts' }));
     expect([err.code, err.reason, err.stage]).toEqual(['ERR_TTSAV_LIMIT', 'duration', 'decode']);
     // The early check, not the decoding cap (which says "decoded audio exceeds" after 60 s of audio).
     expect(err.message).toMatch(/holds about 300\.\d+ s of constant-bitrate audio/);
     // Within the margin (cap × 1.1 + 1 s) the input is decoded, and the decoding cap still holds.
-    const cbr30 = ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=24000:duration=30', '-c:a', 'libmp3lame', '-b:a', '32k', '-write_xing', '0', '-f', 'mp3', 'pipe:1']);
+    const cbr30 = tone(30, { encode: CBR_NO_XING });
     const near = await rejection(transcode(cbr30, { maxDurationSeconds: 28, format: 'adts' }));
     expect(near.message).toMatch(/decoded audio exceeds maxDurationSeconds/);
   });

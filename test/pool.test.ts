@@ -9,7 +9,7 @@ import { createPool, estimateJob, TtsavError, transcode, type BatchInput, type I
 import { AutoConcurrency } from '../lib/autotune';
 import { WORKING_BYTES } from '../lib/budget';
 import { normalizeOptions } from '../lib/options';
-import { decodedSamples, ffmpeg, fixture, fixturePath } from './helpers/media';
+import { decodedSamples, ffmpeg, fixture, fixturePath, tone, toneWav } from './helpers/media';
 import { spyOnNativeTranscode } from './helpers/native-spy';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -20,10 +20,9 @@ let tone1s: Buffer;
 let tone03s: Buffer;
 let tone60s: Buffer;
 beforeAll(() => {
-  const lavfi = (spec: string, ...out: string[]): Buffer => ffmpeg(['-f', 'lavfi', '-i', spec, ...out, 'pipe:1']);
-  tone1s = lavfi('sine=frequency=330:sample_rate=22050:duration=1', '-c:a', 'pcm_s16le', '-f', 'wav');
-  tone03s = lavfi('sine=frequency=880:sample_rate=24000:duration=0.3', '-c:a', 'libmp3lame', '-b:a', '48k', '-f', 'mp3');
-  tone60s = lavfi('sine=frequency=440:sample_rate=24000:duration=60', '-c:a', 'libmp3lame', '-b:a', '48k', '-f', 'mp3');
+  tone1s = toneWav(1, { frequency: 330, sampleRate: 22050 });
+  tone03s = tone(0.3, { frequency: 880 });
+  tone60s = tone(60);
 });
 
 let spy: ReturnType<typeof spyOnNativeTranscode> | undefined;
@@ -584,8 +583,6 @@ describe('for services: queueMs, saturated, ready()', () => {
   it('result.queueMs is the time a job waited for admission', async () => {
     const pool = createPool({ concurrency: 1 });
     const [a, b] = await Promise.all([pool.transcode(tone1s, SPEECH), pool.transcode(tone03s, SPEECH)]);
-    expect(typeof a.queueMs).toBe('number');
-    expect(a.queueMs).toBeGreaterThanOrEqual(0);
     // b waited for all of a's run: longer than a, which started at once.
     expect(b.queueMs!).toBeGreaterThan(a.queueMs!);
     await pool.close();

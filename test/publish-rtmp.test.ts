@@ -1,10 +1,10 @@
 /** publish() against a real RTMP server (nginx + libnginx-mod-rtmp), received and decoded by the ffmpeg CLI. */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveFeed, publish, type TtsavError } from '../lib/index';
+import { tone as makeTone } from './helpers/media';
 import { decodeErrors, makeLoopVideo, packets } from './helpers/publish-media';
 import { RtmpServer, TlsFront, receive, rtmpServerMissing } from './helpers/rtmp-server';
 
@@ -22,7 +22,7 @@ describe.skipIf(missing !== '')('publish to nginx-rtmp', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ttsav-rtmp-'));
     loop = path.join(dir, 'loop.mp4');
     makeLoopVideo(loop, 7.3);
-    tone = execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=f=440:d=2.5', '-f', 'mp3', '-']);
+    tone = makeTone(2.5, { sampleRate: 44100, encode: ['-f', 'mp3'] });
     server = await RtmpServer.start();
   });
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TtsavError, createTranscodeStream, transcode, type TranscodeStreamOptions } from '../lib/index';
-import { decodeCheck, decodePcm, ffmpeg, fixture, fixturePath, topLevelBoxes } from './helpers/media';
+import { decodeCheck, decodePcm, ffmpeg, fixture, fixturePath, sinePcm16, topLevelBoxes } from './helpers/media';
 
 /** A small deterministic PRNG, so chunkings are reproducible. */
 function prng(seed: number): () => number {
@@ -162,8 +162,7 @@ describe('createTranscodeStream', () => {
 
   it('ten minutes of PCM stream through with flat memory', async () => {
     const rate = 24000;
-    const second = Buffer.alloc(rate * 2);
-    for (let i = 0; i < rate; i++) second.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / rate)), i * 2);
+    const second = sinePcm16(rate, { sampleRate: rate });
     const s = createTranscodeStream({ preset: 'speech', inputFormat: { codec: 'pcm_s16le', sampleRate: rate, channels: 1 } });
     let bytes = 0;
     s.on('data', (c: Buffer) => (bytes += c.length));

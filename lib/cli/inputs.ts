@@ -77,22 +77,24 @@ function entries(dir: string): Dirent[] {
   }
 }
 
-function isDirectory(p: string, entry?: Dirent): boolean {
-  if (entry && !entry.isSymbolicLink()) return entry.isDirectory();
+/** Whether `p` is a directory (or a file): from the directory entry when it has one and is not a link, else
+ *  from stat (following links); false when it does not exist. */
+function is(kind: 'isDirectory' | 'isFile', p: string, entry?: Dirent): boolean {
+  if (entry && !entry.isSymbolicLink()) return entry[kind]();
   try {
-    return statSync(p).isDirectory();
+    return statSync(p)[kind]();
   } catch {
     return false;
   }
 }
 
-function isFile(p: string, entry?: Dirent): boolean {
-  if (entry && !entry.isSymbolicLink()) return entry.isFile();
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
+export const isDirectory = (p: string, entry?: Dirent): boolean => is('isDirectory', p, entry);
+export const isFile = (p: string, entry?: Dirent): boolean => is('isFile', p, entry);
+
+/** An -o that names a directory: ends with a separator, or is one. */
+export function isDirectoryTarget(output: string | undefined): boolean {
+  if (output === undefined || output === '-') return false;
+  return output.endsWith('/') || output.endsWith(path.sep) || isDirectory(output);
 }
 
 /** Files matching a glob (`*`, `?`, `[...]`, `{a,b}`, `**` for any depth). Paths are relative to `base`. */

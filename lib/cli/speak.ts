@@ -6,7 +6,6 @@
  * Outputs go through the same no-data-loss writer as `ttsav transcode` (temporary name, fsync, rename; existing
  * files kept unless --force).
  */
-import { statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -15,6 +14,7 @@ import { edge } from '../tts/edge';
 import { espeak } from '../tts/espeak';
 import type { TtsEngine } from '../tts/types';
 import { UsageError, addEncoderOptions, describeError, encoderOptions, readStdin, runCommand, withInterrupt, type EncoderFlags } from './common';
+import { isDirectoryTarget } from './inputs';
 import { writeAtomic } from './output';
 
 export interface SpeakFlags extends EncoderFlags {
@@ -150,7 +150,7 @@ async function speakCommand(flags: SpeakFlags): Promise<number> {
     if (flags.text !== undefined) {
       const result = await withInterrupt((signal) => speak(flags.text!, { ...options, signal }));
       let target = flags.output ?? `speech.${result.transcode.extension}`;
-      if (target !== '-' && (target.endsWith('/') || target.endsWith(path.sep) || isDirectory(target))) {
+      if (isDirectoryTarget(target)) {
         await mkdir(target, { recursive: true });
         target = path.join(target, `speech.${result.transcode.extension}`);
       }
@@ -208,14 +208,6 @@ async function speakCommand(flags: SpeakFlags): Promise<number> {
     return failed > 0 ? 1 : 0;
   } finally {
     await engine.close?.();
-  }
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
   }
 }
 

@@ -7,7 +7,7 @@ import { FORMATS, normalizeOptions, type TranscodeOptions } from '../options';
 import { createPool } from '../pool';
 import { transcode, type TranscodeResult } from '../transcode';
 import type { TtsavWarning } from '../warnings';
-import { InputError, expandInputs, outputPathFor } from './inputs';
+import { InputError, expandInputs, isDirectoryTarget, isFile, outputPathFor } from './inputs';
 import { OutputExistsError, exists, writeAtomic } from './output';
 import { ProgressBar, formatBytes, summaryTable, type Tally } from './progress';
 import { UsageError, describeError, encoderOptions, interruptible, numberArg, readInput, type EncoderFlags } from './common';
@@ -75,27 +75,9 @@ function resultLine(input: string, output: string, r: TranscodeResult): string {
   );
 }
 
-function isDirectoryTarget(output: string | undefined): boolean {
-  if (output === undefined || output === '-') return false;
-  if (output.endsWith('/') || output.endsWith(path.sep)) return true;
-  try {
-    return statSync(output).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function isPlainFile(p: string): boolean {
-  try {
-    return statSync(p).isFile();
-  } catch {
-    return false;
-  }
-}
-
 export async function runTranscode(inputs: string[], flags: TranscodeFlags, faststartFromCli: boolean): Promise<number> {
   const options = transcodeOptions(flags, faststartFromCli);
-  const single = inputs.length === 1 && (inputs[0] === '-' || isPlainFile(inputs[0]!)) && !isDirectoryTarget(flags.output);
+  const single = inputs.length === 1 && (inputs[0] === '-' || isFile(inputs[0]!)) && !isDirectoryTarget(flags.output);
   if (single) return transcodeOne(inputs[0]!, options, flags);
   if (inputs.includes('-')) throw new UsageError("'-' (stdin) takes a single input");
   if (flags.output === undefined || flags.output === '-') throw new UsageError('several inputs, a directory or a pattern need -o <directory>');

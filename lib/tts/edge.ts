@@ -3,43 +3,27 @@
  * request (connect, idle, total), a cancel that closes the socket, bounded retries with backoff and jitter, clock
  * skew correction on 403, a configurable endpoint, and long text split and joined.
  */
-import http from 'node:http';
-import https from 'node:https';
-import type WebSocketClass from 'ws';
 import { TtsavError } from '../errors';
 import { integerOr, invalidOption, knownKeys, object } from '../validate';
 import {
   checkClientVersion,
   checkEdgeVoice,
   checkExtraHeaders,
-  connectionId,
   decodeBody,
   DEFAULT_ENDPOINT,
   EDGE_CLIENT_VERSION,
   escapeXml,
-  parseBinaryMessage,
   parseEndpoint,
-  parseMetadata,
-  parseTextMessage,
-  speechConfigMessage,
   splitText,
-  ssmlMessage,
-  synthesizeUrl,
   voiceListHeaders,
   voicesUrl,
-  websocketHeaders,
   type Endpoint,
 } from './edge-protocol';
+import { httpGet, refusedError } from './edge-http';
+import { attempt, Failure, type AttemptFailure, type Client, type Piece } from './edge-socket';
 import { mp3Info } from './mp3';
 import { abortedError, checkSignal, checkText, formatRelative, parsePitch, parseRate, parseVolume, sleep } from './prosody';
 import type { Synthesis, SynthesizeOptions, TtsAudioFormat, TtsEngine, TtsVoice, WordBoundary } from './types';
-
-/** ws is loaded on the first EdgeTTS request, not when ttsav is: a transcode-only service never pays its ~7 MB. */
-let wsModule: typeof WebSocketClass | undefined;
-function WebSocketCtor(): typeof WebSocketClass {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (wsModule ??= require('ws') as typeof WebSocketClass);
-}
 
 export interface EdgeOptions {
   /** Default voice. Default 'en-US-AriaNeural'. */
@@ -107,30 +91,7 @@ const KNOWN = new Set<keyof EdgeOptions>([
   'retryDelayMs', 'maxRetryDelayMs', 'maxChunkBytes', 'voicesCacheMs', 'clientVersion', 'headers',
 ]);
 
-/** Why one attempt failed, before deciding whether to retry. */
-interface AttemptFailure {
-  kind: 'http' | 'dropped' | 'no-audio' | 'network' | 'timeout' | 'protocol';
-  message: string;
-  status?: number;
-  date?: string;
-  retryAfterMs?: number;
-  which?: 'connect' | 'idle' | 'total';
-}
-
-class Failure extends Error {
-  constructor(readonly info: AttemptFailure) {
-    super(info.message);
-  }
-}
-
-interface Piece {
-  chunks: Buffer[];
-  bytes: number;
-  words: { text: string; offset: number; duration: number }[];
-}
-
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
-const FATAL_NETWORK = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID', 'SELF_SIGNED_CERT_IN_CHAIN']);
 
 /** The service's documented pitch form is '+NHz' / '-NHz' only. */
 const EDGE_PITCH = { percent: false } as const;
@@ -255,7 +216,10 @@ export class EdgeEngine implements TtsEngine {
       attempts++;
       this.counters.attempts++;
       try {
-        return { result: await this.attempt(endpoint, client, voice, prosody, escaped, remaining, signal, onAudio, streamed), attempts };
+        return { result: await attempt({
+          endpoint, client, voice, prosody, escaped, totalMs: remaining, connectTimeoutMs: this.o.connectTimeoutMs,
+          idleTimeoutMs: this.o.idleTimeoutMs, clockSkewMs: () => this.clockSkewMs, signal, onAudio, streamed,
+        }), attempts };
       } catch (err) {
         if (!(err instanceof Failure)) throw this.failed(err);
         const f = err.info;
@@ -309,111 +273,6 @@ export class EdgeEngine implements TtsEngine {
     return new TtsavError('ERR_TTSAV_TTS', `EdgeTTS: ${f.message} (after ${attempts} attempt(s))`, { detail: f.status !== undefined ? `HTTP ${f.status}` : f.message });
   }
 
-  /** One websocket: open, send config + SSML, collect until turn.end. Closes the socket on every path. */
-  private attempt(endpoint: Endpoint, client: Client, voice: string, prosody: { rate: string; pitch: string; volume: string }, escaped: string, totalMs: number, signal?: AbortSignal, onAudio?: (chunk: Buffer) => void, streamed?: { any: boolean }): Promise<Piece> {
-    return new Promise<Piece>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortedError(signal));
-      const now = Date.now() + this.clockSkewMs;
-      const WebSocket = WebSocketCtor();
-      const ws = new WebSocket(synthesizeUrl(endpoint, now, client.version, connectionId()), {
-        headers: websocketHeaders(client.version, client.headers),
-        perMessageDeflate: false,
-        followRedirects: false,
-      });
-      const piece: Piece = { chunks: [], bytes: 0, words: [] };
-      let settled = false;
-      let opened = false;
-      let idleTimer: NodeJS.Timeout | undefined;
-      const finish = (err?: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(connectTimer);
-        clearTimeout(totalTimer);
-        clearTimeout(idleTimer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) {
-          ws.terminate(); // destroys the socket now: the peer sees the close at once
-          reject(err);
-        } else {
-          // Close politely and resolve once the socket is closed, so a caller's concurrency limit covers the
-          // socket's whole life; a server that does not answer the close gets 500 ms.
-          const force = setTimeout(() => ws.terminate(), 500);
-          ws.once('close', () => {
-            clearTimeout(force);
-            resolve(piece);
-          });
-          ws.close(1000);
-        }
-      };
-      const fail = (info: AttemptFailure): void => finish(new Failure(info));
-      const onAbort = (): void => finish(abortedError(signal!));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const connectTimer = setTimeout(() => fail({ kind: 'timeout', which: 'connect', message: 'connect timeout' }), Math.min(this.o.connectTimeoutMs, totalMs));
-      const totalTimer = setTimeout(() => fail({ kind: 'timeout', which: 'total', message: 'total timeout' }), totalMs);
-      const armIdle = (): void => {
-        clearTimeout(idleTimer);
-        idleTimer = setTimeout(() => fail({ kind: 'timeout', which: 'idle', message: 'idle timeout' }), this.o.idleTimeoutMs);
-      };
-
-      ws.on('unexpected-response', (_req, res) => {
-        const retryAfter = res.headers['retry-after'];
-        const seconds = typeof retryAfter === 'string' ? Number(retryAfter) : NaN;
-        const info: AttemptFailure = { kind: 'http', status: res.statusCode ?? 0, message: `the service answered HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim() };
-        if (typeof res.headers.date === 'string') info.date = res.headers.date;
-        if (Number.isFinite(seconds) && seconds >= 0) info.retryAfterMs = seconds * 1000;
-        res.resume();
-        fail(info);
-      });
-      ws.on('error', (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        if (opened) return fail({ kind: 'dropped', message: `the connection failed mid-request: ${err.message}` });
-        const code = err.code ?? '';
-        fail({ kind: 'network', message: `cannot connect to ${endpoint.scheme}://${endpoint.host}: ${err.message}${FATAL_NETWORK.has(code) ? ' (fatal)' : ''}` });
-      });
-      ws.on('open', () => {
-        opened = true;
-        clearTimeout(connectTimer);
-        armIdle();
-        const t = Date.now() + this.clockSkewMs;
-        ws.send(speechConfigMessage(t));
-        ws.send(ssmlMessage(connectionId(), t, voice, prosody, escaped));
-      });
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (settled) return;
-        armIdle();
-        try {
-          if (isBinary) {
-            const { headers, payload } = parseBinaryMessage(data);
-            if (headers.Path === 'audio' && payload.length > 0) {
-              piece.chunks.push(payload);
-              piece.bytes += payload.length;
-              if (onAudio) {
-                if (streamed) streamed.any = true;
-                onAudio(payload);
-              }
-            }
-            return;
-          }
-          const { headers, body } = parseTextMessage(data.toString('utf8'));
-          if (headers.Path === 'audio.metadata') piece.words.push(...parseMetadata(body));
-          else if (headers.Path === 'turn.end') {
-            if (piece.bytes === 0) fail({ kind: 'no-audio', message: 'the service ended the turn without audio' });
-            else finish();
-          }
-        } catch (err) {
-          fail({ kind: 'protocol', message: (err as Error).message });
-        }
-      });
-      ws.on('close', (code: number, reason: Buffer) => {
-        if (settled) return;
-        const why = `code ${code}${reason.length ? ` (${reason.toString()})` : ''}`;
-        fail(opened
-          ? { kind: 'dropped', message: `the connection closed before the turn ended: ${why}` }
-          : { kind: 'network', message: `the connection closed before opening: ${why}` });
-      });
-    });
-  }
-
   async voices(options: { signal?: AbortSignal; refresh?: boolean } = {}): Promise<TtsVoice[]> {
     const signal = checkSignal(options.signal);
     if (!options.refresh && this.voicesCache && Date.now() - this.voicesCache.at < this.o.voicesCacheMs) return this.voicesCache.list;
@@ -439,7 +298,7 @@ export class EdgeEngine implements TtsEngine {
     let skewRetried = false;
     this.counters.voiceLists++;
     for (let attempt = 0; ; attempt++) {
-      const res = await this.get(voicesUrl(endpoint, Date.now() + this.clockSkewMs, version), voiceListHeaders(version, endpoint.host, this.o.headers), signal);
+      const res = await httpGet(voicesUrl(endpoint, Date.now() + this.clockSkewMs, version), voiceListHeaders(version, endpoint.host, this.o.headers), this.o.timeoutMs, signal);
       if (res.status !== 200) this.countStatus(res.status);
       if (res.status === 403 && !skewRetried && res.date && Number.isFinite(Date.parse(res.date))) {
         skewRetried = true;
@@ -475,68 +334,6 @@ export class EdgeEngine implements TtsEngine {
     }
   }
 
-  /** An HTTP(S) GET under the connect/total deadlines, cancellable. */
-  private get(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<HttpAnswer> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(abortedError(signal, 'the voices request'));
-      const lib = url.startsWith('https:') ? https : http;
-      const req = lib.get(url, { headers }, (res) => {
-        const body: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size > 16 << 20) done(new TtsavError('ERR_TTSAV_TTS', 'EdgeTTS voices list: the answer is larger than 16 MB'));
-          else body.push(d);
-        });
-        res.on('end', () => {
-          const answer: HttpAnswer = { status: res.statusCode ?? 0, body: Buffer.concat(body) };
-          if (typeof res.headers.date === 'string') answer.date = res.headers.date;
-          if (typeof res.headers['content-encoding'] === 'string') answer.encoding = res.headers['content-encoding'];
-          done(undefined, answer);
-        });
-        res.on('error', (err) => done(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: ${err.message}`)));
-      });
-      const timer = setTimeout(() => done(new TtsavError('ERR_TTSAV_TTS_TIMEOUT', `EdgeTTS voices list: no answer within timeoutMs (${this.o.timeoutMs} ms)`)), this.o.timeoutMs);
-      const onAbort = (): void => done(abortedError(signal!, 'the voices request'));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => done(new TtsavError('ERR_TTSAV_TTS', `EdgeTTS voices list: ${err.message}`)));
-      let settled = false;
-      function done(err: Error | undefined, value?: HttpAnswer): void {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) {
-          req.destroy();
-          reject(err);
-        } else resolve(value!);
-      }
-    });
-  }
-}
-
-interface Client {
-  version: string;
-  headers: Record<string, string>;
-}
-
-interface HttpAnswer {
-  status: number;
-  date?: string;
-  encoding?: string;
-  body: Buffer;
-}
-
-/** A 401/403 that a corrected clock did not cure: the service refuses this client. Not retried. */
-function refusedError(what: string, status: number, version: string, attempts: number): TtsavError {
-  return new TtsavError(
-    'ERR_TTSAV_TTS',
-    `${what}: the service refused the client (HTTP ${status}) after ${attempts} attempt(s), clock corrected. It refuses ` +
-      `browser versions it considers too old and requests without the headers current browsers send. This client ` +
-      `presented Edge ${version}: set a current Edge version with edge({ clientVersion: '…' }) or env ` +
-      `TTSAV_EDGE_CLIENT_VERSION, and add headers with edge({ headers }), before upgrading ttsav.`,
-    { detail: `HTTP ${status}`, reason: 'client-refused' },
-  );
 }
 
 /** An EdgeTTS engine. Options are validated now (ERR_TTSAV_OPTIONS). */

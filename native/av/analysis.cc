@@ -83,11 +83,8 @@ void SoundBounds::Feed(const AVFrame* frame) {
 }  // namespace ttsav::av
 
 namespace ttsav::av {
-namespace {
 
 int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
-
-}  // namespace
 
 std::string BuildTailChain(const FilterOptions& f, int rate, const Analysis* analysis, LoudnessApplied* normalization,
                            const std::string& layout) {

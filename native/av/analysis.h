@@ -56,6 +56,9 @@ struct Analysis {
   std::optional<Loudness> loudness;
 };
 
+// `ms` milliseconds at `rate` Hz, in whole samples (rounded to the nearest).
+int64_t MsToSamples(double ms, int rate);
+
 // The tail's filter chain: trim silence -> tempo -> volume or loudness -> fades -> padding -> raw.
 // `analysis` is what a first pass found; null when there is none (streaming: no lookahead), where trimming the
 // end and fading out cannot be done (Options error) and loudness uses the dynamic normalizer alone.

@@ -476,6 +476,18 @@ void Run(std::shared_ptr<Publisher::Shared> sp) {
     }
     if (!s.abort.load()) s.onEvent(DisconnectedEvent(e, was));
   };
+  // Runs one step of the session; any failure ends it (a Disconnected event), never the process.
+  auto guarded = [&](auto&& step) {
+    try {
+      step();
+    } catch (const Error& e) {
+      disconnect(e);
+    } catch (const std::bad_alloc&) {
+      disconnect(Error(ErrorCode::NoMemory, Stage::Mux, "out of memory"));
+    } catch (const std::exception& e) {
+      disconnect(Error(ErrorCode::Internal, Stage::Mux, e.what()));
+    }
+  };
   for (;;) {
     std::unique_lock<std::mutex> lock(s.mutex);
     s.wake.wait(lock, [&] {
@@ -488,7 +500,7 @@ void Run(std::shared_ptr<Publisher::Shared> sp) {
       uint8_t asc[2] = {s.asc[0], s.asc[1]};
       int64_t startPts = s.queue.empty() ? s.nextPts : s.queue.front().pts;
       lock.unlock();
-      try {
+      guarded([&] {
         session = std::make_unique<PublishSession>(s, rate, channels, asc, startPts);
         {
           std::lock_guard<std::mutex> g(s.mutex);
@@ -497,11 +509,7 @@ void Run(std::shared_ptr<Publisher::Shared> sp) {
         }
         s.onEvent(MakeEvent(PublishEvent::Type::Connected));
         emitData();
-      } catch (const Error& e) {
-        disconnect(e);
-      } catch (const std::bad_alloc&) {
-        disconnect(Error(ErrorCode::NoMemory, Stage::Mux, "out of memory"));
-      }
+      });
       continue;
     }
     if (!s.queue.empty()) {
@@ -513,14 +521,10 @@ void Run(std::shared_ptr<Publisher::Shared> sp) {
         continue;
       }
       lock.unlock();
-      try {
+      guarded([&] {
         session->WriteAudio(f);
         emitData();
-      } catch (const Error& e) {
-        disconnect(e);
-      } catch (const std::bad_alloc&) {
-        disconnect(Error(ErrorCode::NoMemory, Stage::Mux, "out of memory"));
-      }
+      });
       continue;
     }
     if (s.closeRequested) {

@@ -35,8 +35,6 @@ std::string Seconds(double s) {
   return buf;
 }
 
-int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
-
 // Re-throws an input's error with the input's position in the message (concat jobs).
 [[noreturn]] void RethrowForInput(const Error& e, size_t index, size_t count) {
   if (count <= 1) throw e;

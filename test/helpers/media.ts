@@ -23,6 +23,60 @@ export function ffmpeg(args: string[], input?: Buffer): Buffer {
   return r.stdout;
 }
 
+/** Generated test audio, through the ffmpeg CLI. */
+export interface ToneOptions {
+  /** Default 440 Hz. */
+  frequency?: number;
+  /** Default 24000 Hz (an EdgeTTS voice's rate). */
+  sampleRate?: number;
+  /** Encoder and container arguments after the input. Default: MP3 at 48k. */
+  encode?: string[];
+}
+
+/** A sine tone of `seconds`, encoded (MP3 by default; see ToneOptions.encode). */
+export function tone(seconds: number, options: ToneOptions = {}): Buffer {
+  const { frequency = 440, sampleRate = 24000 } = options;
+  const encode = options.encode ?? ['-c:a', 'libmp3lame', '-b:a', '48k', '-f', 'mp3'];
+  return ffmpeg(['-f', 'lavfi', '-i', `sine=frequency=${frequency}:sample_rate=${sampleRate}:duration=${seconds}`, ...encode, 'pipe:1']);
+}
+
+/** A sine tone as a 16-bit PCM WAV. */
+export function toneWav(seconds: number, options: Omit<ToneOptions, 'encode'> = {}): Buffer {
+  return tone(seconds, { ...options, encode: ['-c:a', 'pcm_s16le', '-f', 'wav'] });
+}
+
+/** A canonical 44-byte RIFF/WAVE header: `format` 1 (PCM, 16-bit) or 3 (IEEE float, 32-bit), declaring
+ *  `dataBytes` of data (built by hand, so tests can declare sizes the data does not have). */
+export function wavHeader(o: { format?: 1 | 3; channels?: number; sampleRate?: number; dataBytes: number }): Buffer {
+  const { format = 1, channels = 1, sampleRate = 16000, dataBytes } = o;
+  const bytesPerSample = format === 3 ? 4 : 2;
+  const b = Buffer.alloc(44);
+  b.write('RIFF', 0, 'latin1');
+  b.writeUInt32LE(36 + dataBytes, 4);
+  b.write('WAVEfmt ', 8, 'latin1');
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(format, 20);
+  b.writeUInt16LE(channels, 22);
+  b.writeUInt32LE(sampleRate, 24);
+  b.writeUInt32LE(sampleRate * channels * bytesPerSample, 28); // byte rate
+  b.writeUInt16LE(channels * bytesPerSample, 32); // block align
+  b.writeUInt16LE(8 * bytesPerSample, 34);
+  b.write('data', 36, 'latin1');
+  b.writeUInt32LE(dataBytes, 40);
+  return b;
+}
+
+/** `frames` sample frames of interleaved 16-bit PCM: a sine of `frequency` Hz at `sampleRate`, amplitude 8000. */
+export function sinePcm16(frames: number, o: { channels?: number; sampleRate?: number; frequency?: number } = {}): Buffer {
+  const { channels = 1, sampleRate = 24000, frequency = 220 } = o;
+  const pcm = Buffer.alloc(frames * channels * 2);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(8000 * Math.sin((2 * Math.PI * frequency * i) / sampleRate));
+    for (let c = 0; c < channels; c++) pcm.writeInt16LE(v, 2 * (i * channels + c));
+  }
+  return pcm;
+}
+
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 export function withTempDir<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ttsav-test-'));

@@ -1,0 +1,263 @@
+/**
+ * The espeak-ng WASM runtime: the module is compiled once per process and shared; every run instantiates it afresh
+ * on a worker thread (the build runs espeak-ng's command-line main() once per instance), so the event loop never
+ * waits for it. WorkerPool bounds the workers and the queue in front of them.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { TtsavError } from '../errors';
+import { abortedError } from './prosody';
+
+/** What the shared WASM module has cost this process. */
+export interface EspeakStats {
+  /** Times the WASM module was compiled (1 once anything ran). */
+  compiles: number;
+  compileMs: number;
+  /** espeak-ng runs (syntheses and voice listings). */
+  runs: number;
+  /** Milliseconds inside workers: instantiating the module, and whole runs (instantiate + synthesize). */
+  instantiateMs: number;
+  runMs: number;
+}
+
+const stats: EspeakStats = { compiles: 0, compileMs: 0, runs: 0, instantiateMs: 0, runMs: 0 };
+export function espeakStats(): EspeakStats {
+  return { ...stats };
+}
+
+// lib ES2022 has no WebAssembly types; this is all ttsav uses of it (the worker does the rest).
+type WasmModule = object;
+declare const WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> };
+let modulePromise: Promise<WasmModule> | undefined;
+/** Workers alive in every engine of the process (the compiled module is dropped when none is). */
+let liveWorkers = 0;
+function espeakPaths(): { js: string; wasm: string } {
+  let js: string;
+  try {
+    js = require.resolve('espeak-ng');
+  } catch (err) {
+    // A service may leave the package out (it is GPL-3.0-or-later; see the README's Licenses).
+    throw new TtsavError('ERR_TTSAV_LOAD', "the espeak engine needs the espeak-ng package (npm install espeak-ng), which is not installed", { cause: err });
+  }
+  return { js, wasm: path.join(path.dirname(js), 'espeak-ng.wasm') };
+}
+/** Compiles the WASM module once per process (asynchronously: V8 compiles off the main thread). */
+function compiledModule(): Promise<WasmModule> {
+  if (!modulePromise) {
+    const started = performance.now();
+    modulePromise = WebAssembly.compile(readFileSync(espeakPaths().wasm)).then(
+      (m) => {
+        stats.compiles++;
+        stats.compileMs += performance.now() - started;
+        return m;
+      },
+      (err: unknown) => {
+        modulePromise = undefined;
+        throw new TtsavError('ERR_TTSAV_LOAD', `cannot compile espeak-ng's WebAssembly: ${(err as Error).message}`, { cause: err });
+      },
+    );
+  }
+  return modulePromise!;
+}
+
+// Runs in each worker (plain JavaScript: the worker is started from this string, so it works from the
+// TypeScript sources and from dist/ alike). One run per message: a fresh instance of the shared module.
+const WORKER_SOURCE = `
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+// Each run leaves a whole WASM instance (its linear memory, tens of MB touched) for the garbage collector, which
+// does not count that memory as heap and so runs late: several dead instances per worker add up to hundreds of MB.
+// A full collection of this small isolate after each reply frees them at once.
+let collect = null;
+try {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  collect = require('node:vm').runInNewContext('gc');
+} catch {}
+let factory;
+parentPort.on('message', async (msg) => {
+  try {
+    if (!factory) factory = (await import(workerData.jsUrl)).default;
+    const out = [], err = [];
+    const t0 = performance.now();
+    let instantiateMs = 0;
+    const M = {
+      arguments: msg.args,
+      print: (s) => out.push(s),
+      printErr: (s) => err.push(s),
+      instantiateWasm(imports, done) {
+        WebAssembly.instantiate(workerData.module, imports).then((instance) => {
+          instantiateMs = performance.now() - t0;
+          done(instance, workerData.module);
+        }, (e) => err.push(String(e)));
+        return {};
+      },
+      preRun: [() => { M.FS.writeFile('/in.txt', msg.text); }],
+    };
+    const instance = await factory(M);
+    let wav = null;
+    try { wav = instance.FS.readFile('/out.wav'); } catch {}
+    parentPort.postMessage({ id: msg.id, wav, stdout: out.join('\\n'), stderr: err.join('\\n'), instantiateMs, runMs: performance.now() - t0 },
+      wav ? [wav.buffer] : []);
+  } catch (e) {
+    parentPort.postMessage({ id: msg.id, error: String((e && e.message) || e) });
+  }
+  if (collect) setImmediate(collect);
+});`;
+
+interface RunResult {
+  wav: Uint8Array | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface Job {
+  args: string[];
+  text: string;
+  signal?: AbortSignal;
+  resolve: (r: RunResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** What an espeak engine's workers are doing now. */
+export interface EspeakWorkerStats {
+  /** Worker threads alive (running or idle). */
+  workers: number;
+  /** Runs in progress. */
+  running: number;
+  /** Runs waiting for a worker. */
+  queued: number;
+  /** Runs refused because the queue was full (ERR_TTSAV_BUSY). */
+  rejected: number;
+  /** Workers terminated after idleTimeoutMs. */
+  idleReleased: number;
+}
+
+/** A few workers; one run at a time each; terminated on abort (and replaced on demand) and after idling. */
+export class WorkerPool {
+  private idle: { worker: Worker; timer: NodeJS.Timeout }[] = [];
+  private busy = 0;
+  private queue: Job[] = [];
+  private nextId = 1;
+  private rejected = 0;
+  private idleReleased = 0;
+  constructor(
+    private readonly size: number,
+    private readonly maxQueue: number,
+    private readonly idleTimeoutMs: number,
+  ) {}
+
+  stats(): EspeakWorkerStats {
+    return { workers: this.idle.length + this.busy, running: this.busy, queued: this.queue.length, rejected: this.rejected, idleReleased: this.idleReleased };
+  }
+
+  run(args: string[], text: string, signal?: AbortSignal): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortedError(signal));
+      if (this.busy >= this.size && this.queue.length >= this.maxQueue) {
+        this.rejected++;
+        return reject(new TtsavError('ERR_TTSAV_BUSY', `the espeak engine's queue is full (maxQueue ${this.maxQueue})`, { reason: 'tts-queue-full' }));
+      }
+      const job: Job = { args, text, resolve, reject };
+      if (signal) job.signal = signal;
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0 && this.busy < this.size) {
+      const job = this.queue.shift()!;
+      if (job.signal?.aborted) {
+        job.reject(abortedError(job.signal));
+        continue;
+      }
+      this.busy++;
+      this.dispatch(job).finally(() => {
+        this.busy--;
+        void this.pump();
+      });
+    }
+  }
+
+  private async dispatch(job: Job): Promise<void> {
+    let worker: Worker;
+    try {
+      const reused = this.idle.pop();
+      if (reused) clearTimeout(reused.timer);
+      // execArgv: [] — the worker runs WORKER_SOURCE as CommonJS whatever flags the host started with
+      // (a host run with --input-type=module would otherwise evaluate it as an ES module).
+      if (reused) worker = reused.worker;
+      else {
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+        liveWorkers++;
+      }
+    } catch (err) {
+      job.reject(err);
+      return;
+    }
+    worker.ref();
+    const id = this.nextId++;
+    await new Promise<void>((done) => {
+      let finished = false;
+      const end = (keep: boolean): void => {
+        if (finished) return;
+        finished = true;
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        job.signal?.removeEventListener('abort', onAbort);
+        if (keep) {
+          worker.unref();
+          const timer = setTimeout(() => this.release(worker), this.idleTimeoutMs);
+          timer.unref();
+          this.idle.push({ worker, timer });
+        } else {
+          liveWorkers--;
+          void worker.terminate();
+        }
+        done();
+      };
+      const onMessage = (m: { id: number; error?: string; wav?: Uint8Array | null; stdout?: string; stderr?: string; instantiateMs?: number; runMs?: number }): void => {
+        if (m.id !== id) return;
+        stats.runs++;
+        stats.instantiateMs += m.instantiateMs ?? 0;
+        stats.runMs += m.runMs ?? 0;
+        if (m.error !== undefined) job.reject(new TtsavError('ERR_TTSAV_TTS', `espeak-ng failed: ${m.error}`));
+        else job.resolve({ wav: m.wav ?? null, stdout: m.stdout ?? '', stderr: m.stderr ?? '' });
+        end(m.error === undefined);
+      };
+      const onError = (err: Error): void => {
+        job.reject(new TtsavError('ERR_TTSAV_TTS', `espeak-ng worker failed: ${err.message}`, { cause: err }));
+        end(false);
+      };
+      const onAbort = (): void => {
+        job.reject(abortedError(job.signal!));
+        end(false); // stop the run: terminate the worker
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      job.signal?.addEventListener('abort', onAbort, { once: true });
+      worker.postMessage({ id, args: job.args, text: job.text });
+    });
+  }
+
+  /** Terminates an idle worker (its WASM instance and heap go with it). */
+  private release(worker: Worker): void {
+    const i = this.idle.findIndex((w) => w.worker === worker);
+    if (i < 0) return;
+    this.idle.splice(i, 1);
+    this.idleReleased++;
+    void worker.terminate();
+    liveWorkers--;
+    // Nothing runs anywhere: let the compiled module go too (about 45 MB); the next run compiles it again.
+    if (liveWorkers === 0) modulePromise = undefined;
+  }
+
+  async close(): Promise<void> {
+    const all = this.idle.splice(0);
+    for (const w of all) clearTimeout(w.timer);
+    liveWorkers -= all.length;
+    await Promise.all(all.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,71 @@
+#include "worker.h"
+
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <new>
+
+#include "convert.h"
+
+namespace ttsav {
+namespace {
+
+// Failures libav did not report carry no libav log line.
+av::Error NativeError(av::ErrorCode code, const char* message) {
+  av::Error e(code, av::Stage::None, message);
+  e.detail.clear();
+  return e;
+}
+
+void FreeBuffer(Napi::Env env, uint8_t* data, size_t* size) {
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(*size));
+  std::free(data);
+  delete size;
+}
+
+}  // namespace
+
+void Worker::Execute() {
+  try {
+    Run();
+  } catch (const av::Error& e) {
+    error_.emplace(e);
+  } catch (const std::bad_alloc&) {
+    error_.emplace(NativeError(av::ErrorCode::NoMemory, "out of memory"));
+  } catch (const std::exception& e) {
+    error_.emplace(NativeError(av::ErrorCode::Internal, e.what()));
+  } catch (...) {
+    error_.emplace(NativeError(av::ErrorCode::Internal, "unknown native failure"));
+  }
+}
+
+void Worker::OnOK() {
+  Napi::Env env = Env();
+  try {
+    Napi::HandleScope scope(env);
+    Settle();
+    if (error_) {
+      Callback().Call({ErrorToJs(env, *error_)});
+      return;
+    }
+    std::vector<napi_value> args{env.Null()};
+    for (napi_value v : Results(env)) args.push_back(v);
+    Callback().Call(args);
+  } catch (const Napi::Error&) {
+    // The environment is going away: nothing is left to tell (the result is freed with the worker).
+  }
+}
+
+Napi::Buffer<uint8_t> TakeBuffer(Napi::Env env, av::OwnedBytes& bytes) {
+  if (bytes.data == nullptr) return Napi::Buffer<uint8_t>::New(env, 0);
+  size_t size = bytes.size;
+  auto hint = std::make_unique<size_t>(size);
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(env, bytes.data, size, FreeBuffer, hint.get());
+  // From here the Buffer's finalizer owns the bytes and the hint (and undoes this adjustment).
+  hint.release();
+  bytes = {};
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  return buffer;
+}
+
+}  // namespace ttsav
