@@ -322,6 +322,15 @@ describe('voiceover: bad input is a typed error, nothing half-written', () => {
     await fails({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'soft' }, 'ERR_TTSAV_OPTIONS', /subtitles need cues/);
   });
 
+  it('an aborted signal and a passed deadline stop the job', async () => {
+    await fails({ video: read('video.mp4'), voice: read('short.wav'), signal: AbortSignal.abort() }, 'ERR_TTSAV_ABORTED', /voice-over/);
+    const controller = new AbortController();
+    const job = voiceover({ video: read('video.mp4'), voice: read('voice.wav'), music: read('music.mp3'), signal: controller.signal });
+    controller.abort();
+    await expect(job).rejects.toMatchObject({ code: 'ERR_TTSAV_ABORTED' });
+    await fails({ video: read('video.mp4'), voice: read('voice.wav'), music: read('music.mp3'), timeoutMs: 1 }, 'ERR_TTSAV_TIMEOUT', /timeout/);
+  });
+
   it("'burn' subtitles without an H.264 encoder say what is missing", async () => {
     const { loadNative } = await import('../lib/native');
     const { burnSupport } = await import('../lib/voiceover');

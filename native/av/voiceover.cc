@@ -244,7 +244,7 @@ class SubtitleTrack {
     int64_t endMs = std::llround(cue.endSeconds * 1000);
     sub.pts = av_rescale_q(startMs, AVRational{1, 1000}, AV_TIME_BASE_Q);
     sub.end_display_time = static_cast<uint32_t>(endMs - startMs);
-    buffer_.resize(64 + event.size() * 8);
+    buffer_.resize(1024 + event.size() * 8);
     int size = avcodec_encode_subtitle(enc_.get(), buffer_.data(), static_cast<int>(buffer_.size()), &sub);
     if (size < 0) ThrowAv(size, Stage::Encode, "cannot encode a subtitle cue");
     PacketPtr pkt = NewPacket();
