@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,9 +14,9 @@
 #include "io.h"
 #include "log.h"
 #include "output.h"
-#include "raii.h"
 #include "clock.h"
 #include "encoder_tail.h"
+#include "raii.h"
 
 extern "C" {
 #include <libavcodec/version.h>
