@@ -84,7 +84,7 @@ export function normalizePublish(feed: unknown, options: PublishOptions): Normal
   }
   if (o.video !== undefined) {
     const v = o.video as Record<string, unknown>;
-    if (typeof v !== 'object' || v === null) throw invalidOption('video', '{ loop } or { image }', v);
+    object('video', v, '{ loop } or { image }');
     if (v.loop !== undefined) {
       if (!(v.loop instanceof Uint8Array) && !(typeof v.loop === 'string' && v.loop.length > 0))
         throw invalidOption('video.loop', 'a Buffer or a file path', v.loop);
@@ -97,8 +97,7 @@ export function normalizePublish(feed: unknown, options: PublishOptions): Normal
   }
   const r = o.reconnect ?? true;
   if (r !== false) {
-    if (r !== true && (typeof r !== 'object' || r === null)) throw invalidOption('reconnect', 'a boolean or { initialDelayMs, maxDelayMs }', r);
-    const ro = r === true ? {} : r;
+    const ro: ReconnectOptions = r === true ? {} : object('reconnect', r, 'a boolean or { initialDelayMs, maxDelayMs }');
     out.reconnect = {
       initialDelayMs: integerOr('reconnect.initialDelayMs', ro.initialDelayMs, 500, 10, 60_000),
       maxDelayMs: integerOr('reconnect.maxDelayMs', ro.maxDelayMs, 8000, 10, 600_000),
@@ -106,7 +105,7 @@ export function normalizePublish(feed: unknown, options: PublishOptions): Normal
     };
   }
   if (o.tls !== undefined) {
-    if (typeof o.tls !== 'object' || o.tls === null) throw invalidOption('tls', '{ rejectUnauthorized?, ca? }', o.tls);
+    object('tls', o.tls, '{ rejectUnauthorized?, ca? }');
     out.tlsVerify = o.tls.rejectUnauthorized === undefined || boolean('tls.rejectUnauthorized', o.tls.rejectUnauthorized);
     if (o.tls.ca !== undefined) {
       if (!Buffer.isBuffer(o.tls.ca) && typeof o.tls.ca !== 'string') throw invalidOption('tls.ca', 'a PEM Buffer or string', o.tls.ca);

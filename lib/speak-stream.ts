@@ -9,7 +9,7 @@ import { resolveEngine, type EngineName } from './speak';
 import { TranscodeStream, type TranscodeStreamOptions } from './stream';
 import { parseWav } from './tts/espeak';
 import type { TtsEngine } from './tts/types';
-import { invalidOption } from './validate';
+import { withMethods } from './validate';
 
 export interface SpeakStreamOptions extends Omit<TranscodeStreamOptions, 'inputFormat'> {
   /** 'espeak' (offline, the default), 'edge' (online), or an engine instance. */
@@ -27,8 +27,7 @@ export interface SpeakStreamOptions extends Omit<TranscodeStreamOptions, 'inputF
 export function speakStream(text: string, options: SpeakStreamOptions = {}): TranscodeStream {
   const { engine: engineOption, voice, rate, pitch, volume, pool, ...transcodeOptions } = options;
   const engine = resolveEngine(engineOption);
-  if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof (pool as Pool).run !== 'function'))
-    throw invalidOption('pool', 'a pool from createPool()', pool);
+  if (pool !== undefined) withMethods('pool', pool, ['run'], 'a pool from createPool()');
   const synthesis = { voice, rate, pitch, volume, signal: transcodeOptions.signal };
   for (const key of Object.keys(synthesis) as (keyof typeof synthesis)[]) if (synthesis[key] === undefined) delete synthesis[key];
   engine.validate(synthesis);

@@ -4,7 +4,7 @@
  */
 import { TtsavError, deadlineReason } from './errors';
 import { normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
-import { func, integerOr, invalidOption, iterable, object } from './validate';
+import { func, integerOr, invalidOption, iterable, object, withMethods } from './validate';
 import { BatchRun, defaultConcurrency } from './pool';
 import { Slots } from './pool/slots';
 import { makeSubtitles, normalizeSubtitleOptions, punctuate, type SubtitleOptions, type Subtitles } from './subtitles';
@@ -194,8 +194,7 @@ export async function speak(text: string, options?: SpeakOptions): Promise<Speak
 }
 
 function checkPool(pool: unknown): void {
-  if (pool !== undefined && (typeof pool !== 'object' || pool === null || typeof (pool as TranscodePool).transcode !== 'function'))
-    throw invalidOption('pool', 'an object with a transcode(input, options) method', pool);
+  if (pool !== undefined) withMethods('pool', pool, ['transcode'], 'an object with a transcode(input, options) method');
 }
 
 // ---------------------------------------------------------------------------------------------------------------

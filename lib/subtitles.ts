@@ -1,5 +1,5 @@
 /** SRT and WebVTT subtitles from word boundaries: words merged into cues by words, characters and duration. */
-import { boolean, integerAtLeast, invalidOption, positiveNumber } from './validate';
+import { boolean, integerAtLeast, invalidOption, object, positiveNumber } from './validate';
 import type { WordBoundary } from './tts/types';
 
 export interface SubtitleOptions {
@@ -41,8 +41,7 @@ function positive(name: string, value: unknown, fallback: number, integer: boole
 
 export function normalizeSubtitleOptions(options: unknown): Required<SubtitleOptions> {
   if (options === undefined || options === true) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidOption('subtitles', 'true or an object', options);
-  const o = options as Record<string, unknown>;
+  const o = object('subtitles', options, 'true or an object');
   const known = ['maxWords', 'maxChars', 'maxDurationMs', 'maxGapMs', 'breakOnSentence'];
   for (const k of Object.keys(o))
     if (!known.includes(k) && o[k] !== undefined) throw invalidOption('subtitles', `an object with ${known.join(', ')}`, options);

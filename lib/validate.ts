@@ -79,6 +79,13 @@ export function object(name: string, value: unknown, expected = 'an object'): Re
   return value as Record<string, unknown>;
 }
 
+/** An object with these methods (a duck-typed dependency: a storage, an S3 client, a pool). */
+export function withMethods<T>(name: string, value: unknown, methods: readonly string[], expected: string): T {
+  const o = value as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null || methods.some((m) => typeof o[m] !== 'function')) throw invalidOption(name, expected, value);
+  return value as T;
+}
+
 /** An options bag with only `known` keys (undefined values are ignored). `what` prefixes the unknown key's name. */
 export function plainObject(name: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   const o = object(name, value);

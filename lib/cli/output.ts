@@ -29,8 +29,30 @@ export async function exists(target: string): Promise<boolean> {
   }
 }
 
-/** Writes `data` to `target` atomically; refuses to replace an existing file unless `force`. */
+/** The new name is durable only once the directory entry is: flush the directory (where the platform allows). */
+async function syncDirectory(dir: string): Promise<void> {
+  let d;
+  try {
+    d = await open(dir, 'r');
+  } catch {
+    return; // platforms that cannot open a directory (Windows)
+  }
+  try {
+    await d.sync();
+  } catch {
+    // file systems that refuse fsync on a directory
+  } finally {
+    await d.close();
+  }
+}
+
+/** Writes `data` to `target` atomically and durably; refuses to replace an existing file unless `force`. */
 export async function writeAtomic(target: string, data: Uint8Array, force: boolean): Promise<void> {
+  await place(target, data, force);
+  await syncDirectory(path.dirname(target));
+}
+
+async function place(target: string, data: Uint8Array, force: boolean): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true });
   const tmp = partialName(target);
   let placed = false;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { TtsavError } from '../errors';
 import { normalizeOptions, type TranscodeOptions } from '../options';
-import { invalidOption } from '../validate';
+import { invalidOption, object } from '../validate';
 import { checkKey } from './storage';
 
 type JobTranscodeOptions = Omit<TranscodeOptions, 'signal'>;
@@ -42,7 +42,7 @@ export function transcodeOptionsOf(job: QueueJob): JobTranscodeOptions {
 
 /** Checks a job before it is enqueued (ERR_TTSAV_OPTIONS), so that mistakes fail at the producer, not N retries later. */
 export function checkJob(job: unknown): QueueJob {
-  if (typeof job !== 'object' || job === null || Array.isArray(job)) throw invalidOption('job', 'an object { text | input, output, … }', job);
+  object('job', job, 'an object { text | input, output, … }');
   const j = job as Record<string, unknown>;
   checkKey(j.output, 'output');
   const hasText = j.text !== undefined;

@@ -1,6 +1,6 @@
 /** createQueue(): the producer side. Jobs are checked, then added under an id derived from their output. */
 import type { JobsOptions, Queue } from 'bullmq';
-import { invalidOption } from '../validate';
+import { invalidOption, object } from '../validate';
 import { bullmq } from './deps';
 import { checkJob, connectionOptions, isEdgeJob, jobIdFor, queueNames, type Connection, type QueueJob } from './jobs';
 
@@ -57,7 +57,7 @@ export async function countsOf(queues: readonly Queue[]): Promise<JobCounts> {
 }
 
 export function createQueue(options: QueueOptions): TtsavQueue {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object { connection, name? }', options);
+  object('options', options, 'an object { connection, name? }');
   const { Queue } = bullmq();
   const names = queueNames(options.name ?? 'ttsav');
   const connection = connectionOptions(options.connection, false);

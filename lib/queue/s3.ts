@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TtsavError } from '../errors';
-import { invalidOption } from '../validate';
+import { integerOr, invalidOption, object, withMethods } from '../validate';
 import { checkKey, type Storage } from './storage';
 
 type S3Module = typeof import('@aws-sdk/client-s3');
@@ -62,14 +62,13 @@ function storageError(op: string, key: string, err: unknown): TtsavError {
 }
 
 export function s3Storage(options: S3StorageOptions): Storage {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object { bucket, client }', options);
+  object('options', options, 'an object { bucket, client }');
   const { bucket, client } = options;
   if (typeof bucket !== 'string' || bucket === '') throw invalidOption('bucket', 'a bucket name', bucket);
-  if (typeof client !== 'object' || client === null || typeof client.send !== 'function') throw invalidOption('client', 'an S3Client', client);
+  withMethods('client', client, ['send'], 'an S3Client');
   const prefix = options.prefix ?? '';
   if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) throw invalidOption('prefix', "'' or a prefix ending in '/'", prefix);
-  const attempts = options.putAttempts ?? 3;
-  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 20) throw invalidOption('putAttempts', 'integer between 1 and 20', attempts);
+  const attempts = integerOr('putAttempts', options.putAttempts, 3, 1, 20);
   const delay = options.retryDelayMs ?? 200;
   const { GetObjectCommand, HeadObjectCommand, PutObjectCommand } = sdk();
   const full = (key: string): string => prefix + checkKey(key);

@@ -2,7 +2,7 @@
  * Where queue workers read inputs and write outputs. A key is a relative, '/'-separated name; an object under a
  * key is only ever visible whole: `put` either leaves the complete bytes under the key or leaves the key as it was.
  */
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TtsavError } from '../errors';
 import { writeAtomic } from '../cli/output';
@@ -72,13 +72,6 @@ export function fileStorage(dir: string): Storage {
       const f = file(key);
       try {
         await writeAtomic(f, bytes, true);
-        // The rename is durable only once the directory entry is: flush the directory too.
-        const d = await open(path.dirname(f), 'r');
-        try {
-          await d.sync();
-        } finally {
-          await d.close();
-        }
       } catch (err) {
         throw storageError('put', key, err);
       }

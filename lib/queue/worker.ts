@@ -10,7 +10,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Job, Queue, Worker, WorkerOptions as BullWorkerOptions } from 'bullmq';
 import { TtsavError, asTtsavError, type TtsavErrorCode } from '../errors';
-import { integerOr, invalidOption } from '../validate';
+import { integerOr, invalidOption, object, withMethods } from '../validate';
 import { createPool, defaultConcurrency, type Pool, type PoolOptions } from '../pool';
 import type { Loudness, StageTimings } from '../transcode';
 import { edge } from '../tts/edge';
@@ -104,10 +104,8 @@ export const PERMANENT_CODES: ReadonlySet<TtsavErrorCode> = new Set<TtsavErrorCo
 const positiveInt = (name: string, v: unknown, fallback: number): number => integerOr(name, v, fallback, 1, 10_000);
 
 export function createWorker(options: WorkerOptions): TtsavWorker {
-  if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object { connection, storage, … }', options);
-  const storage = options.storage;
-  if (typeof storage !== 'object' || storage === null || typeof storage.put !== 'function' || typeof storage.get !== 'function' || typeof storage.exists !== 'function')
-    throw invalidOption('storage', 'a Storage { get, put, exists } (fileStorage(dir), s3Storage({ bucket, client }))', storage);
+  object('options', options, 'an object { connection, storage, … }');
+  const storage = withMethods<Storage>('storage', options.storage, ['get', 'put', 'exists'], 'a Storage { get, put, exists } (fileStorage(dir), s3Storage({ bucket, client }))');
   const conc = options.concurrency;
   if (conc !== undefined && conc !== 'auto') positiveInt('concurrency', conc, 1);
   const ttsConcurrency = positiveInt('ttsConcurrency', options.ttsConcurrency, 4);

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { TtsavError } from '../errors';
-import { invalidOption } from '../validate';
+import { invalidOption, object } from '../validate';
 
 export const TRUSTED_CLIENT_TOKEN = '6A5AA1D4EAFF4E9FB37E23D68491D6F4';
 export const DEFAULT_ENDPOINT = 'wss://speech.platform.bing.com';
@@ -161,9 +161,9 @@ const RESERVED_HEADERS = new Set(['host', 'connection', 'upgrade', 'content-leng
 /** Checks edge({ headers }): names are HTTP tokens, values have no line breaks, transport headers stay ours. */
 export function checkExtraHeaders(value: unknown): Record<string, string> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidOption('headers', 'an object of header names to string values', value);
+  const headers = object('headers', value, 'an object of header names to string values');
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
+  for (const [k, v] of Object.entries(headers)) {
     if (!HEADER_NAME.test(k)) throw invalidOption('headers', 'HTTP header names (letters, digits and -)', k);
     if (RESERVED_HEADERS.has(k.toLowerCase())) throw invalidOption('headers', `headers other than ${[...RESERVED_HEADERS].join(', ')} (the transport sets those)`, k);
     if (typeof v !== 'string' || /[\r\n\0]/.test(v)) throw invalidOption(`headers['${k}']`, 'a string without line breaks', v);

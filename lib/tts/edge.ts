@@ -4,7 +4,7 @@
  * skew correction on 403, a configurable endpoint, and long text split and joined.
  */
 import { TtsavError } from '../errors';
-import { integerOr, invalidOption, knownKeys, object } from '../validate';
+import { integerOr, knownKeys, object } from '../validate';
 import {
   checkClientVersion,
   checkEdgeVoice,
@@ -159,7 +159,7 @@ export class EdgeEngine implements TtsEngine {
   }
 
   private resolve(options: SynthesizeOptions = {}): { voice: string; prosody: { rate: string; pitch: string; volume: string }; signal?: AbortSignal } {
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    object('options', options);
     const r = {
       voice: options.voice === undefined ? this.o.voice : checkEdgeVoice(options.voice),
       prosody: {

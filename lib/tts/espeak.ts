@@ -89,7 +89,7 @@ export class EspeakEngine implements TtsEngine {
 
   async synthesize(text: string, options: SynthesizeOptions = {}): Promise<Synthesis> {
     checkText(text);
-    if (typeof options !== 'object' || options === null) throw invalidOption('options', 'an object', options);
+    object('options', options);
     const signal = checkSignal(options.signal);
     const voice = options.voice !== undefined ? this.checkVoice(options.voice) : (this.defaults.voice ?? (CJK.test(text) ? 'cmn' : 'en-us'));
     const { rate, pitch, volume } = this.prosody(options);
