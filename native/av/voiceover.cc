@@ -181,73 +181,63 @@ double GainTo(double target, const Loudness& measured) {
   return std::min(40.0, std::max(-60.0, target - measured.integrated));
 }
 
-// ASS dialogue text for a cue: newlines as \N, braces (ASS override blocks) made plain.
-std::string AssText(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\r') continue;
-    if (c == '\n') out += "\\N";
-    else if (c == '{') out += '(';
-    else if (c == '}') out += ')';
-    else out += c;
-  }
-  return out;
-}
-
-// The subtitle encoders (mov_text, webvtt) take ASS events; this is the minimal script header they parse.
-constexpr const char kAssHeader[] =
-    "[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n"
-    "[V4+ Styles]\r\nFormat: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, "
-    "Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, "
-    "MarginL, MarginR, MarginV, Encoding\r\n"
-    "Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
-    "[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n";
-
-// A soft subtitle track: the container's text codec, cues encoded up front.
+// A soft subtitle track written without an encoder (FFmpeg builds without the mov_text and webvtt encoders can
+// still make it): WebVTT in Matroska takes the cue text as the packet; 3GPP timed text (mov_text, "tx3g") takes a
+// 16-bit big-endian length and the UTF-8 text, after a sample description (TS 26.245) in the extradata: white
+// 16 px Arial, centred at the bottom, no background.
 class SubtitleTrack {
  public:
-  SubtitleTrack(AVFormatContext* fmt, const std::string& container) {
-    AVCodecID id = container == "webm" ? AV_CODEC_ID_WEBVTT : AV_CODEC_ID_MOV_TEXT;
-    const AVCodec* codec = avcodec_find_encoder(id);
-    if (codec == nullptr)
-      throw Error(ErrorCode::Unsupported, Stage::Encode,
-                  std::string("no ") + avcodec_get_name(id) + " subtitle encoder in this libav");
-    enc_.reset(avcodec_alloc_context3(codec));
-    if (!enc_) throw std::bad_alloc();
-    enc_->time_base = AVRational{1, 1000};
-    size_t n = sizeof kAssHeader;
-    enc_->subtitle_header = static_cast<uint8_t*>(av_mallocz(n));
-    if (enc_->subtitle_header == nullptr) throw std::bad_alloc();
-    std::copy(kAssHeader, kAssHeader + n - 1, enc_->subtitle_header);
-    enc_->subtitle_header_size = static_cast<int>(n - 1);
-    Check(avcodec_open2(enc_.get(), codec, nullptr), Stage::Encode, "cannot open the subtitle encoder");
+  SubtitleTrack(AVFormatContext* fmt, const std::string& container) : webvtt_(container == "webm") {
     stream_ = avformat_new_stream(fmt, nullptr);
     if (stream_ == nullptr) throw std::bad_alloc();
-    Check(avcodec_parameters_from_context(stream_->codecpar, enc_.get()), Stage::Mux, "cannot set subtitle parameters");
-    stream_->time_base = enc_->time_base;
+    AVCodecParameters* par = stream_->codecpar;
+    par->codec_type = AVMEDIA_TYPE_SUBTITLE;
+    par->codec_id = webvtt_ ? AV_CODEC_ID_WEBVTT : AV_CODEC_ID_MOV_TEXT;
+    if (!webvtt_) {
+      static const char kFont[] = "Arial";  // and 16 px: the ASS default style players map timed text onto
+      const uint8_t name = sizeof kFont - 1;
+      std::vector<uint8_t> d = {
+          0, 0, 0, 0,                   // displayFlags
+          1, 0xff,                      // horizontal: centre; vertical: bottom
+          0, 0, 0, 0,                   // background RGBA: transparent
+          0, 0, 0, 0, 0, 0, 0, 0,       // default text box (top, left, bottom, right): the track's
+          0, 0, 0, 0, 0, 1, 0, 16,      // style record: chars 0-0, font 1, plain, 16 px
+          0xff, 0xff, 0xff, 0xff,       // text RGBA: white
+          0, 0, 0, static_cast<uint8_t>(8 + 2 + 2 + 1 + name), 'f', 't', 'a', 'b', 0, 1, 0, 1, name};
+      d.insert(d.end(), kFont, kFont + name);
+      par->extradata = static_cast<uint8_t*>(av_mallocz(d.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+      if (par->extradata == nullptr) throw std::bad_alloc();
+      std::copy(d.begin(), d.end(), par->extradata);
+      par->extradata_size = static_cast<int>(d.size());
+    }
+    stream_->time_base = AVRational{1, 1000};
     av_dict_set(&stream_->metadata, "language", "und", 0);
   }
 
-  // Encodes one cue (times in seconds) into a packet in the stream's time base (valid after the header).
-  PacketPtr Encode(const SubtitleCue& cue) {
-    std::string event = "0,0,Default,,0,0,0,," + AssText(cue.text);
-    AVSubtitleRect rect{};
-    rect.type = SUBTITLE_ASS;
-    rect.ass = const_cast<char*>(event.c_str());
-    AVSubtitleRect* rects[] = {&rect};
-    AVSubtitle sub{};
-    sub.num_rects = 1;
-    sub.rects = rects;
+  // One cue (times in seconds) as a packet in the stream's time base (valid after the header).
+  PacketPtr Encode(const SubtitleCue& cue) const {
+    std::string text;
+    for (size_t i = 0; i < cue.text.size(); i++) {
+      if (cue.text[i] == '\r') continue;
+      // "-->" would end a WebVTT cue's timing line when the track is exported; write an arrow instead.
+      if (webvtt_ && cue.text.compare(i, 3, "-->") == 0) {
+        text += "\xe2\x86\x92";
+        i += 2;
+        continue;
+      }
+      text += cue.text[i];
+    }
+    if (!webvtt_ && text.size() > 65535) text.resize(65535);
+    size_t header = webvtt_ ? 0 : 2;
+    PacketPtr pkt = NewPacket();
+    Check(av_new_packet(pkt.get(), static_cast<int>(header + text.size())), Stage::Encode, "cannot allocate a subtitle packet");
+    if (!webvtt_) {
+      pkt->data[0] = static_cast<uint8_t>(text.size() >> 8);
+      pkt->data[1] = static_cast<uint8_t>(text.size() & 0xff);
+    }
+    std::copy(text.begin(), text.end(), pkt->data + header);
     int64_t startMs = std::llround(cue.startSeconds * 1000);
     int64_t endMs = std::llround(cue.endSeconds * 1000);
-    sub.pts = av_rescale_q(startMs, AVRational{1, 1000}, AV_TIME_BASE_Q);
-    sub.end_display_time = static_cast<uint32_t>(endMs - startMs);
-    buffer_.resize(1024 + event.size() * 8);
-    int size = avcodec_encode_subtitle(enc_.get(), buffer_.data(), static_cast<int>(buffer_.size()), &sub);
-    if (size < 0) ThrowAv(size, Stage::Encode, "cannot encode a subtitle cue");
-    PacketPtr pkt = NewPacket();
-    Check(av_new_packet(pkt.get(), size), Stage::Encode, "cannot allocate a subtitle packet");
-    std::copy(buffer_.data(), buffer_.data() + size, pkt->data);
     pkt->stream_index = stream_->index;
     pkt->pts = pkt->dts = av_rescale_q(startMs, AVRational{1, 1000}, stream_->time_base);
     pkt->duration = av_rescale_q(endMs - startMs, AVRational{1, 1000}, stream_->time_base);
@@ -256,21 +246,35 @@ class SubtitleTrack {
   }
 
  private:
-  CodecPtr enc_;
+  bool webvtt_;
   AVStream* stream_ = nullptr;
-  std::vector<uint8_t> buffer_;
 };
 
-// Reads a track frame by frame with timestamps counted from 0, looped until `loopTo` samples when > 0.
+// Reads a track frame by frame with timestamps counted from 0: `lead` samples of silence first (where a voice line
+// starts), then the track, looped until `loopTo` samples when > 0.
 struct Cursor {
   const Track* track;
   int64_t loopTo;
+  int64_t lead;
+  const AudioFormat* format;
   size_t index = 0;
   int64_t pts = 0;
   bool ended = false;
 
-  // A new reference to the next frame in `out`, or false (once, and ended from then on) at the end.
+  // The next frame in `out` (a new reference, or new silence), or false (once, and ended from then on) at the end.
   bool Next(AVFrame* out) {
+    if (pts < lead) {
+      int n = static_cast<int>(std::min<int64_t>(lead - pts, 4096));
+      out->format = format->sampleFormat;
+      out->sample_rate = format->sampleRate;
+      out->nb_samples = n;
+      Check(av_channel_layout_copy(&out->ch_layout, &format->layout), Stage::Filter, "cannot make silence");
+      Check(av_frame_get_buffer(out, 0), Stage::Filter, "cannot make silence");
+      av_samples_set_silence(out->extended_data, 0, n, format->layout.nb_channels, format->sampleFormat);
+      out->pts = pts;
+      pts += n;
+      return true;
+    }
     if (index == track->frames.size() && loopTo > 0 && pts < loopTo) index = 0;
     if (index == track->frames.size() || (loopTo > 0 && pts >= loopTo)) {
       ended = true;
@@ -389,9 +393,10 @@ class Job {
     MixGraph mix(names, common_, graph, common_);
     // The sources are fed in time order, a frame at a time (as a player would), and the mix pulled as it goes.
     std::vector<Cursor> cursors;
-    for (const Track& t : voiceTracks) cursors.push_back({&t, 0});
-    if (music) cursors.push_back({&*music, total});  // looped up to the output's length
-    if (original) cursors.push_back({&*original, 0});
+    for (size_t i = 0; i < voiceTracks.size(); i++)
+      cursors.push_back({&voiceTracks[i], 0, AtSamples(voice_[i].atSeconds), &common_});
+    if (music) cursors.push_back({&*music, total, 0, &common_});  // looped up to the output's length
+    if (original) cursors.push_back({&*original, 0, 0, &common_});
     std::vector<FramePtr> mixed;
     LoudnessMeter mixMeter(common_);
     auto ref = NewFrame();
@@ -593,19 +598,15 @@ class Job {
 
   int64_t AtSamples(double seconds) const { return std::llround(std::max(0.0, seconds) * common_.sampleRate); }
 
-  // [v0..] placed and mixed into the voice, normalised to the target; the music and the video's audio set
+  // [v0..] (placed by their cursors) mixed into the voice, normalised to the target; the music and the video's audio set
   // relative to it, faded, and ducked by the voice; all summed to exactly `total` samples.
   std::string MixDescription(size_t lines, int64_t total, double voiceGain, const double* musicGain,
                              const double* originalGain) const {
     std::string n = std::to_string(total);
     std::string fit = "apad=whole_len=" + n + ",atrim=end_sample=" + n;
     std::string g;
-    for (size_t i = 0; i < lines; i++) {
-      int64_t at = AtSamples(voice_[i].atSeconds);
-      g += "[v" + std::to_string(i) + "]" + (at > 0 ? "adelay=delays=" + std::to_string(at) + "S:all=1" : "anull") +
-           "[d" + std::to_string(i) + "];";
-    }
-    for (size_t i = 0; i < lines; i++) g += "[d" + std::to_string(i) + "]";
+    // Each line arrives already placed (its cursor leads with silence).
+    for (size_t i = 0; i < lines; i++) g += "[v" + std::to_string(i) + "]";
     if (lines > 1) g += "amix=inputs=" + std::to_string(lines) + ":normalize=0:duration=longest,";
     g += "volume=" + Num(voiceGain) + "dB," + fit;
 
