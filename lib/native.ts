@@ -137,6 +137,8 @@ export interface NativeBinding {
     callback: (err: unknown, result?: NativeTranscodeResult) => void,
   ): NativeJob;
   cancel(job: NativeJob, reason: 'abort' | 'timeout'): void;
+  /** inputs: the video, the music when options.music, then the voice lines (see lib/voiceover.ts). */
+  voiceover(inputs: Uint8Array[], options: Record<string, unknown>, callback: (err: unknown, result?: unknown) => void): NativeJob;
   probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;
   hwDevices(callback: (err: unknown, devices?: { type: string; available: boolean; reason?: string }[]) => void): void;
   streamCreate(options: NativeTranscodeOptions, input: NativeStreamInput): NativeStream;

@@ -28,6 +28,12 @@ Napi::Object ErrorToJs(Napi::Env env, const av::Error& e);
 // synchronous calls (stream and publisher creation, checkImage).
 [[noreturn]] void ThrowAvError(Napi::Env env, const av::Error& e);
 
+// Result pieces shared by the transcode and voice-over workers.
+Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l);
+// { mode, measured, gainDb? } — what loudness normalization did.
+Napi::Object NormalizationToJs(Napi::Env env, const av::LoudnessApplied& n);
+Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t);
+
 // Throws a JS Error with `code` set.
 [[noreturn]] void ThrowCoded(Napi::Env env, const char* code, const std::string& message);
 

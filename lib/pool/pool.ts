@@ -8,6 +8,7 @@ import { TtsavError, asTtsavError, deadlineReason, stoppedError } from '../error
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
 import { normalizeOptions, type TranscodeOptions } from '../options';
 import { transcode, type TranscodeResult } from '../transcode';
+import { prepareVoiceover, runVoiceover, voiceoverBytes, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
 import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from '../validate';
 import { Admission } from './admission';
 import { BatchRun } from './batch';
@@ -98,6 +99,25 @@ class PoolImpl implements Pool {
       return Promise.reject(err);
     }
     return this.submit(new Uint8Array(0), jobOptions, undefined, false, { task, bytes }) as unknown as Promise<T>;
+  }
+
+  voiceover(options: VoiceoverOptions): Promise<VoiceoverResult> {
+    let p: PreparedVoiceover;
+    try {
+      p = prepareVoiceover(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run: RunOptions = { bytes: voiceoverBytes(p) };
+    if (p.signal) run.signal = p.signal;
+    if (p.timeoutMs !== undefined) run.timeoutMs = p.timeoutMs;
+    // The pool owns the signal and the deadline (from the call, waiting included): the job gets the task's signal.
+    const { signal: _signal, timeoutMs: _timeout, ...job } = p;
+    const calledAt = performance.now();
+    return this.run(async (signal) => {
+      const queueMs = performance.now() - calledAt;
+      return { ...(await runVoiceover({ ...job, signal })), queueMs };
+    }, run);
   }
 
   /** Queues one job. `extra` is a batch item's signal; `custom` a pool.run() task instead of a transcode. */
