@@ -162,6 +162,7 @@ export interface NativeBinding {
   ): { data: Buffer; width: number; height: number; frames: number; encoder: string; fallback: string };
   hasMuxer(name: string): boolean;
   hasEncoder(name: string): boolean;
+  burnUnsupported(hwaccel: string): string;
   demuxers(): string[];
   /** The error codes and stages the addon's errors can carry (checked against lib/errors.ts by a test). */
   errorNames(): { codes: string[]; stages: string[] };

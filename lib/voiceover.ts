@@ -66,9 +66,14 @@ export interface VoiceoverOptions {
    *  or after the voice's end. 'longest': the longer of the two (a shorter video holds its last frame). */
   length?: 'video' | 'voice' | 'longest';
   /** 'soft': a subtitle track (mov_text in MP4, WebVTT in WebM) from `cues`, or else from the speak() results'
-   *  word boundaries. 'burn': the same cues drawn into the picture, re-encoding the video with libx264 (MP4 only;
-   *  ERR_TTSAV_UNSUPPORTED naming what is missing without libx264 or drawtext). Default none. */
+   *  word boundaries. 'burn': the same cues drawn into the picture (drawtext), re-encoding the video as H.264 with
+   *  a hardware encoder when `hwaccel` names a usable one, else libopenh264 (else libx264, only in a libav that is
+   *  GPL already); MP4 only; ERR_TTSAV_UNSUPPORTED naming what is missing. Default none. */
   subtitles?: 'soft' | 'burn' | 'none';
+  /** For subtitles: 'burn': 'cuda' | 'qsv' | 'vaapi' encodes the video on that device through a device context
+   *  when this build and machine have it (see hwDevices()), falling back to software; `result.video.encoder` says
+   *  which ran. Audio never uses a device. */
+  hwaccel?: 'cuda' | 'qsv' | 'vaapi';
   /** Cues for the subtitles, times in ms on the output's timeline (the speak() results' words otherwise). */
   cues?: readonly Pick<Cue, 'startMs' | 'endMs' | 'text'>[];
   /** How word boundaries are grouped into cues. */
@@ -95,7 +100,16 @@ export interface VoiceoverResult {
   extension: string;
   /** The output's length: the longer of its audio and video. */
   durationSeconds: number;
-  video: { codec: string; width: number; height: number; copied: boolean; packets: number; durationSeconds: number };
+  video: {
+    codec: string;
+    width: number;
+    height: number;
+    copied: boolean;
+    /** With subtitles: 'burn': the H.264 encoder that re-encoded the video. */
+    encoder?: string;
+    packets: number;
+    durationSeconds: number;
+  };
   audio: {
     codec: string;
     sampleRate: number;
@@ -143,7 +157,7 @@ interface NativeVoiceoverResult {
 const KNOWN = [
   'video', 'voice', 'music', 'musicGainDb', 'musicFade', 'ducking', 'originalAudio', 'originalGainDb', 'length',
   'subtitles', 'cues', 'subtitleOptions', 'format', 'audio', 'loudness', 'maxInputBytes', 'maxOutputBytes',
-  'maxDurationSeconds', 'timeoutMs', 'signal',
+  'maxDurationSeconds', 'timeoutMs', 'signal', 'hwaccel',
 ];
 
 function bytes(name: string, value: unknown): Uint8Array {
@@ -208,12 +222,10 @@ function makeCues(o: VoiceoverOptions, list: Line[]): Cue[] {
   return buildCues(words, o.subtitleOptions);
 }
 
-/** Why 'burn' subtitles cannot run with this libav (what is missing), or undefined when they can (the addon also
- *  checks for the drawtext filter, which needs libfreetype). */
-export function burnSupport(native: Pick<NativeBinding, 'hasEncoder'>): string | undefined {
-  if (!native.hasEncoder('libx264'))
-    return "subtitles: 'burn' draws into the picture and re-encodes the video, which needs an H.264 encoder (libx264), and this libav has none (the bundled build ships without it: use the system FFmpeg); use 'soft', which keeps the video as is";
-  return undefined;
+/** Why 'burn' subtitles cannot run with this libav (what is missing: an H.264 encoder, the drawtext filter), or
+ *  undefined when they can. The addon decides, with the same rules it encodes by. */
+export function burnSupport(native: Pick<NativeBinding, 'burnUnsupported'>, hwaccel?: string): string | undefined {
+  return native.burnUnsupported(hwaccel ?? '') || undefined;
 }
 
 /** What the addon is given: the inputs in order (video, music, lines) and the options it reads. */
@@ -262,8 +274,9 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
     };
   }
   const fade = o.musicFade === undefined ? {} : object('musicFade', o.musicFade, ['in', 'out']);
+  const hwaccel = o.hwaccel === undefined ? undefined : oneOfValues('hwaccel', o.hwaccel, ['cuda', 'qsv', 'vaapi'] as const);
   if (subtitles === 'burn') {
-    const missing = burnSupport(loadNative());
+    const missing = burnSupport(loadNative(), hwaccel);
     if (missing) throw new TtsavError('ERR_TTSAV_UNSUPPORTED', missing);
   }
   const cues = subtitles === 'none' ? [] : makeCues(o, list);
@@ -280,6 +293,7 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
     ducking,
     cues: cues.map((c) => ({ start: c.startMs / 1000, end: c.endMs / 1000, text: c.text })),
     burn: subtitles === 'burn',
+    ...(hwaccel !== undefined ? { hwaccel } : {}),
   };
   if (job.timeoutMs !== undefined) native.timeoutMs = job.timeoutMs;
   const inputs = [video, ...(music ? [music] : []), ...list.map((l) => l.audio)];

@@ -88,6 +88,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
   exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
   exports.Set("voiceover", Napi::Function::New(env, StartVoiceover, "voiceover"));
+  exports.Set("burnUnsupported", Napi::Function::New(env, BurnUnsupported, "burnUnsupported"));
   exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));
   exports.Set("hwDevices", Napi::Function::New(env, StartHwDevices, "hwDevices"));
   exports.Set("hasMuxer", Napi::Function::New(env, HasMuxer, "hasMuxer"));

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "av/burn.h"
 #include "av/voiceover.h"
 #include "convert.h"
 #include "transcode_worker.h"
@@ -60,6 +61,7 @@ av::VoiceoverOptions ToVoiceoverOptions(Napi::Env env, const Napi::Object& o, si
     v.ducking.releaseMs = Field(env, d, "releaseMs", v.ducking.releaseMs, 0.01, 9000);
   }
   v.burn = o.Get("burn").ToBoolean().Value();
+  if (o.Get("hwaccel").IsString()) v.hwaccel = o.Get("hwaccel").As<Napi::String>().Utf8Value();
   Napi::Value at = o.Get("voiceAt");
   if (!at.IsArray() || at.As<Napi::Array>().Length() != lines)
     ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected one voiceAt time per voice line");
@@ -123,6 +125,7 @@ class VoiceoverWorker : public Worker {
     video.Set("width", r.video.width);
     video.Set("height", r.video.height);
     video.Set("copied", r.video.copied);
+    if (!r.video.encoder.empty()) video.Set("encoder", r.video.encoder);
     video.Set("packets", static_cast<double>(r.video.packets));
     video.Set("durationSeconds", r.video.durationSeconds);
     o.Set("video", video);
@@ -172,6 +175,11 @@ Napi::Value StartVoiceover(const Napi::CallbackInfo& info) {
   auto* worker = new VoiceoverWorker(info[2].As<Napi::Function>(), info[0], opts, control);
   worker->Queue();  // the worker deletes itself after OnOK
   return NewJobHandle(env, control);
+}
+
+Napi::Value BurnUnsupported(const Napi::CallbackInfo& info) {
+  std::string hwaccel = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  return Napi::String::New(info.Env(), av::BurnUnsupported(hwaccel));
 }
 
 }  // namespace ttsav

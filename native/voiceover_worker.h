@@ -9,5 +9,7 @@ namespace ttsav {
 // JS: voiceover(inputs: Uint8Array[] (video, then music when options.music, then the voice lines),
 //               options: object, callback(err, result)) => job handle (External), cancel()-able.
 Napi::Value StartVoiceover(const Napi::CallbackInfo& info);
+// JS: burnUnsupported(hwaccel: string) => string: why 'burn' subtitles cannot run with this libav ("" when they can).
+Napi::Value BurnUnsupported(const Napi::CallbackInfo& info);
 
 }  // namespace ttsav

@@ -336,20 +336,20 @@ describe('voiceover: bad input is a typed error, nothing half-written', () => {
     await fails({ video: read('video.mp4'), voice: read('voice.wav'), music: read('music.mp3'), timeoutMs: 1 }, 'ERR_TTSAV_TIMEOUT', /timeout/);
   });
 
-  it("'burn' subtitles without an H.264 encoder say what is missing", async () => {
+  it("'burn' subtitles without an H.264 encoder or drawtext say what is missing; hwaccel is checked", async () => {
     const { loadNative } = await import('../lib/native');
-    const { burnSupport } = await import('../lib/voiceover');
     const native = loadNative();
     const cues = [{ startMs: 0, endMs: 500, text: 'hi' }];
-    if (!native.hasEncoder('libx264')) {
-      await fails({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'burn', cues }, 'ERR_TTSAV_UNSUPPORTED', /H\.264 encoder \(libx264/);
+    await fails({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'burn', cues, hwaccel: 'metal' as 'cuda' }, 'ERR_TTSAV_OPTIONS', /hwaccel/);
+    const missing = native.burnUnsupported('');
+    if (missing) {
+      expect(missing).toMatch(/needs (an H\.264 encoder|the drawtext filter)/);
+      await fails({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'burn', cues }, 'ERR_TTSAV_UNSUPPORTED', /burn.*needs/);
     } else {
-      // This libav has libx264: the same check, against an encoder list without it.
-      const spy = { hasEncoder: (name: string) => name !== 'libx264' && native.hasEncoder(name) };
-      expect(burnSupport(spy)).toMatch(/H\.264 encoder \(libx264\), and this libav has none/);
       await fails({ video: read('video.webm'), voice: read('short.wav'), format: 'webm', subtitles: 'burn', cues }, 'ERR_TTSAV_UNSUPPORTED', /H\.264, which the webm container cannot hold/);
     }
   });
+
 });
 
 /** The mean absolute difference of the luma of two videos' frames at `t` seconds, over the picture's bottom third. */
@@ -363,13 +363,14 @@ function lumaDiff(a: string, b: string, t: number): number {
   return sum / (x.length - from);
 }
 
-describe('voiceover: burned-in subtitles (where this libav has libx264 and drawtext)', () => {
+describe('voiceover: burned-in subtitles (where this libav has an H.264 encoder and drawtext)', () => {
   it('draws the cues into the picture over their time, re-encoding the video as H.264', async (ctx) => {
     const { loadNative } = await import('../lib/native');
-    if (!loadNative().hasEncoder('libx264')) ctx.skip();
+    if (loadNative().burnUnsupported('')) ctx.skip();
     const cues = [{ startMs: 500, endMs: 2000, text: "It's 100% {burned}" }];
     const r = await voiceover({ video: read('video.mp4'), voice: read('short.wav'), subtitles: 'burn', cues });
     expect(r.video).toMatchObject({ codec: 'h264', width: 320, height: 240, copied: false, packets: 100 });
+    expect(['libopenh264', 'libx264']).toContain(r.video.encoder);
     expect(r.subtitles).toBe(1);
     const { streams, errors } = probeAll(r.data);
     expect(errors).toBe('');

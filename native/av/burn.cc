@@ -14,12 +14,11 @@ extern "C" {
 
 #include "error.h"
 #include "filter.h"
+#include "h264.h"
 #include "voiceover.h"
 
 namespace ttsav::av {
 namespace {
-
-constexpr const char* kEncoder = "libx264";
 
 AVFilterContext* NewFilter(AVFilterGraph* graph, const char* filter, const char* name) {
   const AVFilter* f = avfilter_get_by_name(filter);
@@ -34,11 +33,11 @@ void SetOpt(AVFilterContext* ctx, const char* key, const std::string& value) {
         (std::string("cannot set ") + ctx->filter->name + " option " + key).c_str());
 }
 
-// buffer -> drawtext (one per cue, enabled over its time) -> format(yuv420p) -> buffersink. Options are set one by
+// buffer -> drawtext (one per cue, enabled over its time) -> format(the encoder's upload format) -> buffersink. Options are set one by
 // one (no filtergraph string): the cue text needs no escaping and is never expanded (expansion=none).
 class DrawGraph {
  public:
-  DrawGraph(const AVCodecContext* dec, AVRational timeBase, const std::vector<SubtitleCue>& cues)
+  DrawGraph(const AVCodecContext* dec, AVRational timeBase, const std::vector<SubtitleCue>& cues, AVPixelFormat out)
       : graph_(avfilter_graph_alloc()) {
     if (!graph_) throw std::bad_alloc();
     graph_->nb_threads = 1;
@@ -68,8 +67,8 @@ class DrawGraph {
       last = t;
     }
     AVFilterContext* format = nullptr;
-    Check(avfilter_graph_create_filter(&format, avfilter_get_by_name("format"), "format", "pix_fmts=yuv420p", nullptr,
-                                       graph_.get()),
+    Check(avfilter_graph_create_filter(&format, avfilter_get_by_name("format"), "format",
+                                       (std::string("pix_fmts=") + av_get_pix_fmt_name(out)).c_str(), nullptr, graph_.get()),
           Stage::Filter, "cannot create the format filter");
     Check(avfilter_graph_create_filter(&sink_, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr, graph_.get()),
           Stage::Filter, "cannot create the video sink");
@@ -96,20 +95,21 @@ class DrawGraph {
 
 }  // namespace
 
-std::string BurnUnsupported() {
+std::string BurnUnsupported(const std::string& hwaccel) {
   std::string missing;
-  if (avcodec_find_encoder_by_name(kEncoder) == nullptr) missing = "an H.264 encoder (libx264)";
+  // A hardware encoder asked for may still be there without a software one: H264Encoder decides when it opens.
+  if (hwaccel.empty() && !H264SoftwareMissing().empty())
+    missing = "an H.264 encoder (libopenh264, or a hardware one through hwaccel)";
   if (avfilter_get_by_name("drawtext") == nullptr)
     missing += std::string(missing.empty() ? "" : " and ") + "the drawtext filter (libfreetype)";
   if (missing.empty()) return "";
   return "subtitles: 'burn' draws into the picture and re-encodes the video, which needs " + missing +
-         ", and this libav has none (the bundled build ships without them: use the system FFmpeg); use 'soft', "
-         "which keeps the video as is";
+         ", and this libav has none; use 'soft', which keeps the video as is";
 }
 
-void BurnSubtitles(const AVStream* stream, std::vector<PacketPtr>& packets, const std::vector<SubtitleCue>& cues,
-                   bool globalHeader, AVCodecParameters* params, JobControl& control) {
-  std::string why = BurnUnsupported();
+std::string BurnSubtitles(const AVStream* stream, std::vector<PacketPtr>& packets, const std::vector<SubtitleCue>& cues,
+                          bool globalHeader, const std::string& hwaccel, AVCodecParameters* params, JobControl& control) {
+  std::string why = BurnUnsupported(hwaccel);
   if (!why.empty()) throw Error(ErrorCode::Unsupported, Stage::Encode, why);
   const AVCodec* decoder = avcodec_find_decoder(stream->codecpar->codec_id);
   if (decoder == nullptr)
@@ -122,26 +122,19 @@ void BurnSubtitles(const AVStream* stream, std::vector<PacketPtr>& packets, cons
   dec->thread_count = 1;  // parallelism comes from jobs
   Check(avcodec_open2(dec.get(), decoder, nullptr), Stage::Decode, "cannot open the video decoder");
 
-  const AVCodec* encoder = avcodec_find_encoder_by_name(kEncoder);
-  CodecPtr enc;
+  std::optional<H264Encoder> enc;
   std::optional<DrawGraph> draw;
   std::vector<PacketPtr> out;
   auto frame = NewFrame();
   auto drawn = NewFrame();
   auto pkt = NewPacket();
 
-  auto receive = [&] {
-    for (;;) {
-      int ret = avcodec_receive_packet(enc.get(), pkt.get());
-      if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return;
-      Check(ret, Stage::Encode, "cannot encode the video");
+  auto encode = [&](AVFrame* f) {
+    enc->Send(f);
+    while (enc->Receive(pkt.get())) {
       out.push_back(NewPacket());
       av_packet_move_ref(out.back().get(), pkt.get());
     }
-  };
-  auto encode = [&](AVFrame* f) {
-    Check(avcodec_send_frame(enc.get(), f), Stage::Encode, "cannot encode the video");
-    receive();
   };
   auto drain = [&] {
     while (draw->Pull(drawn.get())) {
@@ -160,21 +153,18 @@ void BurnSubtitles(const AVStream* stream, std::vector<PacketPtr>& packets, cons
       Check(ret, Stage::Decode, "cannot decode the video");
       frame->pts = frame->best_effort_timestamp;
       if (!enc) {  // opened on the first frame: its size and format are the decoder's now
-        draw.emplace(dec.get(), stream->time_base, cues);
-        enc.reset(avcodec_alloc_context3(encoder));
-        if (!enc) throw std::bad_alloc();
-        enc->width = frame->width;
-        enc->height = frame->height;
-        enc->pix_fmt = AV_PIX_FMT_YUV420P;
-        enc->sample_aspect_ratio = frame->sample_aspect_ratio;
-        enc->time_base = stream->time_base;
-        enc->framerate = stream->avg_frame_rate;
-        enc->thread_count = 1;
-        if (globalHeader) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-        Dict opts;
-        opts.Set("preset", "veryfast");
-        opts.Set("crf", "20");
-        Check(avcodec_open2(enc.get(), encoder, opts.Addr()), Stage::Encode, "cannot open the libx264 encoder");
+        H264Options o;
+        o.width = frame->width & ~1;
+        o.height = frame->height & ~1;
+        AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : AVRational{30, 1};
+        o.fps = std::max(1, static_cast<int>(av_q2d(rate) + 0.5));
+        o.timeBase = stream->time_base;
+        o.sar = frame->sample_aspect_ratio;
+        o.gop = 0;
+        o.hwaccel = hwaccel;
+        o.globalHeader = globalHeader;
+        enc.emplace(o);
+        draw.emplace(dec.get(), stream->time_base, cues, enc->SoftwareFormat());
       }
       draw->Push(frame.get());
       av_frame_unref(frame.get());
@@ -190,9 +180,10 @@ void BurnSubtitles(const AVStream* stream, std::vector<PacketPtr>& packets, cons
   draw->Push(nullptr);
   drain();
   encode(nullptr);
-  Check(avcodec_parameters_from_context(params, enc.get()), Stage::Mux, "cannot set the video parameters");
-  for (PacketPtr& p : out) av_packet_rescale_ts(p.get(), enc->time_base, stream->time_base);
+  Check(avcodec_parameters_from_context(params, enc->Context()), Stage::Mux, "cannot set the video parameters");
+  for (PacketPtr& p : out) av_packet_rescale_ts(p.get(), enc->Context()->time_base, stream->time_base);
   packets = std::move(out);
+  return enc->EncoderName();
 }
 
 }  // namespace ttsav::av

@@ -28,14 +28,25 @@ const HardwareEncoder kHardware[] = {
 };
 
 constexpr const char* kSoftware = "libopenh264";
+constexpr const char* kGplSoftware = "libx264";
+
+// libx264 is used only where libavcodec is GPL already (never in the LGPL bundled build).
+const AVCodec* SoftwareEncoder() {
+  if (const AVCodec* c = avcodec_find_encoder_by_name(kSoftware)) return c;
+  const char* license = avcodec_license();
+  if (std::strstr(license, "Lesser") == nullptr && std::strstr(license, "GPL") != nullptr)
+    return avcodec_find_encoder_by_name(kGplSoftware);
+  return nullptr;
+}
 
 void Configure(AVCodecContext* c, const H264Options& o) {
   c->width = o.width;
   c->height = o.height;
-  c->time_base = AVRational{1, o.fps};
+  c->time_base = o.timeBase.num > 0 ? o.timeBase : AVRational{1, o.fps};
   c->framerate = AVRational{o.fps, 1};
-  c->sample_aspect_ratio = AVRational{1, 1};
-  c->gop_size = o.gop;
+  c->sample_aspect_ratio = o.sar.num > 0 ? o.sar : AVRational{1, 1};
+  c->thread_count = 1;  // parallelism comes from jobs
+  if (o.gop > 0) c->gop_size = o.gop;
   c->max_b_frames = 0;  // pts == dts: loops and live muxers stay simple
   c->bit_rate = o.bitRate;
   if (o.globalHeader) c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
@@ -44,8 +55,8 @@ void Configure(AVCodecContext* c, const H264Options& o) {
 }  // namespace
 
 H264Encoder::H264Encoder(const H264Options& o) {
-  if (o.width <= 0 || o.height <= 0 || (o.width & 1) || (o.height & 1) || o.fps <= 0 || o.gop <= 0)
-    throw Error(ErrorCode::Options, Stage::Encode, "H.264 needs an even width and height, fps > 0 and a GOP > 0");
+  if (o.width <= 0 || o.height <= 0 || (o.width & 1) || (o.height & 1) || o.fps <= 0 || o.gop < 0)
+    throw Error(ErrorCode::Options, Stage::Encode, "H.264 needs an even width and height, fps > 0 and a GOP >= 0");
   if (!o.hwaccel.empty() && OpenHardware(o)) return;
   OpenSoftware(o);
 }
@@ -103,9 +114,9 @@ bool H264Encoder::OpenHardware(const H264Options& o) {
 }
 
 void H264Encoder::OpenSoftware(const H264Options& o) {
-  const AVCodec* codec = avcodec_find_encoder_by_name(kSoftware);
+  const AVCodec* codec = SoftwareEncoder();
   if (codec == nullptr) {
-    std::string msg = "no H.264 encoder: this FFmpeg build has no libopenh264 (the LGPL-compatible software encoder)";
+    std::string msg = "no H.264 encoder: " + H264SoftwareMissing();
     if (!fallback_.empty()) msg += ", and " + fallback_;
     throw Error(ErrorCode::Unsupported, Stage::Encode, msg);
   }
@@ -113,7 +124,12 @@ void H264Encoder::OpenSoftware(const H264Options& o) {
   if (!enc_) throw std::bad_alloc();
   Configure(enc_.get(), o);
   enc_->pix_fmt = AV_PIX_FMT_YUV420P;
-  Check(avcodec_open2(enc_.get(), codec, nullptr), Stage::Encode, "cannot open the H.264 encoder (libopenh264)");
+  Dict opts;
+  if (std::strcmp(codec->name, kGplSoftware) == 0) {
+    opts.Set("preset", "veryfast");
+    opts.Set("crf", "20");
+  }
+  Check(avcodec_open2(enc_.get(), codec, opts.Addr()), Stage::Encode, "cannot open the H.264 encoder");
   swFormat_ = AV_PIX_FMT_YUV420P;
 }
 
@@ -141,8 +157,13 @@ std::string H264EncodersAvailable() {
   std::string out;
   for (const HardwareEncoder& h : kHardware)
     if (avcodec_find_encoder_by_name(h.encoder) != nullptr) out += std::string(out.empty() ? "" : ",") + h.encoder;
-  if (avcodec_find_encoder_by_name(kSoftware) != nullptr) out += std::string(out.empty() ? "" : ",") + kSoftware;
+  if (const AVCodec* c = SoftwareEncoder()) out += std::string(out.empty() ? "" : ",") + c->name;
   return out;
+}
+
+std::string H264SoftwareMissing() {
+  if (SoftwareEncoder() != nullptr) return "";
+  return "this FFmpeg build has no libopenh264 (the LGPL-compatible software H.264 encoder)";
 }
 
 }  // namespace ttsav::av

@@ -1,6 +1,7 @@
 // H.264 encoding with the encoders ttsav may use: a hardware encoder (NVENC, QSV, VAAPI) through a device context
-// when the caller asks for one and the machine has it, else libopenh264 (BSD; the only software H.264 encoder an
-// LGPL build can carry: libx264 is GPL and never used). Frames go in as software frames in the encoder's upload
+// when the caller asks for one and the machine has it, else libopenh264 (BSD; the software H.264 encoder an LGPL
+// build can carry), else libx264 only when the linked libavcodec is itself GPL (a distribution's FFmpeg linked with
+// TTSAV_FFMPEG=system): the bundled LGPL build never has it. Frames go in as software frames in the encoder's upload
 // format (SoftwareFormat()); uploading to the device is done here.
 #pragma once
 
@@ -19,8 +20,10 @@ namespace ttsav::av {
 struct H264Options {
   int width = 0;
   int height = 0;
-  int fps = 30;
-  int gop = 60;                // frames from one keyframe to the next
+  int fps = 30;                // frame rate (and time base 1/fps unless timeBase is set)
+  AVRational timeBase{0, 1};   // the frames' pts unit; {0,1}: 1/fps
+  AVRational sar{1, 1};        // sample aspect ratio
+  int gop = 60;                // frames from one keyframe to the next; 0: the encoder's default
   int64_t bitRate = 2000000;
   std::string hwaccel;         // "", "cuda", "qsv" or "vaapi"
   bool globalHeader = false;   // SPS/PPS in extradata (MP4, FLV)
@@ -59,5 +62,8 @@ class H264Encoder {
 
 // Names of the H.264 encoders this build can use, in preference order (for reporting).
 std::string H264EncodersAvailable();
+
+// Why no software H.264 encoder can be opened in this build ("" when one can): names what is missing.
+std::string H264SoftwareMissing();
 
 }  // namespace ttsav::av

@@ -311,7 +311,7 @@ class Job {
       throw Error(ErrorCode::Unsupported, Stage::Mux, "no muxer named '" + audio.container + "' in this libav");
     const AVCodecParameters* vpar = video->Stream()->codecpar;
     if (options_.burn) {
-      std::string why = BurnUnsupported();
+      std::string why = BurnUnsupported(options_.hwaccel);
       if (!why.empty()) throw Error(ErrorCode::Unsupported, Stage::Encode, why);
       if (avformat_query_codec(ofmt, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) != 1)
         throw Error(ErrorCode::Unsupported, Stage::Mux,
@@ -468,8 +468,8 @@ class Job {
       std::vector<SubtitleCue> cues;
       for (const SubtitleCue& c : options_.cues)
         if (!c.text.empty() && c.endSeconds > c.startSeconds) cues.push_back(c);
-      BurnSubtitles(video->Stream(), video->Packets(), cues, (ofmt->flags & AVFMT_GLOBALHEADER) != 0, vout->codecpar,
-                    control_);
+      result_.video.encoder = BurnSubtitles(video->Stream(), video->Packets(), cues,
+                                            (ofmt->flags & AVFMT_GLOBALHEADER) != 0, options_.hwaccel, vout->codecpar, control_);
       vout->codecpar->codec_tag = 0;
       result_.subtitles = static_cast<int>(cues.size());
       timings_.encode += MsSince(burnStart);

@@ -52,9 +52,10 @@ struct VoiceoverOptions {
   OriginalAudio originalAudio = OriginalAudio::Drop;
   double originalGainDb = -12;  // like musicGainDb, for the video's own audio
   std::vector<SubtitleCue> cues;  // soft subtitles (mov_text in MP4, WebVTT in WebM); none when empty
-  // Draw the cues into the picture instead (drawtext), re-encoding the video with libx264 (Unsupported without
-  // it or without drawtext).
+  // Draw the cues into the picture instead (drawtext), re-encoding the video as H.264 (burn.h; Unsupported without
+  // an encoder or without drawtext).
   bool burn = false;
+  std::string hwaccel;  // burn: "cuda", "qsv" or "vaapi" to encode on that device when usable (see h264.h)
 };
 
 struct VoiceoverResult {
@@ -64,6 +65,7 @@ struct VoiceoverResult {
     std::string codec;
     int width = 0, height = 0;
     bool copied = true;
+    std::string encoder;  // burn: the H.264 encoder that ran
     int64_t packets = 0;
     double durationSeconds = 0;
   } video;
