@@ -18,7 +18,8 @@ const text = 'Your order has shipped and will arrive on Thursday. Thank you for 
 
 const baseline = process.memoryUsage().rss;
 let peak = baseline;
-const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+let peakAt = null;
+const sampler = setInterval(() => { const m = process.memoryUsage(); if (m.rss > peak) { peak = m.rss; peakAt = m; } }, 20);
 const pool = createPool({ concurrency: 2 });
 const engine = espeak(Number.isFinite(arg('workers', NaN)) ? { workers: arg('workers', 2) } : {});
 const started = performance.now();
@@ -32,6 +33,6 @@ await new Promise((r) => setTimeout(r, 10_000));
 globalThis.gc?.();
 const idle = process.memoryUsage().rss;
 clearInterval(sampler);
-console.log(JSON.stringify({ clients, rounds, speeches: n, loadMs: Math.round(loadMs), baselineMB: mb(baseline), peakMB: mb(peak), afterLoadMB: mb(afterLoad), idle10sMB: mb(idle), workersAfterIdle: engine.workerStats().workers }));
+console.log(JSON.stringify({ clients, rounds, speeches: n, loadMs: Math.round(loadMs), baselineMB: mb(baseline), peakMB: mb(peak), afterLoadMB: mb(afterLoad), idle10sMB: mb(idle), atPeakMB: peakAt && { heapTotal: mb(peakAt.heapTotal), external: mb(peakAt.external), arrayBuffers: mb(peakAt.arrayBuffers) }, workersAfterIdle: engine.workerStats().workers }));
 await pool.close();
 await engine.close();
