@@ -169,6 +169,9 @@ void AudioFilter::SetFrameSize(int samples) { av_buffersink_set_frame_size(sink_
 
 void AudioFilter::Push(AVFrame* frame) {
   int ret = av_buffersrc_add_frame_flags(src_, frame, AV_BUFFERSRC_FLAG_PUSH | AV_BUFFERSRC_FLAG_KEEP_REF);
+  // libavfilter 8+ (FFmpeg 7) answers EOF once the graph's output has ended (a trim or a duration cap reached):
+  // the rest of the input is not wanted, which is no error; FFmpeg 5 took the frame and dropped it.
+  if (ret == AVERROR_EOF) return;
   if (ret < 0) ThrowAv(ret, Stage::Filter, "cannot feed the filter graph");
 }
 
