@@ -139,3 +139,4 @@ console.log(`scaling, 2 workers vs 1: ${(one / two).toFixed(2)}x (goal >= 1.8x)`
 console.log(`queue overhead per job (1 worker - pool): ${((one - pool) / JOBS).toFixed(2)} ms (goal <= 2 ms); with --prefetch 0 (each job's put and acknowledgement before the next transcode): ${((serial - pool) / JOBS).toFixed(2)} ms`);
 console.log(`inside the worker per job (latency, overlapped with the next transcode unless --prefetch 0): exists + input read + put ${median(rows.one.map((x) => x.inWorker)).toFixed(2)} ms, of which put (fsync) ${median(rows.one.map((x) => x.put)).toFixed(2)} ms; prefetch 0: ${median(rows.serial.map((x) => x.inWorker)).toFixed(2)} ms, put ${median(rows.serial.map((x) => x.put)).toFixed(2)} ms`);
 if (failed) console.log(`FAILED jobs: ${failed}`);
+process.exit(failed ? 1 : 0); // the redis-server child would keep the loop alive
