@@ -46,3 +46,27 @@ export function estimateJob(inputBytes: number, options: Pick<NormalizedOptions,
   const outputBytes = Math.ceil((seconds * options.native.bitrate) / 8 * 1.05) + FIRST_BLOCK;
   return { seconds, inputBytes, outputBytes, bytes: inputBytes + 2 * outputBytes + WORKING_BYTES };
 }
+
+/** The least video bitrate the voice-over's length estimate assumes (bit/s): lower than any usable short video. */
+export const MIN_VIDEO_BITRATE = 100_000;
+
+/**
+ * The memory a voice-over job holds while it runs (what a pool charges it):
+ *
+ *   estimate = inputs + 3 × videoBytes + 2 × audioOut + pcm + WORKING_BYTES
+ *   seconds  = min(maxDurationSeconds ?? ∞, max(videoBytes × 8 / MIN_VIDEO_BITRATE, audioBytes × 8 / MIN_INPUT_BITRATE))
+ *   pcm      = seconds × 48000 × 2 channels × 4 bytes × 3 (voice, music or original audio, mix)
+ *
+ * The inputs are held (read in place); the video's packets are read whole before muxing (one more copy of the
+ * video) and the output holds the video again in a block that doubles when full (up to twice); the decoded voice,
+ * music and the mix are planar float in memory for the job (measured before they are encoded).
+ */
+export function estimateVoiceover(job: { videoBytes: number; audioBytes: number; bitrate: number; maxDurationSeconds?: number }): JobEstimate {
+  const bound = Math.max((job.videoBytes * 8) / MIN_VIDEO_BITRATE, (job.audioBytes * 8) / MIN_INPUT_BITRATE);
+  const seconds = job.maxDurationSeconds === undefined ? bound : Math.min(job.maxDurationSeconds, bound);
+  const audioOut = Math.ceil((seconds * job.bitrate) / 8 * 1.05) + FIRST_BLOCK;
+  const outputBytes = job.videoBytes + audioOut;
+  const pcm = seconds * 48000 * 2 * 4 * 3;
+  const inputBytes = job.videoBytes + job.audioBytes;
+  return { seconds, inputBytes, outputBytes, bytes: Math.ceil(inputBytes + job.videoBytes + 2 * outputBytes + pcm + WORKING_BYTES) };
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The ttsav command line: `transcode` (one file, or files, directories and globs into a directory), `speak`,
- * `voices`, `live`, `probe`, `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (one module
+ * `voices`, `voiceover`, `live`, `probe`, `doctor`, `versions`, and the queue's `worker`, `enqueue` and `queue-status` (one module
  * each under lib/cli/). Exit codes: 0 done, 1 something failed (reasons printed), 2 usage error, 130
  * interrupted.
  */
@@ -14,6 +14,7 @@ import { addSpeakCommands } from './cli/speak';
 import { runTranscode, type TranscodeFlags } from './cli/transcode';
 import { addLiveCommand } from './cli/live';
 import { addQueueCommands } from './cli/queue';
+import { addVoiceoverCommand } from './cli/voiceover';
 
 function program(userThreadpool: string | undefined, setCode: (code: number) => void): Command {
   const cmd = new Command('ttsav')
@@ -87,6 +88,8 @@ function program(userThreadpool: string | undefined, setCode: (code: number) => 
     .action(async (flags: { json?: boolean; edge?: boolean; endpoint?: string }) => setCode(await runDoctor(flags, userThreadpool)));
 
   addSpeakCommands(cmd, setCode);
+
+  addVoiceoverCommand(cmd, setCode);
   addLiveCommand(cmd, setCode);
 
   addQueueCommands(cmd, setCode);

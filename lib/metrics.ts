@@ -74,6 +74,17 @@ export interface PoolMetrics {
   concurrency: number;
   /** Upper bound of the concurrency limit. */
   maxConcurrency: number;
+  /** Worker threads of TTS engines that speak through the pool (speak(text, { pool }) with the espeak engine). */
+  tts: {
+    /** Workers alive (running or idle), summed over the engines. */
+    workers: number;
+    /** Syntheses running now. */
+    running: number;
+    /** Syntheses waiting for a worker. */
+    queued: number;
+    /** The workers' estimated memory, counted in the admission budget while they live. */
+    reservedBytes: number;
+  };
   /** Seconds of audio produced by succeeded jobs. */
   audioSeconds: number;
   /** Input bytes of succeeded jobs. */
@@ -143,7 +154,7 @@ export class MetricsRecorder {
     if (jobs > this.maxInFlightJobsSeen) this.maxInFlightJobsSeen = jobs;
   }
 
-  snapshot(live: Pick<PoolMetrics, 'queueDepth' | 'inFlightJobs' | 'inFlightBytes' | 'budgetBytes' | 'concurrency' | 'maxConcurrency'>): PoolMetrics {
+  snapshot(live: Pick<PoolMetrics, 'queueDepth' | 'inFlightJobs' | 'inFlightBytes' | 'budgetBytes' | 'concurrency' | 'maxConcurrency' | 'tts'>): PoolMetrics {
     const stageSeconds = { ...this.stageSeconds };
     const stageHist = {} as Record<StageName, HistogramSnapshot>;
     for (const s of STAGES) stageHist[s] = this.stageHistograms[s].snapshot();
@@ -238,6 +249,10 @@ export function toFamilies(m: PoolMetrics, prefix = 'ttsav_pool'): MetricFamily[
   single('budget_bytes', 'gauge', 'Admission budget (maxInFlightBytes).', m.budgetBytes);
   single('concurrency_limit', 'gauge', 'Current concurrency limit.', m.concurrency);
   single('concurrency_max', 'gauge', 'Upper bound of the concurrency limit.', m.maxConcurrency);
+  single('tts_workers', 'gauge', 'TTS worker threads alive (engines speaking through the pool).', m.tts.workers);
+  single('tts_running', 'gauge', 'Syntheses running on TTS workers.', m.tts.running);
+  single('tts_queue_depth', 'gauge', 'Syntheses waiting for a TTS worker.', m.tts.queued);
+  single('tts_reserved_bytes', 'gauge', "Estimated memory of the live TTS workers, counted in the admission budget.", m.tts.reservedBytes);
   single('audio_seconds_total', 'counter', 'Seconds of audio produced.', m.audioSeconds);
   single('input_bytes_total', 'counter', 'Input bytes of succeeded jobs.', m.bytesIn);
   single('output_bytes_total', 'counter', 'Output bytes of succeeded jobs.', m.bytesOut);

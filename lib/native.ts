@@ -137,6 +137,8 @@ export interface NativeBinding {
     callback: (err: unknown, result?: NativeTranscodeResult) => void,
   ): NativeJob;
   cancel(job: NativeJob, reason: 'abort' | 'timeout'): void;
+  /** inputs: the video, the music when options.music, then the voice lines (see lib/voiceover.ts). */
+  voiceover(inputs: Uint8Array[], options: Record<string, unknown>, callback: (err: unknown, result?: unknown) => void): NativeJob;
   probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;
   hwDevices(callback: (err: unknown, devices?: { type: string; available: boolean; reason?: string }[]) => void): void;
   streamCreate(options: NativeTranscodeOptions, input: NativeStreamInput): NativeStream;
@@ -162,10 +164,15 @@ export interface NativeBinding {
   versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
 }
 
+/** For an addon built against the system FFmpeg (TTSAV_FFMPEG=system): its shared libav libraries. */
 const INSTALL_HINT =
   'ttsav needs FFmpeg 5 or newer (libavformat, libavcodec, libavfilter, libswresample, libavutil). ' +
   'On Debian/Ubuntu: apt-get install -y libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev ' +
   'libavutil-dev pkg-config, then npm rebuild ttsav.';
+/** For no addon at all: the install step (scripts/install.js) loads the prebuilt one or builds from source. */
+const BUILD_HINT =
+  'npm rebuild ttsav loads the prebuilt addon (linux-x64) or builds one from source: with nasm, pkg-config and a ' +
+  'C++ toolchain against the bundled FFmpeg, or with TTSAV_FFMPEG=system against the system FFmpeg (libav*-dev).';
 
 let binding: NativeBinding | undefined;
 /** A failed load is final for this process (Node cannot unload a half-loaded addon): remembered, not retried. */
@@ -196,6 +203,6 @@ function loadError(err: unknown): TtsavError {
   const missingLib = /lib(av\w+|swresample)\.so|cannot open shared object/.exec(text);
   const message = missingLib
     ? `cannot load the ttsav addon: a libav library is missing (${text.split('\n')[0]}). ${INSTALL_HINT}`
-    : `cannot load the ttsav addon (${text.split('\n')[0]}). Build it with npm rebuild ttsav. ${INSTALL_HINT}`;
+    : `cannot load the ttsav addon (${text.split('\n')[0]}). ${BUILD_HINT}`;
   return new TtsavError('ERR_TTSAV_LOAD', message, { cause: err });
 }

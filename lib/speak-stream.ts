@@ -4,7 +4,7 @@
  * sentence is still being synthesized; engines that make their audio in one go (espeak-ng) are streamed when done.
  */
 import { TtsavError, stoppedError } from './errors';
-import type { Pool } from './pool';
+import { trackTtsWorkers, type Pool } from './pool';
 import { resolveEngine, type EngineName } from './speak';
 import { TranscodeStream, type TranscodeStreamOptions } from './stream';
 import { parseWav } from './tts/espeak';
@@ -28,6 +28,7 @@ export function speakStream(text: string, options: SpeakStreamOptions = {}): Tra
   const { engine: engineOption, voice, rate, pitch, volume, pool, ...transcodeOptions } = options;
   const engine = resolveEngine(engineOption);
   if (pool !== undefined) withMethods('pool', pool, ['run'], 'a pool from createPool()');
+  trackTtsWorkers(pool, engine);
   const synthesis = { voice, rate, pitch, volume, signal: transcodeOptions.signal };
   for (const key of Object.keys(synthesis) as (keyof typeof synthesis)[]) if (synthesis[key] === undefined) delete synthesis[key];
   engine.validate(synthesis);

@@ -5,7 +5,7 @@
 import { TtsavError, deadlineReason } from './errors';
 import { normalizeOptions, type OutputFormat, type TranscodeOptions } from './options';
 import { func, integerOr, invalidOption, iterable, object, withMethods } from './validate';
-import { BatchRun, defaultConcurrency } from './pool';
+import { BatchRun, defaultConcurrency, trackTtsWorkers } from './pool';
 import { Slots } from './pool/slots';
 import { makeSubtitles, normalizeSubtitleOptions, punctuate, type SubtitleOptions, type Subtitles } from './subtitles';
 import { transcode, type TranscodeResult } from './transcode';
@@ -189,6 +189,7 @@ export async function speak(text: string, options?: SpeakOptions): Promise<Speak
   const pool = (options as { pool?: unknown } | undefined)?.pool;
   checkPool(pool);
   if (p.signal?.aborted) throw abortedError(p.signal);
+  trackTtsWorkers(pool, p.engine);
   const run: TranscodeFn = pool ? (input, o) => (pool as TranscodePool).transcode(input, o) : transcode;
   return speakPrepared(text, p, p.signal, run, 'speak()');
 }
@@ -267,6 +268,7 @@ export async function* speakMany(items: Iterable<string | SpeakItem> | AsyncIter
   const base = prepare(speakOptions);
   const run: TranscodeFn = pool ? (input, o) => pool.transcode(input, o) : transcode;
   if (base.signal?.aborted) throw abortedError(base.signal, 'speakMany');
+  trackTtsWorkers(pool, base.engine);
 
   const stages = { synthesizing: 0, waitingForTranscode: 0, transcoding: 0 };
   let started = 0;

@@ -17,6 +17,7 @@ extern "C" {
 #include "publish_binding.h"
 #include "stream_binding.h"
 #include "transcode_worker.h"
+#include "voiceover_worker.h"
 
 namespace ttsav {
 namespace {
@@ -86,6 +87,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   av::InitLibav();
   exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
   exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
+  exports.Set("voiceover", Napi::Function::New(env, StartVoiceover, "voiceover"));
   exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));
   exports.Set("hwDevices", Napi::Function::New(env, StartHwDevices, "hwDevices"));
   exports.Set("hasMuxer", Napi::Function::New(env, HasMuxer, "hasMuxer"));

@@ -43,6 +43,35 @@ bool Bool(const Napi::Object& obj, const char* key, bool fallback) {
 
 }  // namespace
 
+Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("integrated", l.integrated);
+  o.Set("truePeak", l.truePeak);
+  o.Set("lra", l.lra);
+  return o;
+}
+
+Napi::Object NormalizationToJs(Napi::Env env, const av::LoudnessApplied& n) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mode", n.mode);
+  o.Set("measured", LoudnessToJs(env, n.measured));
+  if (n.mode == "linear") o.Set("gainDb", n.gainDb);
+  return o;
+}
+
+Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("probe", t.probe);
+  o.Set("analyze", t.analyze);
+  o.Set("decode", t.decode);
+  o.Set("filter", t.filter);
+  o.Set("encode", t.encode);
+  o.Set("mux", t.mux);
+  o.Set("total", t.total);
+  return o;
+}
+
+
 void ThrowCoded(Napi::Env env, const char* code, const std::string& message) {
   Napi::Error err = Napi::TypeError::New(env, message);
   err.Set("code", Napi::String::New(env, code));

@@ -77,28 +77,25 @@ Napi::Value PublishCreate(const Napi::CallbackInfo& info) {
   options.connectTimeoutMs = IntOr(o, "connectTimeoutMs", options.connectTimeoutMs);
   options.ioTimeoutMs = IntOr(o, "ioTimeoutMs", options.ioTimeoutMs);
   std::shared_ptr<const av::VideoLoop> video;
-  try {
-    if (info[1].IsString()) {
-      video = av::VideoLoop::FromFile(info[1].As<Napi::String>().Utf8Value());
-    } else if (info[1].IsTypedArray()) {
-      auto bytes = info[1].As<Napi::Uint8Array>();
-      video = av::VideoLoop::FromBytes(bytes.Data(), bytes.ByteLength());
-    }
-  } catch (const av::Error& e) {
-    ThrowAvError(env, e);
-  } catch (const std::bad_alloc&) {
-    ThrowCoded(env, "ERR_TTSAV_NO_MEMORY", "out of memory reading the loop video");
+  if (info[1].IsString()) {
+    std::string path = info[1].As<Napi::String>().Utf8Value();
+    video = Guarded(env, [&] { return av::VideoLoop::FromFile(path); });
+  } else if (info[1].IsTypedArray()) {
+    auto bytes = info[1].As<Napi::Uint8Array>();
+    video = Guarded(env, [&] { return av::VideoLoop::FromBytes(bytes.Data(), bytes.ByteLength()); });
   }
   EventTsfn tsfn = EventTsfn::New(env, info[2].As<Napi::Function>(), "ttsav:publish", 0, 1);
   auto handle = std::make_unique<PublishHandle>();
   try {
-    handle->publisher = std::make_unique<av::Publisher>(
-        options, video,
-        [tsfn](av::PublishEvent&& ev) mutable { tsfn.NonBlockingCall(new av::PublishEvent(std::move(ev))); },
-        [tsfn]() mutable { tsfn.Release(); });
-  } catch (const av::Error& e) {
-    tsfn.Release();
-    ThrowAvError(env, e);
+    handle->publisher = Guarded(env, [&] {
+      return std::make_unique<av::Publisher>(
+          options, video,
+          [tsfn](av::PublishEvent&& ev) mutable { tsfn.NonBlockingCall(new av::PublishEvent(std::move(ev))); },
+          [tsfn]() mutable { tsfn.Release(); });
+    });
+  } catch (const Napi::Error&) {
+    tsfn.Release();  // no publisher thread will
+    throw;
   }
   Napi::Object out = Napi::Object::New(env);
   if (video) {
@@ -115,11 +112,7 @@ Napi::Value PublishPush(const Napi::CallbackInfo& info) {
   av::Publisher& p = PublisherOf(info);
   if (info.Length() < 2 || !info[1].IsTypedArray()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "expected a Buffer chunk");
   auto bytes = info[1].As<Napi::Uint8Array>();
-  try {
-    p.PushAdts(bytes.Data(), bytes.ByteLength());
-  } catch (const av::Error& e) {
-    ThrowAvError(env, e);
-  }
+  Guarded(env, [&] { p.PushAdts(bytes.Data(), bytes.ByteLength()); });
   return env.Undefined();
 }
 
@@ -162,11 +155,7 @@ Napi::Value CheckImage(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsTypedArray()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "expected image bytes");
   auto bytes = info[0].As<Napi::Uint8Array>();
   int w = 0, h = 0;
-  try {
-    av::CheckImage(bytes.Data(), bytes.ByteLength(), &w, &h);
-  } catch (const av::Error& e) {
-    ThrowAvError(env, e);
-  }
+  Guarded(env, [&] { av::CheckImage(bytes.Data(), bytes.ByteLength(), &w, &h); });
   Napi::Object o = Napi::Object::New(env);
   o.Set("width", w);
   o.Set("height", h);

@@ -119,11 +119,7 @@ Napi::Value StreamCreate(const Napi::CallbackInfo& info) {
   if (in.Get("sampleRate").IsNumber()) input.sampleRate = in.Get("sampleRate").As<Napi::Number>().Int32Value();
   if (in.Get("channels").IsNumber()) input.channels = in.Get("channels").As<Napi::Number>().Int32Value();
   auto state = std::make_shared<StreamState>();
-  try {
-    state->session = std::make_shared<av::StreamSession>(options, input);
-  } catch (const av::Error& e) {
-    ThrowAvError(env, e);
-  }
+  state->session = Guarded(env, [&] { return std::make_shared<av::StreamSession>(options, input); });
   return Napi::External<StreamHandle>::New(env, new StreamHandle{state}, [](Napi::Env, StreamHandle* h) {
     h->state->control.Cancel(av::CancelReason::Aborted);
     delete h;

@@ -13,26 +13,6 @@ struct JobHandle {
   std::shared_ptr<av::JobControl> control;
 };
 
-Napi::Object LoudnessToJs(Napi::Env env, const av::Loudness& l) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("integrated", l.integrated);
-  o.Set("truePeak", l.truePeak);
-  o.Set("lra", l.lra);
-  return o;
-}
-
-Napi::Object TimingsToJs(Napi::Env env, const av::StageTimings& t) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("probe", t.probe);
-  o.Set("analyze", t.analyze);
-  o.Set("decode", t.decode);
-  o.Set("filter", t.filter);
-  o.Set("encode", t.encode);
-  o.Set("mux", t.mux);
-  o.Set("total", t.total);
-  return o;
-}
-
 }  // namespace
 
 std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs) {
@@ -90,13 +70,7 @@ std::vector<napi_value> TranscodeWorker::Results(Napi::Env env) {
   r.Set("input", in);
   r.Set("inputs", result_.inputs);
   if (result_.hasLoudness) r.Set("loudness", LoudnessToJs(env, result_.loudness));
-  if (result_.normalization.applied) {
-    Napi::Object n = Napi::Object::New(env);
-    n.Set("mode", result_.normalization.mode);
-    n.Set("measured", LoudnessToJs(env, result_.normalization.measured));
-    if (result_.normalization.mode == "linear") n.Set("gainDb", result_.normalization.gainDb);
-    r.Set("normalization", n);
-  }
+  if (result_.normalization.applied) r.Set("normalization", NormalizationToJs(env, result_.normalization));
   r.Set("timings", TimingsToJs(env, result_.timings));
   Napi::Array warnings = Napi::Array::New(env, result_.warnings.size());
   for (size_t i = 0; i < result_.warnings.size(); i++) {
@@ -124,6 +98,7 @@ Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
   }
   auto control = std::make_shared<av::JobControl>(timeoutMs);
   auto* worker = new TranscodeWorker(info[2].As<Napi::Function>(), info[0], std::move(options), control);
+  CancelOnTeardown(env, control);
   worker->Queue();  // the worker deletes itself after OnOK
   return NewJobHandle(env, control);
 }

@@ -23,7 +23,6 @@ class TranscodeWorker : public Worker {
                   std::shared_ptr<av::JobControl> control);
   ~TranscodeWorker() override;
 
-
  private:
   void Run() override;
   std::vector<napi_value> Results(Napi::Env env) override;

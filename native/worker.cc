@@ -2,8 +2,11 @@
 
 #include <cstdlib>
 #include <exception>
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 
 #include "convert.h"
 
@@ -23,7 +26,38 @@ void FreeBuffer(Napi::Env env, uint8_t* data, size_t* size) {
   delete size;
 }
 
+// Live jobs per environment (each worker thread has its own), for CancelOnTeardown. Environments live on different
+// threads, hence the lock; each one's list is only touched from its own thread otherwise.
+std::mutex gJobsMutex;
+std::unordered_map<napi_env, std::vector<std::weak_ptr<av::JobControl>>> gJobs;
+
 }  // namespace
+
+void CancelOnTeardown(Napi::Env env, const std::shared_ptr<av::JobControl>& control) {
+  napi_env raw = env;
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(gJobsMutex);
+    auto [it, inserted] = gJobs.try_emplace(raw);
+    auto& jobs = it->second;
+    jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [](const auto& w) { return w.expired(); }), jobs.end());
+    jobs.push_back(control);
+    first = inserted;
+  }
+  if (!first) return;
+  env.AddCleanupHook([raw] {
+    std::vector<std::weak_ptr<av::JobControl>> jobs;
+    {
+      std::lock_guard<std::mutex> lock(gJobsMutex);
+      auto it = gJobs.find(raw);
+      if (it == gJobs.end()) return;
+      jobs = std::move(it->second);
+      gJobs.erase(it);
+    }
+    for (const auto& w : jobs)
+      if (auto c = w.lock()) c->Cancel(av::CancelReason::Aborted);
+  });
+}
 
 void Worker::Execute() {
   try {

@@ -7,11 +7,13 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "av/error.h"
 #include "av/io.h"
+#include "av/job.h"
 
 namespace ttsav {
 
@@ -32,6 +34,10 @@ class Worker : public Napi::AsyncWorker {
 
   std::optional<av::Error> error_;
 };
+
+// Cancels `control` (as Aborted) if `env` is torn down while the job still runs — a worker thread terminated
+// mid-job — so that teardown, which waits for the threadpool job, is not held up by a long transcode. Main thread.
+void CancelOnTeardown(Napi::Env env, const std::shared_ptr<av::JobControl>& control);
 
 // Hands malloc-owned bytes to JS as a Buffer, uncopied where the runtime allows external buffers (copied, and ours
 // freed, where it does not), and tells V8 about the memory; the Buffer's finalizer frees it. `bytes` is empty

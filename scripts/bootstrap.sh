@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Installs what ttsav needs from Debian/Ubuntu packages, skipping what is already there:
-# the FFmpeg development libraries and pkg-config (to build the addon), a C++ toolchain and CMake (node-gyp and
-# cmake-js builds), the ffmpeg/ffprobe CLIs, espeak-ng and sox (test oracle and fixture generation), and clang with
-# its sanitizer and libFuzzer runtimes (the fuzz test), redis-server (the ttsav/queue tests start their own on a
-# loopback port), nginx with the RTMP module and stunnel4 (the publish() tests run a real RTMP server on loopback),
-# and nasm (scripts/build-ffmpeg.sh, the bundled FFmpeg).
+# Installs what ttsav's development needs from Debian/Ubuntu packages, skipping what is already there:
+# a C++ toolchain, CMake, nasm and pkg-config (the default build: the addon against the bundled FFmpeg that
+# scripts/build-ffmpeg.sh builds from Debian's source packages, so no FFmpeg package is needed for it), the FFmpeg
+# development libraries (only for the TTSAV_FFMPEG=system build, which npm test's pretest keeps
+# compiling with cmake-js and test/package.test.ts and test/install.test.ts run), the ffmpeg/ffprobe CLIs, espeak-ng
+# and sox (fixture generation, decoding and probing in tests), clang with its sanitizer and libFuzzer runtimes (the
+# fuzz test), redis-server (the ttsav/queue tests start their own on a loopback port), nginx with the RTMP module
+# and stunnel4 (the publish() tests run a real RTMP server on loopback), and debootstrap
+# (scripts/check-bare-install.sh, the bare-machine install proof).
 set -euo pipefail
 
 PACKAGES=(
-  pkg-config libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev
-  g++ make cmake python3
+  g++ make cmake python3 nasm pkg-config
+  libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev
   ffmpeg espeak-ng sox
   clang libclang-rt-14-dev
   nginx libnginx-mod-rtmp stunnel4
   redis-server
-  nasm
+  debootstrap
 )
 
 missing=()

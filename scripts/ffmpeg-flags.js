@@ -1,16 +1,17 @@
 // Compiler and linker flags for the FFmpeg that ttsav links, for binding.gyp and CMakeLists.txt:
-//   node scripts/ffmpeg-flags.js cflags|libs|defines
-// TTSAV_FFMPEG=system (default for now): the system's FFmpeg through pkg-config, linked dynamically.
-// TTSAV_FFMPEG=bundled: the static LGPL build of scripts/build-ffmpeg.sh (built on first use), its archives linked
-// into the addon with their symbols hidden (-Wl,--exclude-libs,ALL), so a host that loads another libav cannot
-// clash with ours.
+//   node scripts/ffmpeg-flags.js cflags|libs|defines|mode
+// TTSAV_FFMPEG=bundled (the default): the static LGPL build of scripts/build-ffmpeg.sh (built on first use), its
+// archives linked into the addon with their symbols hidden (-Wl,--exclude-libs,ALL), so a host that loads another
+// libav cannot clash with ours.
+// TTSAV_FFMPEG=system: the system's FFmpeg through pkg-config (libav*-dev), linked dynamically.
+// `mode` prints which of the two applies (CMakeLists.txt asks it, so both build systems share one default).
 'use strict';
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
 const LIBS = ['libavformat', 'libavcodec', 'libavfilter', 'libswresample', 'libavutil'];
-const mode = (process.env.TTSAV_FFMPEG || 'system').trim().toLowerCase();
+const mode = (process.env.TTSAV_FFMPEG || 'bundled').trim().toLowerCase();
 const what = process.argv[2];
 
 function fail(message) {
@@ -27,8 +28,12 @@ function pkgConfig(args, env) {
   }
 }
 
-if (!['cflags', 'libs', 'defines'].includes(what)) fail('usage: node scripts/ffmpeg-flags.js cflags|libs|defines');
-if (mode !== 'system' && mode !== 'bundled') fail(`TTSAV_FFMPEG must be 'system' or 'bundled', not '${mode}'`);
+if (!['cflags', 'libs', 'defines', 'mode'].includes(what)) fail('usage: node scripts/ffmpeg-flags.js cflags|libs|defines|mode');
+if (mode !== 'system' && mode !== 'bundled') fail(`TTSAV_FFMPEG must be 'bundled' or 'system', not '${mode}'`);
+if (what === 'mode') {
+  process.stdout.write(mode);
+  process.exit(0);
+}
 
 if (mode === 'system') {
   if (what === 'defines') process.exit(0);
@@ -36,8 +41,8 @@ if (mode === 'system') {
   if (out === null)
     fail(
       "the system FFmpeg's development files were not found by pkg-config. Install them (Debian/Ubuntu: apt-get " +
-        'install libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev pkg-config) or build ' +
-        'the bundled FFmpeg with TTSAV_FFMPEG=bundled (needs nasm and a C compiler).',
+        'install libavformat-dev libavcodec-dev libavfilter-dev libswresample-dev libavutil-dev pkg-config) or use ' +
+        'the bundled FFmpeg (TTSAV_FFMPEG=bundled, the default; needs nasm and a C compiler).',
     );
   process.stdout.write(out);
   process.exit(0);

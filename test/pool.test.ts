@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPool, estimateJob, TtsavError, transcode, type BatchInput, type ItemResult } from '../lib/index';
 import { AutoConcurrency } from '../lib/autotune';
+import { trackTtsWorkers } from '../lib/pool';
 import { WORKING_BYTES } from '../lib/budget';
 import { normalizeOptions } from '../lib/options';
 import { decodedSamples, ffmpeg, fixture, fixturePath, tone, toneWav } from './helpers/media';
@@ -68,6 +69,43 @@ describe('budget estimate', () => {
       const r = await transcode(input);
       expect(r.data.length, name).toBeLessThan(estimateJob(input.length, normalizeOptions({})).outputBytes);
     }
+  });
+});
+
+describe('TTS workers in the pool (trackTtsWorkers)', () => {
+  it("reserve workerBytes each in the budget while they live, and show in the tts gauges", async () => {
+    const engine = { live: 2, workerBytes: 100, workerStats: () => ({ workers: engine.live, running: 1, queued: 3 }) };
+    const pool = createPool({ concurrency: 4, maxInFlightBytes: 300 });
+    trackTtsWorkers(pool, engine);
+    trackTtsWorkers({ transcode: () => undefined }, engine); // not a pool: ignored
+    trackTtsWorkers(pool, { synthesize: () => undefined }); // no workers: ignored
+    expect(pool.metrics().tts).toEqual({ workers: 2, running: 1, queued: 3, reservedBytes: 200 });
+    expect(pool.metricsText()).toMatch(/^ttsav_pool_tts_reserved_bytes 200$/m);
+    expect(pool.metricsText()).toMatch(/^ttsav_pool_tts_queue_depth 3$/m);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const order: string[] = [];
+    // Nothing runs: the first task starts though 200 reserved + 150 > 300.
+    const a = pool.run(async () => {
+      order.push('a');
+      await held;
+    }, { bytes: 150 });
+    const b = pool.run(async () => void order.push('b'), { bytes: 50 });
+    await new Promise((r) => setImmediate(r));
+    // 200 + 150 + 50 > 300: b waits for budget although a slot is free.
+    expect(order).toEqual(['a']);
+    expect(pool.metrics()).toMatchObject({ queueDepth: 1, inFlightJobs: 1, inFlightBytes: 150 });
+    expect(pool.saturated).toBe(true);
+    engine.live = 0;
+    release();
+    await Promise.all([a, b]);
+    expect(order).toEqual(['a', 'b']);
+    expect(pool.metrics().jobs.budgetDelayed).toBe(1);
+    // Once the engine has no workers left it is no longer counted.
+    const idle = { workerBytes: 100, workerStats: () => ({ workers: 0, running: 0, queued: 0 }) };
+    trackTtsWorkers(pool, idle);
+    expect(pool.metrics().tts).toEqual({ workers: 0, running: 1, queued: 3, reservedBytes: 0 });
+    await pool.close();
   });
 });
 

@@ -56,19 +56,20 @@ describe('worker threads', () => {
 });
 
 describe('load errors', () => {
-  it('a missing or broken libav library gives ERR_TTSAV_LOAD naming the packages', () => {
+  it('a missing or broken libav library gives ERR_TTSAV_LOAD naming the packages (system build); the bundled build has none to miss', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ttsav-fake-lib-'));
     try {
-      writeFileSync(path.join(dir, 'libavformat.so.59'), 'not a library');
-      const r = node(
-        "try { require('./dist/index.js').versions(); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }",
-        [],
-        { LD_LIBRARY_PATH: dir },
-      );
+      for (const v of ['59', '61']) writeFileSync(path.join(dir, `libavformat.so.${v}`), 'not a library');
+      const code = "try { console.log(JSON.stringify(require('./dist/index.js').versions().build)); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }";
+      // The system-libav build (npm test's pretest builds it with cmake-js) links libavformat.so dynamically.
+      const r = node(code, [], { LD_LIBRARY_PATH: dir, TTSAV_ADDON: 'build-cmake/Release/ttsav.node' });
       const err = JSON.parse(r.stdout) as { code: string; message: string };
       expect(err.code).toBe('ERR_TTSAV_LOAD');
       expect(err.message).toMatch(/libavformat/);
       expect(err.message).toMatch(/apt-get install -y libavformat-dev libavcodec-dev/);
+      // The default (bundled) build carries its libav inside: the broken library on the path is never opened.
+      const bundled = node(code, [], { LD_LIBRARY_PATH: dir, TTSAV_ADDON: 'prebuilds/linux-x64/ttsav.node' });
+      expect(JSON.parse(bundled.stdout)).toBe('bundled');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TtsavError } from '../lib/errors';
 import { createPool } from '../lib/pool';
+import { estimateJob } from '../lib/budget';
+import { normalizeOptions } from '../lib/options';
 import { speakStream } from '../lib/speak-stream';
 import { espeak, ESPEAK_FORMAT } from '../lib/tts/espeak';
 import { abortedError } from '../lib/tts/prosody';
@@ -298,6 +300,37 @@ describe('speak for services', () => {
     // And it starts a new worker when needed.
     expect((await engine.synthesize('Again.')).bytes).toBeGreaterThan(0);
     await engine.close();
+  });
+
+  it("speak() through a pool: the espeak workers count in the pool's tts gauges and memory budget while they live", async () => {
+    const engine = espeak({ workers: 1, idleTimeoutMs: 60_000 });
+    const input = (await engine.synthesize('Hello there.')).chunks[0]!;
+    const options = { inputFormat: 'wav' as const, ...speech };
+    const job = estimateJob(input.length, normalizeOptions(options)).bytes;
+    // Room for the worker and one transcode, not two.
+    const pool = createPool({ concurrency: 2, maxInFlightBytes: engine.workerBytes + 1.5 * job });
+    expect(pool.metrics().tts).toEqual({ workers: 0, running: 0, queued: 0, reservedBytes: 0 });
+    const spoken = await speak('Hello there.', { engine, pool, ...speech });
+    expect(spoken.audio.length).toBeGreaterThan(0);
+    expect(engine.workerStats().workers).toBe(1);
+    expect(pool.metrics().tts).toEqual({ workers: 1, running: 0, queued: 0, reservedBytes: engine.workerBytes });
+    const text = pool.metricsText();
+    expect(text).toMatch(/^# TYPE ttsav_pool_tts_workers gauge$/m);
+    expect(text).toMatch(/^ttsav_pool_tts_workers 1$/m);
+    expect(text).toMatch(/^ttsav_pool_tts_queue_depth 0$/m);
+    expect(text).toMatch(new RegExp(`^ttsav_pool_tts_reserved_bytes ${engine.workerBytes}$`, 'm'));
+    // The idle worker's reservation leaves room for one transcode at a time: the second waits for budget.
+    const before = pool.metrics().jobs.budgetDelayed;
+    const both = await Promise.all([pool.transcode(input, options), pool.transcode(input, options)]);
+    expect(both.map((r) => r.data.length > 0)).toEqual([true, true]);
+    expect(pool.metrics().jobs.budgetDelayed - before).toBe(1);
+    expect(pool.metrics().maxInFlightJobsSeen).toBe(1);
+    // Once the workers are gone, so is the reservation.
+    await engine.close();
+    expect(pool.metrics().tts).toEqual({ workers: 0, running: 0, queued: 0, reservedBytes: 0 });
+    await Promise.all([pool.transcode(input, options), pool.transcode(input, options)]);
+    expect(pool.metrics().maxInFlightJobsSeen).toBe(2);
+    await pool.close();
   });
 
   it('offline speak works in a host started with --input-type=module', () => {

@@ -24,6 +24,8 @@ export class Admission<J extends Admitted> {
     /** The concurrency limit now (it moves with concurrency 'auto'). */
     private readonly limit: () => number,
     private readonly onBudgetDelay: () => void,
+    /** Bytes held outside the jobs (live TTS workers of engines speaking through the pool), counted in the budget. */
+    private readonly reserved: () => number = () => 0,
   ) {}
 
   get idle(): boolean {
@@ -32,8 +34,10 @@ export class Admission<J extends Admitted> {
 
   canStart(bytes: number): boolean {
     if (this.running.size >= this.limit()) return false;
-    if (this.inFlightBytes + bytes <= this.budget) return true;
-    return bytes > this.budget && this.running.size === 0; // an oversize job runs alone
+    if (this.inFlightBytes + this.reserved() + bytes <= this.budget) return true;
+    // Nothing runs: an oversize job runs alone, and reserved bytes (TTS workers, released when idle) never stall
+    // the pool for good.
+    return this.running.size === 0;
   }
 
   /** A job submitted now would be refused: the queue is at maxQueue and the job could not start at once. */
@@ -79,7 +83,7 @@ export class Admission<J extends Admitted> {
   get saturated(): boolean {
     if (this.closed || this.queue.size > 0 || this.running.size >= this.limit()) return true;
     // A slot is free: saturated only if even a small job's estimate would not fit in what is left of the budget.
-    return this.running.size > 0 && this.inFlightBytes >= this.budget;
+    return this.running.size > 0 && this.inFlightBytes + this.reserved() >= this.budget;
   }
 
   /** Resolves once the queue has room (a batch waits here instead of being refused). */

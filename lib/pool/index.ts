@@ -4,7 +4,7 @@
  * backpressure (transcodeMany). types.ts: the public types; defaults.ts: runtime defaults; admission.ts: which job
  * may start; batch.ts: the batch iterator (also behind speakMany); pool.ts: the pool itself and its metrics.
  */
-export { createPool } from './pool';
+export { createPool, trackTtsWorkers } from './pool';
 export { defaultConcurrency } from './defaults';
 export { BatchRun, type BatchItem, type BatchSettings, type BatchWork } from './batch';
 export type { Batch, BatchInput, BatchOptions, BatchProgress, CloseOptions, ItemResult, Pool, PoolOptions, RunOptions } from './types';

@@ -8,6 +8,7 @@ import { TtsavError, asTtsavError, deadlineReason, stoppedError } from '../error
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
 import { normalizeOptions, type TranscodeOptions } from '../options';
 import { transcode, type TranscodeResult } from '../transcode';
+import { prepareVoiceover, runVoiceover, voiceoverBytes, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
 import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from '../validate';
 import { Admission } from './admission';
 import { BatchRun } from './batch';
@@ -32,6 +33,13 @@ interface Job {
   onAbort(): void;
 }
 
+/** An engine whose worker threads count in a pool's metrics and budget (the espeak engine). */
+export interface TtsWorkerSource {
+  workerStats(): { workers: number; running: number; queued: number };
+  /** Estimated memory of one live worker (bytes). */
+  readonly workerBytes: number;
+}
+
 /** Batch options that are not transcode options. */
 const BATCH_KEYS = new Set(['ordered', 'failFast', 'readAhead', 'total', 'onProgress', 'signal']);
 
@@ -46,6 +54,8 @@ class PoolImpl implements Pool {
   private readonly prefix: string;
   private readonly recorder = new MetricsRecorder();
   private closeWaiters: (() => void)[] = [];
+  /** Engines that spoke through this pool and may have live workers (dropped once they have none). */
+  private readonly ttsSources = new Set<TtsWorkerSource>();
 
   constructor(options: PoolOptions = {}) {
     object('options', options);
@@ -63,7 +73,7 @@ class PoolImpl implements Pool {
     if (typeof budget !== 'number' || !(budget > 0)) throw invalidOption('maxInFlightBytes', 'a positive number of bytes', budget);
     const maxQueue = options.maxQueue ?? Infinity;
     if (maxQueue !== Infinity) integerAtLeast('maxQueue', maxQueue, 0);
-    this.admission = new Admission<Job>(budget, maxQueue, () => this.concurrency, () => this.recorder.budgetDelayed++);
+    this.admission = new Admission<Job>(budget, maxQueue, () => this.concurrency, () => this.recorder.budgetDelayed++, () => this.ttsStats().reservedBytes);
     this.oversize = options.oversize === undefined ? 'alone' : oneOf('oversize', options.oversize, ['alone', 'reject'] as const);
     if (options.defaults?.signal) throw new TtsavError('ERR_TTSAV_OPTIONS', 'defaults cannot hold a signal; pass it per call');
     // Validate the defaults now (throws ERR_TTSAV_OPTIONS), so a typo fails at createPool, not at every job.
@@ -98,6 +108,25 @@ class PoolImpl implements Pool {
       return Promise.reject(err);
     }
     return this.submit(new Uint8Array(0), jobOptions, undefined, false, { task, bytes }) as unknown as Promise<T>;
+  }
+
+  voiceover(options: VoiceoverOptions): Promise<VoiceoverResult> {
+    let p: PreparedVoiceover;
+    try {
+      p = prepareVoiceover(options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run: RunOptions = { bytes: voiceoverBytes(p) };
+    if (p.signal) run.signal = p.signal;
+    if (p.timeoutMs !== undefined) run.timeoutMs = p.timeoutMs;
+    // The pool owns the signal and the deadline (from the call, waiting included): the job gets the task's signal.
+    const { signal: _signal, timeoutMs: _timeout, ...job } = p;
+    const calledAt = performance.now();
+    return this.run(async (signal) => {
+      const queueMs = performance.now() - calledAt;
+      return { ...(await runVoiceover({ ...job, signal })), queueMs };
+    }, run);
   }
 
   /** Queues one job. `extra` is a batch item's signal; `custom` a pool.run() task instead of a transcode. */
@@ -270,6 +299,27 @@ class PoolImpl implements Pool {
     for (const w of this.closeWaiters.splice(0)) w();
   }
 
+  /** Counts an engine's workers in this pool from now on (while it has any). */
+  trackTts(source: TtsWorkerSource): void {
+    this.ttsSources.add(source);
+  }
+
+  private ttsStats(): PoolMetrics['tts'] {
+    const out = { workers: 0, running: 0, queued: 0, reservedBytes: 0 };
+    for (const source of this.ttsSources) {
+      const s = source.workerStats();
+      if (s.workers === 0 && s.running === 0 && s.queued === 0) {
+        this.ttsSources.delete(source); // speak() adds it again when it next runs through the pool
+        continue;
+      }
+      out.workers += s.workers;
+      out.running += s.running;
+      out.queued += s.queued;
+      out.reservedBytes += s.workers * source.workerBytes;
+    }
+    return out;
+  }
+
   metrics(): PoolMetrics {
     const a = this.admission;
     return this.recorder.snapshot({
@@ -279,6 +329,7 @@ class PoolImpl implements Pool {
       budgetBytes: a.budget,
       concurrency: this.concurrency,
       maxConcurrency: this.maxConcurrency,
+      tts: this.ttsStats(),
     });
   }
 
@@ -346,6 +397,17 @@ class PoolImpl implements Pool {
       },
     }, settings);
   }
+}
+
+/**
+ * speak() through a pool: an engine with worker threads (workerStats() and workerBytes, as the espeak engine has)
+ * counts in the pool's tts metrics and memory budget. Anything else (another engine, a pool-like object) is left
+ * alone.
+ */
+export function trackTtsWorkers(pool: unknown, engine: unknown): void {
+  const e = engine as Partial<TtsWorkerSource> | null;
+  if (!(pool instanceof PoolImpl) || typeof e !== 'object' || e === null) return;
+  if (typeof e.workerStats === 'function' && typeof e.workerBytes === 'number') pool.trackTts(e as TtsWorkerSource);
 }
 
 /** Creates a pool: a queue in front of transcode() with a concurrency cap and a memory budget. */

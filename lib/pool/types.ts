@@ -1,4 +1,5 @@
 /** The pool's public types: options, batch items and outcomes, progress, the Pool interface. */
+import type { VoiceoverOptions, VoiceoverResult } from '../voiceover';
 import type { AutoConcurrencyOptions, AutoDecision } from '../autotune';
 import type { TtsavError } from '../errors';
 import type { PoolCollector, PoolMetrics } from '../metrics';
@@ -101,6 +102,8 @@ export interface Pool {
    * while it waits and, through the signal handed to `task`, while it runs. Resolves with what `task` resolves.
    */
   run<T>(task: (signal: AbortSignal) => Promise<T>, options?: RunOptions): Promise<T>;
+  /** Same contract as voiceover(), but queued: charged the video's bytes (and the rest; see estimateVoiceover). */
+  voiceover(options: VoiceoverOptions): Promise<VoiceoverResult>;
   /** Transcodes a batch lazily; see BatchOptions. */
   transcodeMany<Id = unknown>(
     items: Iterable<BatchInput> | AsyncIterable<BatchInput>,

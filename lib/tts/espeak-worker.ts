@@ -106,6 +106,21 @@ parentPort.on('message', async (msg) => {
   if (collect) setImmediate(collect);
 });`;
 
+/**
+ * A worker's V8 heap is tiny (the glue script, one run's strings); its memory is the WASM instance (32 MiB linear
+ * memory, fixed by the build, 17 MiB of it espeak-ng's data) and the isolate. A small young generation keeps the
+ * isolate from growing 16 MiB semi-spaces per worker (bench/speak-rss.mjs: 268 → 236–244 MB peak with 2 workers,
+ * synthesis alone). The old generation limit is far above what a run needs (texts are split at maxChunkBytes).
+ */
+const WORKER_LIMITS = Object.freeze({ maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 });
+
+/**
+ * What one live espeak worker costs, for a pool's memory budget: the isolate, its WASM instance and the previous
+ * run's instance until the worker's collection frees it. Measured with bench/speak-rss.mjs (RSS with 2 workers
+ * minus 1 worker, synthesis alone): 70–80 MB.
+ */
+export const ESPEAK_WORKER_BYTES = 80 * 1024 * 1024;
+
 interface RunResult {
   wav: Uint8Array | null;
   stdout: string;
@@ -190,7 +205,7 @@ export class WorkerPool {
       // (a host run with --input-type=module would otherwise evaluate it as an ES module).
       if (reused) worker = reused.worker;
       else {
-        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: WORKER_LIMITS, workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
         liveWorkers++;
       }
     } catch (err) {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { TtsavError } from '../errors';
 import { integerOr, invalidOption, knownKeys, object } from '../validate';
 import { splitText } from './edge-protocol';
-import { WorkerPool, espeakStats, type EspeakStats, type EspeakWorkerStats } from './espeak-worker';
+import { ESPEAK_WORKER_BYTES, WorkerPool, espeakStats, type EspeakStats, type EspeakWorkerStats } from './espeak-worker';
 import { CJK, estimateWords, parseWav, wavHeader } from './wav';
 import { abortedError, checkSignal, checkText, parsePitch, parseRate, parseVolume } from './prosody';
 import type { Synthesis, SynthesizeOptions, TtsAudioFormat, TtsEngine, TtsVoice, WordBoundary } from './types';
@@ -45,6 +45,9 @@ const VOICE_RE = /^[A-Za-z0-9_\-\/]{1,40}(\+[A-Za-z0-9_\-]{1,20})?$/;
 export class EspeakEngine implements TtsEngine {
   readonly name = 'espeak';
   readonly format = ESPEAK_FORMAT;
+  /** Estimated memory of one live worker (its isolate and WASM instance; measured 70–80 MB): what a pool's budget
+   *  reserves per worker when speak() runs this engine through it. */
+  readonly workerBytes = ESPEAK_WORKER_BYTES;
   private readonly pool: WorkerPool;
   private readonly defaults: { voice?: string; rate: number; pitch: number; volume: number };
   private readonly maxChunkBytes: number;

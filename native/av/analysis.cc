@@ -28,8 +28,10 @@ double MetaNumber(const AVFrame* frame, const char* key, double fallback) {
 
 }  // namespace
 
-LoudnessMeter::LoudnessMeter(const AudioFormat& format)
-    : graph_(format, "ebur128=metadata=1:peak=true", Same(format)), frame_(NewFrame()) {}
+LoudnessMeter::LoudnessMeter(const AudioFormat& format, bool truePeak)
+    : graph_(format, truePeak ? "ebur128=metadata=1:peak=true" : "ebur128=metadata=1", Same(format)),
+      frame_(NewFrame()),
+      measurePeak_(truePeak) {}
 
 void LoudnessMeter::Feed(const AVFrame* frame) {
   graph_.Push(const_cast<AVFrame*>(frame));  // KEEP_REF: the caller's frame is not consumed
@@ -54,7 +56,9 @@ Loudness LoudnessMeter::Finish() {
   Loudness l;
   l.integrated = integrated_;
   l.lra = lra_;
-  l.truePeak = truePeak_ > 0 ? 20 * std::log10(truePeak_) : -std::numeric_limits<double>::infinity();
+  l.truePeak = !measurePeak_ ? std::numeric_limits<double>::quiet_NaN()
+               : truePeak_ > 0 ? 20 * std::log10(truePeak_)
+                               : -std::numeric_limits<double>::infinity();
   if (!any_) l.integrated = -std::numeric_limits<double>::infinity();
   return l;
 }
@@ -79,15 +83,6 @@ void SoundBounds::Feed(const AVFrame* frame) {
 }  // namespace ttsav::av
 
 namespace ttsav::av {
-namespace {
-
-std::string Num(double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-}  // namespace
 
 int64_t MsToSamples(double ms, int rate) { return static_cast<int64_t>(std::llround(ms * rate / 1000.0)); }
 

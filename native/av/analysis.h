@@ -15,7 +15,9 @@ namespace ttsav::av {
 // EBU R128 meter: libavfilter's ebur128 (K-weighted, gated, true peak by 4x oversampling) on a side graph.
 class LoudnessMeter {
  public:
-  explicit LoudnessMeter(const AudioFormat& format);
+  // `truePeak`: also measure the true peak (4x oversampled: most of the meter's cost); without it Finish()
+  // reports the true peak as NaN.
+  explicit LoudnessMeter(const AudioFormat& format, bool truePeak = true);
   void Feed(const AVFrame* frame);
   Loudness Finish();
 
@@ -25,6 +27,7 @@ class LoudnessMeter {
   FramePtr frame_;
   double integrated_ = -70, lra_ = 0, truePeak_ = 0;  // truePeak_ linear
   bool any_ = false;
+  bool measurePeak_ = true;
 };
 
 // Scans planar float audio for the first and last sample louder than a threshold.

@@ -34,10 +34,16 @@ EncoderTail::EncoderTail(const TranscodeOptions& options, int sourceRate, int so
 }
 
 void EncoderTail::Start(const Analysis* analysis, bool measure) {
-  auto start = Clock::now();
   std::string chain = BuildTailChain(options_.filters, common_.sampleRate, analysis, &normalization_,
                                      DescribeLayout(common_.layout));
-  tail_.emplace(common_, chain, output_->EncoderFormat(), !options_.filters.raw.empty());
+  Open(chain, !options_.filters.raw.empty(), measure);
+}
+
+void EncoderTail::StartChain(const std::string& chain, bool measure) { Open(chain, false, measure); }
+
+void EncoderTail::Open(const std::string& chain, bool userChain, bool measure) {
+  auto start = Clock::now();
+  tail_.emplace(common_, chain, output_->EncoderFormat(), userChain);
   if (output_->FrameSize() > 0) tail_->SetFrameSize(output_->FrameSize());
   if (measure) meter_.emplace(output_->EncoderFormat());
   timings_->filter += MsSince(start);

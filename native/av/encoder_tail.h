@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "analysis.h"
 #include "error.h"
@@ -60,6 +61,8 @@ class EncoderTail {
   // Builds the tail from the options' filters — `analysis` is what a first pass found, null without one — and
   // writes the container header. `measure`: meter the loudness of what is encoded (see MeasuredLoudness).
   void Start(const Analysis* analysis, bool measure = false);
+  // As Start, with a tail chain the caller built (ours, not a user's: parse failures are internal errors).
+  void StartChain(const std::string& chain, bool measure = false);
   // Takes a frame in the common format (its pts is set here: the tail's clock counts the samples pushed; the frame
   // is referenced, not taken), filters it and encodes what comes out. `control`, when given, is checked before
   // each encoded frame (Stage::Encode).
@@ -68,6 +71,9 @@ class EncoderTail {
   void Finish(JobControl* control);
 
   const AVCodecContext* Encoder() const { return output_->Encoder(); }
+  // The encoder and muxer: for adding other streams before Start (a copied video, subtitles) and writing their
+  // packets after it.
+  Output& Muxer() { return *output_; }
   // Samples per channel given to the encoder so far.
   int64_t OutputSamples() const { return outSamples_; }
   // Bytes of encoded audio (packet payloads, no container overhead) so far.
@@ -78,6 +84,7 @@ class EncoderTail {
   std::optional<Loudness> MeasuredLoudness();
 
  private:
+  void Open(const std::string& chain, bool userChain, bool measure);
   void Drain(JobControl* control);
 
   const TranscodeOptions& options_;

@@ -16,6 +16,13 @@ Error::Error(ErrorCode code, Stage stage, const std::string& message, int averro
     detail = CurrentJobLastError();
 }
 
+Error WithPrefix(const Error& e, const std::string& prefix) {
+  Error tagged(e.code, e.stage, prefix + e.what(), e.averror);
+  tagged.detail = e.detail;
+  tagged.reason = e.reason;
+  return tagged;
+}
+
 Error LimitError(Stage stage, const std::string& message, const char* reason) {
   Error e(ErrorCode::Limit, stage, message);
   e.reason = reason;

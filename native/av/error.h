@@ -41,6 +41,9 @@ class Error : public std::runtime_error {
 // A per-job limit error: code Limit, no detail, `reason` one of "duration", "output-size", "input-size".
 Error LimitError(Stage stage, const std::string& message, const char* reason);
 
+// A copy of `e` (code, stage, detail, reason) with `prefix` in front of its message ("music: ", "input 2: ").
+Error WithPrefix(const Error& e, const std::string& prefix);
+
 // Maps a libav return code to our error code, for a failure at `stage`.
 ErrorCode ClassifyAvError(int averror, Stage stage);
 

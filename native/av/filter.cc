@@ -1,6 +1,7 @@
 #include "filter.h"
 
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -57,7 +58,38 @@ AVFilterInOut* Endpoint(const char* name, AVFilterContext* ctx) {
   return io;
 }
 
+std::string SourceArgs(const AudioFormat& in) {
+  std::string args = "time_base=1/" + std::to_string(in.sampleRate) + ":sample_rate=" + std::to_string(in.sampleRate) +
+                     ":sample_fmt=" + av_get_sample_fmt_name(in.sampleFormat);
+  if (in.layout.order == AV_CHANNEL_ORDER_NATIVE)
+    args += ":channel_layout=" + DescribeLayout(in.layout);
+  else
+    args += ":channels=" + std::to_string(in.layout.nb_channels);
+  return args;
+}
+
+// aformat(out) -> abuffersink, in `graph`; returns the aformat filter (the chain's end links into it).
+AVFilterContext* FormatSink(AVFilterGraph* graph, const AudioFormat& out, AVFilterContext** sink) {
+  Check(avfilter_graph_create_filter(sink, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr, graph),
+        Stage::Filter, "cannot create the filter sink");
+  std::string fmtArgs = std::string("sample_fmts=") + av_get_sample_fmt_name(out.sampleFormat) +
+                        ":sample_rates=" + std::to_string(out.sampleRate) +
+                        ":channel_layouts=" + DescribeLayout(out.layout);
+  AVFilterContext* format = nullptr;
+  Check(avfilter_graph_create_filter(&format, avfilter_get_by_name("aformat"), "format", fmtArgs.c_str(), nullptr,
+                                     graph),
+        Stage::Filter, "cannot create the format filter");
+  Check(avfilter_link(format, 0, *sink, 0), Stage::Filter, "cannot link the filter graph");
+  return format;
+}
+
 }  // namespace
+
+std::string Num(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
 
 std::string DescribeLayout(const AVChannelLayout& layout) {
   char buf[128] = {0};
@@ -99,29 +131,10 @@ AudioFilter::AudioFilter(const AudioFormat& in, const std::string& chain, const 
   if (!graph_) throw std::bad_alloc();
   graph_->nb_threads = 1;
 
-  std::string srcArgs = "time_base=1/" + std::to_string(in.sampleRate) +
-                        ":sample_rate=" + std::to_string(in.sampleRate) +
-                        ":sample_fmt=" + av_get_sample_fmt_name(in.sampleFormat);
-  if (in.layout.order == AV_CHANNEL_ORDER_NATIVE)
-    srcArgs += ":channel_layout=" + DescribeLayout(in.layout);
-  else
-    srcArgs += ":channels=" + std::to_string(in.layout.nb_channels);
-
-  Check(avfilter_graph_create_filter(&src_, avfilter_get_by_name("abuffer"), "in", srcArgs.c_str(), nullptr,
+  Check(avfilter_graph_create_filter(&src_, avfilter_get_by_name("abuffer"), "in", SourceArgs(in).c_str(), nullptr,
                                      graph_.get()),
         Stage::Filter, "cannot create the filter source");
-  Check(avfilter_graph_create_filter(&sink_, avfilter_get_by_name("abuffersink"), "out", nullptr, nullptr,
-                                     graph_.get()),
-        Stage::Filter, "cannot create the filter sink");
-
-  std::string fmtArgs = std::string("sample_fmts=") + av_get_sample_fmt_name(out.sampleFormat) +
-                        ":sample_rates=" + std::to_string(out.sampleRate) +
-                        ":channel_layouts=" + DescribeLayout(out.layout);
-  AVFilterContext* format = nullptr;
-  Check(avfilter_graph_create_filter(&format, avfilter_get_by_name("aformat"), "format", fmtArgs.c_str(), nullptr,
-                                     graph_.get()),
-        Stage::Filter, "cannot create the format filter");
-  Check(avfilter_link(format, 0, sink_, 0), Stage::Filter, "cannot link the filter graph");
+  AVFilterContext* format = FormatSink(graph_.get(), out, &sink_);
 
   if (chain.empty()) {
     Check(avfilter_link(src_, 0, format, 0), Stage::Filter, "cannot link the filter graph");
@@ -169,6 +182,9 @@ void AudioFilter::SetFrameSize(int samples) { av_buffersink_set_frame_size(sink_
 
 void AudioFilter::Push(AVFrame* frame) {
   int ret = av_buffersrc_add_frame_flags(src_, frame, AV_BUFFERSRC_FLAG_PUSH | AV_BUFFERSRC_FLAG_KEEP_REF);
+  // libavfilter 8+ (FFmpeg 7) answers EOF once the graph's output has ended (a trim or a duration cap reached):
+  // the rest of the input is not wanted, which is no error; FFmpeg 5 took the frame and dropped it.
+  if (ret == AVERROR_EOF) return;
   if (ret < 0) ThrowAv(ret, Stage::Filter, "cannot feed the filter graph");
 }
 
@@ -180,5 +196,50 @@ bool AudioFilter::Pull(AVFrame* frame) {
 }
 
 AVRational AudioFilter::OutputTimeBase() const { return av_buffersink_get_time_base(sink_); }
+
+MixGraph::MixGraph(const std::vector<std::string>& sources, const AudioFormat& in, const std::string& description,
+                   const AudioFormat& out)
+    : graph_(avfilter_graph_alloc()) {
+  if (!graph_) throw std::bad_alloc();
+  graph_->nb_threads = 1;
+  std::string args = SourceArgs(in);
+  AVFilterInOut* outputs = nullptr;  // the sources' open outputs, by name
+  struct Free {
+    AVFilterInOut** list;
+    ~Free() { avfilter_inout_free(list); }
+  } freeOutputs{&outputs};
+  for (size_t i = sources.size(); i-- > 0;) {
+    AVFilterContext* src = nullptr;
+    Check(avfilter_graph_create_filter(&src, avfilter_get_by_name("abuffer"), sources[i].c_str(), args.c_str(),
+                                       nullptr, graph_.get()),
+          Stage::Filter, "cannot create a filter source");
+    AVFilterInOut* io = Endpoint(sources[i].c_str(), src);
+    io->next = outputs;
+    outputs = io;
+  }
+  sources_.resize(sources.size());
+  for (AVFilterInOut* io = outputs; io != nullptr; io = io->next)
+    for (size_t i = 0; i < sources.size(); i++)
+      if (sources[i] == io->name) sources_[i] = io->filter_ctx;
+  AVFilterContext* format = FormatSink(graph_.get(), out, &sink_);
+  AVFilterInOut* inputs = Endpoint("out", format);
+  int ret = avfilter_graph_parse_ptr(graph_.get(), description.c_str(), &inputs, &outputs, nullptr);
+  avfilter_inout_free(&inputs);
+  if (ret < 0) ThrowAv(ret, Stage::Filter, "cannot build the mix graph '" + description + "'");
+  ret = avfilter_graph_config(graph_.get(), nullptr);
+  if (ret < 0) ThrowAv(ret, Stage::Filter, "cannot configure the mix graph '" + description + "'");
+}
+
+void MixGraph::Push(size_t index, AVFrame* frame) {
+  int ret = av_buffersrc_add_frame_flags(sources_.at(index), frame, AV_BUFFERSRC_FLAG_KEEP_REF);
+  if (ret < 0) ThrowAv(ret, Stage::Filter, "cannot feed the mix graph");
+}
+
+bool MixGraph::Pull(AVFrame* frame) {
+  int ret = av_buffersink_get_frame(sink_, frame);
+  if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return false;
+  if (ret < 0) ThrowAv(ret, Stage::Filter, "cannot pull from the mix graph");
+  return true;
+}
 
 }  // namespace ttsav::av

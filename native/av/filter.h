@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "error.h"
 #include "raii.h"
@@ -55,6 +56,31 @@ class AudioFilter {
   AVFilterContext* src_ = nullptr;
   AVFilterContext* sink_ = nullptr;
 };
+
+// A graph with several audio sources, all in one format, and one sink: `description` is a filtergraph whose open
+// inputs are labelled with the sources' names ([voice], [music] …) and whose one open output is labelled [out].
+// Frames pushed are queued (not run) until pulled. Feed the sources in time order, a frame at a time, pulling as
+// you go (as a player would): mixers such as amix misbehave when one input arrives whole before the others.
+class MixGraph {
+ public:
+  MixGraph(const std::vector<std::string>& sources, const AudioFormat& in, const std::string& description,
+           const AudioFormat& out);
+  MixGraph(const MixGraph&) = delete;
+  MixGraph& operator=(const MixGraph&) = delete;
+
+  // Takes a frame for source `index` (its data is referenced, not copied); nullptr ends that source.
+  void Push(size_t index, AVFrame* frame);
+  // Returns true with a frame, false when the graph needs more input or is drained.
+  bool Pull(AVFrame* frame);
+
+ private:
+  GraphPtr graph_;
+  std::vector<AVFilterContext*> sources_;
+  AVFilterContext* sink_ = nullptr;
+};
+
+// A number as filter arguments (and messages) take it: %.6g.
+std::string Num(double v);
 
 // "stereo", "mono", or "N channels" when no standard layout describes it.
 std::string DescribeLayout(const AVChannelLayout& layout);

@@ -202,6 +202,11 @@ void Output::Encode(AVFrame* frame, double* encodeMs, double* muxMs) {
   *encodeMs += MsSince(start);
 }
 
+void Output::WritePacket(AVPacket* pkt) {
+  int ret = av_interleaved_write_frame(fmt_.get(), pkt);
+  CheckWriter(ret, "cannot write a packet");
+}
+
 void Output::WriteTrailer() {
   int ret = av_write_trailer(fmt_.get());
   CheckWriter(ret, "cannot finish the output");

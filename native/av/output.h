@@ -25,6 +25,11 @@ class Output {
   // Bytes of encoded audio (packet payloads, no container overhead) so far.
   int64_t PayloadBytes() const { return payloadBytes_; }
 
+  // The muxer, for adding more streams (a copied video, subtitles) before WriteHeader().
+  AVFormatContext* Format() const { return fmt_.get(); }
+  // Muxes a packet of another stream (its timestamps already in that stream's time base); takes its reference.
+  void WritePacket(AVPacket* pkt);
+
   void WriteHeader();
   // Encodes one frame (pts in the encoder's time base), or flushes on nullptr; muxes every packet produced.
   void Encode(AVFrame* frame, double* encodeMs, double* muxMs);

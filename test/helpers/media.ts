@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { versions } from '../../lib/versions';
 
 export const FIXTURES = path.resolve(__dirname, '..', '..', '.tmp', 'fixtures');
 
@@ -14,13 +15,33 @@ export function fixturePath(name: string): string {
   return path.join(FIXTURES, name);
 }
 
-export function ffmpeg(args: string[], input?: Buffer): Buffer {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], {
+/** Runs an ffmpeg CLI: the system's (fixtures, decoding, probing), or `cli` (the byte-identity oracle). */
+export function ffmpeg(args: string[], input?: Buffer, cli = 'ffmpeg'): Buffer {
+  const r = spawnSync(cli, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], {
     input,
     maxBuffer: 1 << 30,
   });
-  if (r.status !== 0) throw new Error(`ffmpeg ${args.join(' ')} failed: ${r.stderr.toString()}`);
+  if (r.status !== 0) throw new Error(`${cli} ${args.join(' ')} failed: ${r.stderr.toString()}`);
   return r.stdout;
+}
+
+let bundledCli: string | undefined;
+
+/**
+ * The ffmpeg CLI built from the same libav as an addon, so that byte identity can hold: for a 'bundled' addon the
+ * CLI that scripts/build-ffmpeg.sh built from the same source and configuration (`npm run --silent ffmpeg-prefix`
+ * + /bin/ffmpeg), for a 'system' one the system's. `build` defaults to what this process's addon reports
+ * (versions().build).
+ */
+export function oracleCli(build?: 'bundled' | 'system'): string {
+  const which = build ?? versions().build;
+  if (which === 'system') return 'ffmpeg';
+  bundledCli ??= path.join(
+    execFileSync('bash', [path.resolve(__dirname, '..', '..', 'scripts', 'build-ffmpeg.sh'), '--prefix'], { encoding: 'utf8' }).trim(),
+    'bin',
+    'ffmpeg',
+  );
+  return bundledCli;
 }
 
 /** Generated test audio, through the ffmpeg CLI. */
@@ -87,11 +108,11 @@ export function withTempDir<T>(fn: (dir: string) => T): T {
   }
 }
 
-/** The seed recipe through the ffmpeg CLI: the oracle for byte identity. */
-export function ffmpegSeedRecipe(inputPath: string): Buffer {
+/** The seed recipe through the ffmpeg CLI of the addon's own libav (oracleCli): the oracle for byte identity. */
+export function ffmpegSeedRecipe(inputPath: string, build?: 'bundled' | 'system'): Buffer {
   return withTempDir((dir) => {
     const out = path.join(dir, 'out.m4a');
-    ffmpeg(['-i', inputPath, '-c:a', 'aac', '-b:a', '192k', '-ar', '44100', '-ac', '2', '-f', 'mp4', out]);
+    ffmpeg(['-i', inputPath, '-c:a', 'aac', '-b:a', '192k', '-ar', '44100', '-ac', '2', '-f', 'mp4', out], undefined, oracleCli(build));
     return readFileSync(out);
   });
 }
