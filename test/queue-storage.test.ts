@@ -61,6 +61,17 @@ describe('fileStorage', () => {
     expect(allFiles(path.join(tmp, 'race'))).toEqual(['k.bin']); // no temporary file left behind
   });
 
+  it('puts racing into the same directories (sharing directory flushes) all settle, each key whole; later rounds too', async () => {
+    const s = fileStorage(path.join(tmp, 'group'));
+    for (let round = 0; round < 3; round++) {
+      const keys = Array.from({ length: 40 }, (_, i) => `d${i % 3}/k${i}.bin`);
+      const body = (i: number): Buffer => Buffer.alloc(1000 + i * 37, (round * 41 + i) & 0xff);
+      await Promise.all(keys.map((k, i) => s.put(k, body(i))));
+      for (const [i, k] of keys.entries()) expect((await s.get(k))!.equals(body(i)), k).toBe(true);
+      expect(allFiles(path.join(tmp, 'group'))).toEqual([...keys].sort());
+    }
+  });
+
   it('a failed put is ERR_TTSAV_STORAGE and leaves neither the key nor a temporary file', async () => {
     const root = path.join(tmp, 'fail');
     const s = fileStorage(root);

@@ -192,6 +192,8 @@ describe('ttsav/queue with redis-server', () => {
     expect(c.waiting).toBeGreaterThan(0);
     expect(c.completed + c.waiting).toBe(8);
     expect(files(dir).length).toBe(c.completed); // every finished job's output is there, whole; nothing else
+    // The job w1 had prefetched (fetched, not started) went back to waiting without spending an attempt.
+    for (const j of await q.queues.main.getWaiting()) expect(j.attemptsMade, j.id).toBe(0);
     const w2 = track(createWorker({ connection: redis.url, name, storage: fileStorage(dir), concurrency: 2 }));
     await until('all 8 completed', async () => (await q.counts()).completed === 8);
     expect(files(dir)).toEqual(Array.from({ length: 8 }, (_, i) => `g/${i}.m4a`).sort());

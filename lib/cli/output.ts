@@ -29,8 +29,32 @@ export async function exists(target: string): Promise<boolean> {
   }
 }
 
-/** The new name is durable only once the directory entry is: flush the directory (where the platform allows). */
-async function syncDirectory(dir: string): Promise<void> {
+/**
+ * The new name is durable only once the directory entry is: flush the directory (where the platform allows).
+ * Writers into the same directory share flushes (group commit): a caller waits for a flush that started after its
+ * call, i.e. after its rename, so one flush can make several renames durable; at most one runs per directory and
+ * at most one more is queued behind it.
+ */
+const dirFlushes = new Map<string, { running: Promise<void>; queued?: Promise<void> }>();
+
+function syncDirectory(dir: string): Promise<void> {
+  const s = dirFlushes.get(dir);
+  if (s) return (s.queued ??= s.running.catch(() => undefined).then(() => startFlush(dir, s)));
+  const state: { running: Promise<void>; queued?: Promise<void> } = { running: Promise.resolve() };
+  dirFlushes.set(dir, state);
+  return startFlush(dir, state);
+}
+
+function startFlush(dir: string, s: { running: Promise<void>; queued?: Promise<void> }): Promise<void> {
+  s.queued = undefined;
+  const p: Promise<void> = flushDirectory(dir).finally(() => {
+    if (s.running === p && s.queued === undefined) dirFlushes.delete(dir);
+  });
+  s.running = p;
+  return p;
+}
+
+async function flushDirectory(dir: string): Promise<void> {
   let d;
   try {
     d = await open(dir, 'r');

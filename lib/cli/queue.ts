@@ -41,6 +41,7 @@ interface WorkerFlags {
   store: string;
   concurrency?: string;
   ttsConcurrency?: string;
+  prefetch?: string;
   rateLimit?: string;
   metricsPort?: string;
   lockDuration?: string;
@@ -69,6 +70,7 @@ async function runWorker(f: WorkerFlags): Promise<number> {
     name: f.queue,
     storage: await storageFor(f.store, mod, f.s3Endpoint),
     ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(f.prefetch !== undefined ? { prefetch: int('prefetch', f.prefetch, 0)! } : {}),
     ...(f.ttsConcurrency !== undefined ? { ttsConcurrency: int('tts-concurrency', f.ttsConcurrency)! } : {}),
     ...(limiter ? { limiter } : {}),
     bullmq: bull,
@@ -203,6 +205,7 @@ export function addQueueCommands(cmd: Command, setCode: (code: number) => void):
     .addOption(queueOption())
     .requiredOption('--store <url>', 'file:///dir (or a directory) or s3://bucket[/prefix]')
     .option('-j, --concurrency <n|auto>', 'offline jobs (and transcodes) at once')
+    .option('--prefetch <n>', 'offline jobs held beyond --concurrency, input read, ready to start (default 1; 0: none)')
     .option('--tts-concurrency <n>', 'EdgeTTS jobs at once on this worker (default 4)')
     .option('--rate-limit <n/s>', 'EdgeTTS jobs started per second across all workers (default 4/s; or N/MSms)')
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:<port>/metrics')

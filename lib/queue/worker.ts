@@ -31,6 +31,12 @@ export interface WorkerOptions {
    *  keeps twice the default concurrency of jobs in hand so that the pool always has the next one). Default: the
    *  pool's default (min(cores, UV_THREADPOOL_SIZE or 4)). */
   concurrency?: number | 'auto';
+  /** Offline jobs BullMQ hands this worker beyond `concurrency` (default 1): they are fetched, checked against
+   *  the storage and have their input read while the jobs before them are worked, so the next transcode starts
+   *  as soon as one ends, while the previous output is still being flushed (fsync) and acknowledged. Such a job
+   *  has not started its work when the worker closes: it goes back to the queue for another worker. 0: strictly
+   *  `concurrency` jobs in hand. */
+  prefetch?: number;
   /** EdgeTTS jobs at once on this worker (they wait on the network, not the CPU). Default 4. */
   ttsConcurrency?: number;
   /** BullMQ limiter of the EdgeTTS queue, shared by every worker: at most `max` jobs start per `duration` ms.
@@ -61,8 +67,9 @@ export type JobOutcome =
       sampleRate: number;
       channels: number;
       loudness?: Loudness;
-      /** ms: queued → started, synthesis, transcode (the native stages in `stages`), storage put, whole job. */
-      timings: { queued: number; tts: number; transcode: number; put: number; total: number; stages: StageTimings };
+      /** ms: queued → started, waiting for a work slot (a prefetched job), synthesis, transcode (the native
+       *  stages in `stages`), storage put, whole job (from this worker's start on it, slot wait included). */
+      timings: { queued: number; slot: number; tts: number; transcode: number; put: number; total: number; stages: StageTimings };
       tts?: { engine: string; voice: string; requests: number; durationSeconds: number };
       worker: string;
     };
@@ -108,6 +115,7 @@ export function createWorker(options: WorkerOptions): TtsavWorker {
   const storage = withMethods<Storage>('storage', options.storage, ['get', 'put', 'exists'], 'a Storage { get, put, exists } (fileStorage(dir), s3Storage({ bucket, client }))');
   const conc = options.concurrency;
   if (conc !== undefined && conc !== 'auto') positiveInt('concurrency', conc, 1);
+  const prefetch = integerOr('prefetch', options.prefetch, 1, 0, 10_000);
   const ttsConcurrency = positiveInt('ttsConcurrency', options.ttsConcurrency, 4);
   const limiter = options.limiter ?? { max: 4, duration: 1000 };
   if (typeof limiter !== 'object' || limiter === null || !(limiter.max >= 1) || !(limiter.duration >= 1)) throw invalidOption('limiter', '{ max >= 1, duration >= 1 ms }', limiter);
@@ -133,13 +141,66 @@ export function createWorker(options: WorkerOptions): TtsavWorker {
   const m: QueueWorkerMetrics = { completed: 0, skipped: 0, failedPermanent: 0, failedTransient: 0, rateLimited: 0, inFlight: 0, processingMsSum: 0 };
   let edgeQueue: Queue | undefined;
 
+  // Work slots of the offline queue: `mainConcurrency` jobs synthesize and transcode at once; BullMQ holds
+  // `prefetch` more, which wait here with their input read. A slot is given back when the transcode ends, so the
+  // next job's work overlaps the previous job's put and acknowledgement.
+  let freeSlots = mainConcurrency;
+  const slotWaiters: (() => void)[] = [];
+  const takeSlot = (): Promise<void> | undefined => {
+    if (freeSlots > 0) {
+      freeSlots--;
+      return undefined;
+    }
+    return new Promise((resolve) => slotWaiters.push(resolve));
+  };
+  const giveSlot = (): void => {
+    const next = slotWaiters.shift();
+    if (next) next();
+    else freeSlots++;
+  };
+  /** Thrown by a job that had not started when its worker began closing: BullMQ puts it back in the queue. */
+  class NotStarted extends Error {}
+
   async function run(job: Job<QueueJob>): Promise<JobOutcome> {
     const t0 = performance.now();
     const data = checkJob(job.data);
-    if (await storage.exists(data.output)) {
+    // The output's existence and the stored input are asked for at once (one round trip less on S3); the input
+    // is dropped when the output exists.
+    const [exists, got] = await Promise.all([
+      storage.exists(data.output),
+      'input' in data ? storage.get(data.input).then((b) => ({ b }), (err: unknown) => ({ err })) : undefined,
+    ]);
+    if (exists) {
       m.skipped++;
       return { output: data.output, skipped: true, reason: 'exists', worker: whoami };
     }
+    const slotted = job.queueName === names.main;
+    const ts = performance.now();
+    if (slotted) {
+      const wait = takeSlot();
+      if (wait) await wait;
+      if (closing !== undefined || main.closing !== undefined) {
+        giveSlot();
+        throw new NotStarted();
+      }
+    }
+    m.inFlight++;
+    try {
+      return await work(job, data, got, t0, performance.now() - ts);
+    } finally {
+      m.inFlight--;
+      if (slotted) releaseIfHeld(job);
+    }
+  }
+
+  // A job gives its slot back once its transcode is over (or on its way out, whichever comes first).
+  const holding = new Set<Job>();
+  const releaseIfHeld = (job: Job): void => {
+    if (holding.delete(job)) giveSlot();
+  };
+
+  async function work(job: Job<QueueJob>, data: QueueJob, got: { b?: Buffer; err?: unknown } | undefined, t0: number, slot: number): Promise<JobOutcome> {
+    if (job.queueName === names.main) holding.add(job);
     const opts: Record<string, unknown> = { ...transcodeOptionsOf(data) };
     let input: Buffer;
     let tts: { engine: string; voice: string; requests: number; durationSeconds: number } | undefined;
@@ -155,12 +216,13 @@ export function createWorker(options: WorkerOptions): TtsavWorker {
       opts.inputFormat ??= engine.format.container;
       tts = { engine: engine.name, voice: s.voice, requests: s.requests, durationSeconds: s.durationSeconds };
     } else {
-      const got = await storage.get(data.input);
-      if (got === undefined) throw new TtsavError('ERR_TTSAV_INVALID_DATA', `input ${data.input} is not in ${storage.url}`);
-      input = got;
+      if (got?.err !== undefined) throw got.err;
+      if (got?.b === undefined) throw new TtsavError('ERR_TTSAV_INVALID_DATA', `input ${data.input} is not in ${storage.url}`);
+      input = got.b;
     }
     const t2 = performance.now();
     const r = await pool.transcode(input, opts);
+    releaseIfHeld(job);
     const t3 = performance.now();
     await storage.put(data.output, r.data, { contentType: r.mimeType, metadata: { 'duration-seconds': String(r.durationSeconds) } });
     const t4 = performance.now();
@@ -175,6 +237,7 @@ export function createWorker(options: WorkerOptions): TtsavWorker {
       channels: r.channels,
       timings: {
         queued: Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp),
+        slot,
         tts: t2 - t1,
         transcode: t3 - t2,
         put: t4 - t3,
@@ -191,10 +254,11 @@ export function createWorker(options: WorkerOptions): TtsavWorker {
   }
 
   async function processor(job: Job<QueueJob>): Promise<JobOutcome> {
-    m.inFlight++;
     try {
       return await run(job);
     } catch (raw) {
+      // Not started before the worker began closing: back to waiting, no attempt spent, for another worker.
+      if (raw instanceof NotStarted) throw BullWorker.RateLimitError();
       const err = asTtsavError(raw);
       const reason = `${err.code}: ${err.message}`;
       if (PERMANENT_CODES.has(err.code)) {
@@ -213,13 +277,11 @@ export function createWorker(options: WorkerOptions): TtsavWorker {
       const e = new Error(reason);
       (e as Error & { code?: string }).code = err.code;
       throw e;
-    } finally {
-      m.inFlight--;
     }
   }
 
   const common = { connection, metrics: { maxDataPoints: 60 * 24 }, ...options.bullmq };
-  const main = new BullWorker<QueueJob, JobOutcome>(names.main, processor, { ...common, concurrency: mainConcurrency });
+  const main = new BullWorker<QueueJob, JobOutcome>(names.main, processor, { ...common, concurrency: mainConcurrency + prefetch });
   const edgeWorker = new BullWorker<QueueJob, JobOutcome>(names.edge, processor, { ...common, concurrency: ttsConcurrency, limiter });
   // Connection errors (Redis restarting) are retried by BullMQ; a listener keeps them from being unhandled.
   for (const w of [main, edgeWorker]) w.on('error', () => undefined);
