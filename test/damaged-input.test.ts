@@ -167,8 +167,10 @@ describe('result.warnings and decodeErrors', () => {
       expect(err.code).toBe('ERR_TTSAV_INVALID_DATA');
       expect(err.stage).toBe('decode');
       const r = await transcode(input(), { preset: 'speech', decodeErrors: 'conceal' });
-      expect(codes(r)).toEqual(['DECODE_ERRORS_CONCEALED']);
-      expect(r.warnings[0]!.message).toMatch(/^\d+ decode errors? concealed; the first: cannot decode the input: .+/);
+      // Where concealment drops whole frames (FLAC in FFmpeg 7.1) the declared duration disagrees too, and says so.
+      expect(codes(r).filter((c) => c !== 'DURATION_MISMATCH')).toEqual(['DECODE_ERRORS_CONCEALED']);
+      const concealed = r.warnings.find((w) => w.code === 'DECODE_ERRORS_CONCEALED')!;
+      expect(concealed.message).toMatch(/^\d+ decode errors? concealed; the first: cannot decode the input: .+/);
       // Glitches, not gaps: most of the audio is there.
       expect(r.durationSeconds).toBeGreaterThan(7);
     });
