@@ -5,6 +5,7 @@
 import { AutoConcurrency, type AutoDecision } from '../autotune';
 import { WORKING_BYTES, estimateJob } from '../budget';
 import { TtsavError, asTtsavError, deadlineReason, stoppedError } from '../errors';
+import { TtsWorkers, type TtsWorkerSource } from './tts';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
 import { normalizeOptions, type TranscodeOptions } from '../options';
 import { transcode, type TranscodeResult } from '../transcode';
@@ -33,13 +34,6 @@ interface Job {
   onAbort(): void;
 }
 
-/** An engine whose worker threads count in a pool's metrics and budget (the espeak engine). */
-export interface TtsWorkerSource {
-  workerStats(): { workers: number; running: number; queued: number };
-  /** Estimated memory of one live worker (bytes). */
-  readonly workerBytes: number;
-}
-
 /** Batch options that are not transcode options. */
 const BATCH_KEYS = new Set(['ordered', 'failFast', 'readAhead', 'total', 'onProgress', 'signal']);
 
@@ -54,8 +48,7 @@ class PoolImpl implements Pool {
   private readonly prefix: string;
   private readonly recorder = new MetricsRecorder();
   private closeWaiters: (() => void)[] = [];
-  /** Engines that spoke through this pool and may have live workers (dropped once they have none). */
-  private readonly ttsSources = new Set<TtsWorkerSource>();
+  private readonly tts = new TtsWorkers();
 
   constructor(options: PoolOptions = {}) {
     object('options', options);
@@ -301,23 +294,11 @@ class PoolImpl implements Pool {
 
   /** Counts an engine's workers in this pool from now on (while it has any). */
   trackTts(source: TtsWorkerSource): void {
-    this.ttsSources.add(source);
+    this.tts.add(source);
   }
 
   private ttsStats(): PoolMetrics['tts'] {
-    const out = { workers: 0, running: 0, queued: 0, reservedBytes: 0 };
-    for (const source of this.ttsSources) {
-      const s = source.workerStats();
-      if (s.workers === 0 && s.running === 0 && s.queued === 0) {
-        this.ttsSources.delete(source); // speak() adds it again when it next runs through the pool
-        continue;
-      }
-      out.workers += s.workers;
-      out.running += s.running;
-      out.queued += s.queued;
-      out.reservedBytes += s.workers * source.workerBytes;
-    }
-    return out;
+    return this.tts.stats();
   }
 
   metrics(): PoolMetrics {
