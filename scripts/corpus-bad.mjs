@@ -418,6 +418,9 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000, decodeErrors = 
   const require = createRequire(import.meta.url);
   const lib = require(path.join(ROOT, 'dist', 'index.js'));
   const { transcode, probe, TtsavError } = lib;
+  // A hint naming a demuxer this libav lacks (the bundled build has no concat or hls: they follow references) is an
+  // invalid option here, and must be refused as one, before any byte is read.
+  const demuxers = new Set(require(path.join(ROOT, 'dist', 'native.js')).loadNative().demuxers());
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   const inputs = manifest.map((m) => ({ ...m, data: readFileSync(path.join(dir, m.file)) }));
   const outcomes = {};
@@ -453,6 +456,11 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000, decodeErrors = 
       const pcode = p.ok ? 'resolved' : p.err instanceof TtsavError ? p.err.code : `not a TtsavError: ${p.err}`;
       probeOutcomes[pcode] = (probeOutcomes[pcode] ?? 0) + 1;
       const bad = (why) => violations.push({ file: item.file, why: item.why, problem: why, code, message: t.err?.message });
+      if (item.hint && !demuxers.has(item.hint)) {
+        if (code !== 'ERR_TTSAV_OPTIONS') bad(`hint ${item.hint} names no demuxer of this libav: expected ERR_TTSAV_OPTIONS`);
+        if (pcode !== 'ERR_TTSAV_OPTIONS') bad(`probe: hint ${item.hint} names no demuxer of this libav: expected ERR_TTSAV_OPTIONS`);
+        continue;
+      }
       if (t.ms > timeoutMs + 2000) bad(`settled after ${Math.round(t.ms)} ms, past its ${timeoutMs} ms timeout`);
       if (t.ok) {
         if (!(t.value.data instanceof Uint8Array) || t.value.data.length === 0 && t.value.samples > 0) bad('resolved without output');
