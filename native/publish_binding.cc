@@ -182,14 +182,7 @@ Napi::Value EncodeStill(const Napi::CallbackInfo& info) {
   o.fps = static_cast<int>(num("fps", 30));
   o.seconds = num("seconds", 2);
   if (opts.Get("hwaccel").IsString()) o.hwaccel = opts.Get("hwaccel").As<Napi::String>().Utf8Value();
-  av::StillVideo still;
-  try {
-    still = av::EncodeStill(bytes.Data(), bytes.ByteLength(), o);
-  } catch (const av::Error& e) {
-    ThrowAvError(env, e);
-  } catch (const std::bad_alloc&) {
-    ThrowCoded(env, "ERR_TTSAV_NO_MEMORY", "out of memory encoding the still picture");
-  }
+  av::StillVideo still = Guarded(env, [&] { return av::EncodeStill(bytes.Data(), bytes.ByteLength(), o); });
   std::unique_ptr<uint8_t, decltype(&std::free)> owned(still.flv.data, &std::free);
   Napi::Object r = Napi::Object::New(env);
   r.Set("data", Napi::Buffer<uint8_t>::Copy(env, owned.get(), still.flv.size));

@@ -61,11 +61,9 @@ H264Encoder::H264Encoder(const H264Options& o) {
   OpenSoftware(o);
 }
 
-H264Encoder::~H264Encoder() {
-  enc_.reset();
-  av_buffer_unref(&frames_);
-  av_buffer_unref(&device_);
-}
+H264Encoder::~H264Encoder() = default;
+
+void H264Encoder::BufferUnref::operator()(AVBufferRef* b) const { av_buffer_unref(&b); }
 
 const char* H264Encoder::EncoderName() const { return enc_ && enc_->codec ? enc_->codec->name : ""; }
 
@@ -79,34 +77,36 @@ bool H264Encoder::OpenHardware(const H264Options& o) {
     fallback_ = std::string("this FFmpeg build has no ") + hw->encoder;
     return false;
   }
-  int ret = av_hwdevice_ctx_create(&device_, hw->device, nullptr, nullptr, 0);
+  AVBufferRef* device = nullptr;
+  int ret = av_hwdevice_ctx_create(&device, hw->device, nullptr, nullptr, 0);
   if (ret < 0) {
     fallback_ = std::string("cannot create a ") + hw->hwaccel + " device: " + AvErrorString(ret);
     return false;
   }
-  frames_ = av_hwframe_ctx_alloc(device_);
-  if (frames_ == nullptr) throw std::bad_alloc();
+  device_.reset(device);
+  frames_.reset(av_hwframe_ctx_alloc(device_.get()));
+  if (!frames_) throw std::bad_alloc();
   auto* fc = reinterpret_cast<AVHWFramesContext*>(frames_->data);
   fc->format = hw->format;
   fc->sw_format = AV_PIX_FMT_NV12;
   fc->width = o.width;
   fc->height = o.height;
   fc->initial_pool_size = 8;
-  ret = av_hwframe_ctx_init(frames_);
+  ret = av_hwframe_ctx_init(frames_.get());
   if (ret >= 0) {
     enc_.reset(avcodec_alloc_context3(codec));
     if (!enc_) throw std::bad_alloc();
     Configure(enc_.get(), o);
     enc_->pix_fmt = hw->format;
-    enc_->hw_frames_ctx = av_buffer_ref(frames_);
+    enc_->hw_frames_ctx = av_buffer_ref(frames_.get());
     if (enc_->hw_frames_ctx == nullptr) throw std::bad_alloc();
     ret = avcodec_open2(enc_.get(), codec, nullptr);
   }
   if (ret < 0) {
     fallback_ = std::string("cannot open ") + hw->encoder + ": " + AvErrorString(ret);
     enc_.reset();
-    av_buffer_unref(&frames_);
-    av_buffer_unref(&device_);
+    frames_.reset();
+    device_.reset();
     return false;
   }
   swFormat_ = AV_PIX_FMT_NV12;
@@ -134,12 +134,12 @@ void H264Encoder::OpenSoftware(const H264Options& o) {
 }
 
 void H264Encoder::Send(const AVFrame* frame) {
-  if (frame == nullptr || frames_ == nullptr) {
+  if (frame == nullptr || !frames_) {
     Check(avcodec_send_frame(enc_.get(), frame), Stage::Encode, "the H.264 encoder refused a frame");
     return;
   }
   FramePtr hw = NewFrame();
-  Check(av_hwframe_get_buffer(frames_, hw.get(), 0), Stage::Encode, "cannot get a device frame");
+  Check(av_hwframe_get_buffer(frames_.get(), hw.get(), 0), Stage::Encode, "cannot get a device frame");
   Check(av_hwframe_transfer_data(hw.get(), frame, 0), Stage::Encode, "cannot upload a frame to the device");
   hw->pts = frame->pts;
   hw->pict_type = frame->pict_type;

@@ -5,6 +5,7 @@
 // format (SoftwareFormat()); uploading to the device is done here.
 #pragma once
 
+#include <memory>
 #include <string>
 
 extern "C" {
@@ -53,9 +54,13 @@ class H264Encoder {
   bool OpenHardware(const H264Options& o);
   void OpenSoftware(const H264Options& o);
 
-  CodecPtr enc_;
-  AVBufferRef* device_ = nullptr;
-  AVBufferRef* frames_ = nullptr;
+  struct BufferUnref {
+    void operator()(AVBufferRef* b) const;
+  };
+  // Owned from allocation, so a constructor that throws part-way frees them too.
+  std::unique_ptr<AVBufferRef, BufferUnref> device_;
+  std::unique_ptr<AVBufferRef, BufferUnref> frames_;
+  CodecPtr enc_;  // declared last: freed first (it holds references to the contexts above)
   AVPixelFormat swFormat_ = AV_PIX_FMT_YUV420P;
   std::string fallback_;
 };
