@@ -9,6 +9,7 @@ extern "C" {
 }
 
 #include "av/error.h"
+#include "av/heap.h"
 #include "av/init.h"
 #include "av/log.h"
 #include "av/version.h"
@@ -63,6 +64,11 @@ Napi::Value Demuxers(const Napi::CallbackInfo& info) {
 }
 
 // The error codes and stages av::Error can carry, for the test that keeps lib/errors.ts's lists in step.
+// heapInUse() -> bytes of malloc heap in use (-1 where the C library cannot say): for leak checks in tests.
+Napi::Value HeapInUse(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(av::HeapInUse()));
+}
+
 Napi::Value ErrorNames(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array codes = Napi::Array::New(env);
@@ -107,6 +113,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encodeStill", Napi::Function::New(env, EncodeStill, "encodeStill"));
   exports.Set("demuxers", Napi::Function::New(env, Demuxers, "demuxers"));
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
+  exports.Set("heapInUse", Napi::Function::New(env, HeapInUse, "heapInUse"));
   exports.Set("errorNames", Napi::Function::New(env, ErrorNames, "errorNames"));
   return exports;
 }

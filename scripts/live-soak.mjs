@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 const { createLiveFeed, publish } = require('../dist/index.js');
+const { loadNative } = require('../dist/native.js');
 
 const { values } = parseArgs({ options: { minutes: { type: 'string' }, 'restart-every': { type: 'string' }, down: { type: 'string' } } });
 const minutes = Number(values.minutes ?? 60);
@@ -67,12 +68,18 @@ b.on('error', (e) => console.error('error', e.code, e.message));
 const clips = setInterval(() => feed.queued < 3 && feed.enqueue(tone).catch(() => {}), 15_000);
 
 const rss = [];
+const nativeMem = []; // RSS minus the V8 heap: what native code (and the allocator) holds
+const heap = [];
 const start = performance.now();
 let nextRestart = start + every;
 while (performance.now() - start < minutes * 60_000) {
   await sleep(10_000);
   globalThis.gc?.();
-  rss.push(Math.round(process.memoryUsage().rss / 1e6));
+  const mem = process.memoryUsage();
+  rss.push(Math.round(mem.rss / 1e6));
+  nativeMem.push(Math.round((mem.rss - mem.heapTotal) / 1e6));
+  heap.push(Math.round(mem.heapUsed / 1e6));
+  if (process.env.SOAK_TRACE) console.error(JSON.stringify({ t: Math.round((performance.now() - start) / 1000), rss: mem.rss / 1e6, native: (mem.rss - mem.heapTotal) / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, heapInUse: loadNative().heapInUse() / 1e6, reconnects: b.stats().reconnects }));
   if (performance.now() >= nextRestart) {
     await stopNginx();
     await sleep(downMs);
@@ -110,5 +117,7 @@ console.log(JSON.stringify({
   reconnects: s.reconnects, resumeAfterServerReturnMs: resumeMs, droppedMs: s.droppedMs, sentAudioMs: s.sentAudioMs,
   sessionsRecorded: sessions.length, videoMinusAudioEndMsPerSession: drift,
   rssMB: { first: rss[0], afterWarmup: warm[0], last: rss[rss.length - 1], max: Math.max(...rss) },
+  nativeMB: { first: nativeMem[0], afterWarmup: nativeMem[Math.min(3, nativeMem.length - 1)], last: nativeMem[nativeMem.length - 1] },
+  heapUsedMB: { first: heap[0], last: heap[heap.length - 1] },
 }, null, 2));
 fs.rmSync(dir, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 const { createLiveFeed, publish } = require('../dist/index.js');
+const { loadNative } = require('../dist/native.js');
 const { values } = parseArgs({ options: { cycles: { type: 'string' }, 'send-ms': { type: 'string' }, 'down-ms': { type: 'string' }, tls: { type: 'boolean' }, image: { type: 'boolean' }, none: { type: 'boolean' } } });
 const cycles = Number(values.cycles ?? 30);
 const sendMs = Number(values['send-ms'] ?? 1000);
@@ -52,8 +53,9 @@ if (values.image) {
 const feed = createLiveFeed({ sampleRate: 48000, channels: 2, gapMs: 500 });
 const b = publish(feed, { url, ...(video ? { video } : {}), ...(tls ? { tls } : {}), reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
 b.on('error', (e) => console.error('error', e.code, e.message));
+if (process.env.RL_TRACE) for (const e of ['connected', 'disconnected', 'reconnecting', 'close']) b.on(e, (x) => console.error(e, x?.message ?? JSON.stringify(x ?? ''), x?.detail ?? ''));
 const once = (e) => new Promise((r) => b.once(e, r));
-const native = () => { globalThis.gc?.(); const m = process.memoryUsage(); return (m.rss - m.heapTotal) / 1e6; };
+const native = () => { globalThis.gc?.(); const m = process.memoryUsage(); return { heap: loadNative().heapInUse() / 1e6, native: (m.rss - m.heapTotal) / 1e6 }; };
 await once('connected');
 const rows = [];
 for (let i = 0; i < cycles; i++) {
@@ -72,7 +74,12 @@ await feed.close();
 await closed;
 await stop();
 stunnel?.kill();
-const deltas = rows.slice(1).map((v, i) => v - rows[i]);
-const warm = deltas.slice(Math.floor(deltas.length / 3)).sort((a, b) => a - b);
-console.log(JSON.stringify({ cycles, reconnects: b.stats().reconnects, nativeMB: rows.map((v) => Math.round(v * 10) / 10), medianDeltaMB: warm[warm.length >> 1], perCycleMB: (rows[rows.length - 1] - rows[Math.floor(rows.length / 3)]) / (rows.length - 1 - Math.floor(rows.length / 3)) }));
+// Growth per cycle: the median of per-cycle deltas after the first third (warm-up), and the slope over that span.
+const summary = (key) => {
+  const v = rows.map((r) => r[key]);
+  const from = Math.floor(v.length / 3);
+  const d = v.slice(from + 1).map((x, i) => x - v[from + i]).sort((a, b) => a - b);
+  return { values: v.map((x) => Math.round(x * 100) / 100), medianDeltaMB: Math.round(d[d.length >> 1] * 1000) / 1000, slopeMB: Math.round(((v[v.length - 1] - v[from]) / (v.length - 1 - from)) * 1000) / 1000 };
+};
+console.log(JSON.stringify({ cycles, reconnects: b.stats().reconnects, heapInUse: summary('heap'), rssMinusV8: summary('native') }));
 fs.rmSync(dir, { recursive: true, force: true });

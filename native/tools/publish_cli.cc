@@ -4,8 +4,6 @@
 // without it, a fresh Publisher per cycle (close and destroy). Prints the heap in use (mallinfo2) after each cycle.
 //   ttsav-core-publish <adts file> <url> [key=value ...]
 //   keys: cycles (10), send_ms (1000), video (loop file), drop_cmd (shell command), ca (CA file), verify (0/1)
-#include <malloc.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "av/heap.h"
 #include "av/publish.h"
 
 using namespace ttsav::av;
@@ -32,14 +31,6 @@ struct Events {
   std::string lastError;
 };
 
-size_t HeapInUse() {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd;
-#else
-  return 0;
-#endif
-}
 
 long RssKb() {
   std::FILE* f = std::fopen("/proc/self/statm", "r");
@@ -198,7 +189,7 @@ int main(int argc, char** argv) {
       p->Connect();
     }
     wantConnected++;
-    std::printf("cycle %d heap %zu rss %ld connects %d\n", c, HeapInUse(), RssKb(), ev.connected);
+    std::printf("cycle %d heap %lld rss %ld connects %d\n", c, static_cast<long long>(HeapInUse()), RssKb(), ev.connected);
     std::fflush(stdout);
   }
   int closed = ev.closed;
@@ -209,6 +200,6 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the thread ends after its Closed event
   p.reset();
-  std::printf("end heap %zu\n", HeapInUse());
+  std::printf("end heap %lld\n", static_cast<long long>(HeapInUse()));
   return 0;
 }
