@@ -46,9 +46,11 @@ export type TtsavErrorCode = (typeof ERROR_CODES)[number];
  *   'job-memory' (a pool's oversize: 'reject');
  * - ERR_TTSAV_BUSY: 'queue-full' (a pool's maxQueue, a live feed's maxQueue), 'closed' (the pool is closed),
  *   'tts-queue-full' (the espeak engine's maxQueue);
- * - ERR_TTSAV_TTS: 'client-refused' (EdgeTTS answered 401/403 after the clock correction: update clientVersion).
+ * - ERR_TTSAV_TTS: 'client-refused' (EdgeTTS answered 401/403 after the clock correction: update clientVersion);
+ * - ERR_TTSAV_NETWORK: 'tls-verify' (publish(): the RTMPS server's certificate failed verification, or the trust
+ *   setup is unusable; not retried).
  */
-export const ERROR_REASONS = ['input-size', 'duration', 'output-size', 'job-memory', 'queue-full', 'closed', 'tts-queue-full', 'client-refused'] as const;
+export const ERROR_REASONS = ['input-size', 'duration', 'output-size', 'job-memory', 'queue-full', 'closed', 'tts-queue-full', 'client-refused', 'tls-verify'] as const;
 export type TtsavErrorReason = (typeof ERROR_REASONS)[number];
 
 /** The pipeline stages a failure can happen in (native/av/error.h's Stage, None aside). */

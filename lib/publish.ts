@@ -289,8 +289,10 @@ export class Broadcast extends EventEmitter<BroadcastEvents> {
       return undefined;
     }
     this.#resolveFailures = 0;
-    if (/certificate|verif|tls|handshake/i.test(text) && !/reset|refused|broken pipe|timed out/i.test(text))
-      return new TtsavError('ERR_TTSAV_NETWORK', `TLS failure (not retried): ${cause.message}`, { cause });
+    // The addon tells a certificate failure by the TLS layer's own lines: the text here names the URL (tls://…)
+    // and RTMP's handshake for a server that is merely down, which must be retried.
+    if (cause.reason === 'tls-verify')
+      return new TtsavError('ERR_TTSAV_NETWORK', `TLS failure (not retried): ${cause.message}`, { cause, reason: 'tls-verify' });
     return undefined;
   }
 }

@@ -27,7 +27,7 @@ void CallJs(Napi::Env env, Napi::Function callback, std::nullptr_t*, av::Publish
       case av::PublishEvent::Type::Connected: o.Set("type", "connected"); break;
       case av::PublishEvent::Type::Disconnected:
         o.Set("type", "disconnected");
-        o.Set("error", ErrorToJs(env, ev->code, av::Stage::Mux, ev->message, ev->averror, ev->detail));
+        o.Set("error", ErrorToJs(env, ev->code, av::Stage::Mux, ev->message, ev->averror, ev->detail, ev->reason));
         o.Set("wasConnected", ev->wasConnected);
         break;
       case av::PublishEvent::Type::Data:

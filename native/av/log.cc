@@ -47,7 +47,11 @@ std::string Tidy(std::string line) {
 void JobLog::Add(int level, std::string line) {
   line = Tidy(std::move(line));
   if (line.empty()) return;
-  if (level <= AV_LOG_ERROR) lastError_ = line;
+  if (level <= AV_LOG_ERROR) {
+    lastError_ = line;
+    if (errors_.size() == 16) errors_.erase(errors_.begin());
+    errors_.push_back(lastError_);
+  }
   last_ = std::move(line);
 }
 
@@ -62,8 +66,16 @@ std::vector<std::string> JobLog::TakeNotices() {
   return out;
 }
 
+std::vector<std::string> JobLog::TakeErrors() {
+  std::vector<std::string> out;
+  out.swap(errors_);
+  return out;
+}
+
 std::string CurrentJobLastLine() { return tCurrent != nullptr ? tCurrent->LastLine() : std::string(); }
 std::string CurrentJobLastError() { return tCurrent != nullptr ? tCurrent->LastError() : std::string(); }
+
+std::vector<std::string> TakeJobErrors() { return tCurrent != nullptr ? tCurrent->TakeErrors() : std::vector<std::string>(); }
 
 std::vector<std::string> TakeJobNotices() { return tCurrent != nullptr ? tCurrent->TakeNotices() : std::vector<std::string>(); }
 

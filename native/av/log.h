@@ -16,9 +16,13 @@ class JobLog {
   // Informational lines worth a warning in the result (a demuxer skipping junk), taken by the job.
   void Notice(std::string line);
   std::vector<std::string> TakeNotices();
+  // The error-level lines logged since the last call (the 16 latest), taken: what a caller inspects when the last
+  // line alone does not tell (a TLS layer's reason under a protocol's generic "cannot open" line).
+  std::vector<std::string> TakeErrors();
 
  private:
   std::string last_;
+  std::vector<std::string> errors_;
   std::vector<std::string> notices_;
   std::string lastError_;
 };
@@ -27,6 +31,8 @@ class JobLog {
 std::string CurrentJobLastLine();
 // The notices logged so far for the job running on this thread (taken: a second call returns only newer ones).
 std::vector<std::string> TakeJobNotices();
+// The error-level lines logged for the job running on this thread since the last call (taken).
+std::vector<std::string> TakeJobErrors();
 // The last error-level line logged for the job running on this thread ("" when none).
 std::string CurrentJobLastError();
 

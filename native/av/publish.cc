@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -243,6 +244,7 @@ class PublishSession {
     audio_ = as;
 
     s.opDeadlineMs = NowMs() + o.connectTimeoutMs;
+    TakeJobErrors();  // this connect's lines only (ThrowConnect reads them)
     if (url != nullptr) {
       Dict opts;
       if (!o.caFile.empty()) {
@@ -321,7 +323,27 @@ class PublishSession {
   [[noreturn]] void ThrowConnect(int ret, const char* what) {
     s_.opDeadlineMs = 0;
     if (s_.abort.load()) throw Error(ErrorCode::Aborted, Stage::Mux, "the broadcast was closed");
+    // The RTMP layer logs only "Cannot open connection tls://…" last, for a refused connection and for a server
+    // certificate that fails verification alike: the TLS layer's own lines tell the second (no retry fixes it).
+    for (const std::string& line : TakeJobErrors()) {
+      if (IsTlsVerifyFailure(line)) {
+        Error e(ErrorCode::Network, Stage::Mux, std::string(what) + ": TLS verification failed: " + line, ret);
+        e.detail = line;
+        e.reason = "tls-verify";
+        throw e;
+      }
+    }
     ThrowIo(ret, what);
+  }
+
+  // A line of libav's TLS layer (GnuTLS, mbedtls or OpenSSL) about the peer's certificate or the trust setup.
+  static bool IsTlsVerifyFailure(const std::string& line) {
+    if (line.rfind("[tls", 0) != 0) return false;
+    std::string lower(line);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const char* key : {"certificate", "verif", "ca chain", "ca cert"})
+      if (lower.find(key) != std::string::npos) return true;
+    return false;
   }
 
   // A failed write or connect: a network failure for a server, a libav one for memory output.
@@ -417,6 +439,7 @@ PublishEvent DisconnectedEvent(const Error& e, bool wasConnected) {
   ev.message = e.what();
   ev.detail = e.detail;
   ev.averror = e.averror;
+  ev.reason = e.reason;
   ev.wasConnected = wasConnected;
   return ev;
 }

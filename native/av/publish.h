@@ -69,6 +69,7 @@ struct PublishEvent {
   std::string message;
   std::string detail;
   int averror = 0;
+  std::string reason;  // "tls-verify": the server's certificate failed verification (no retry fixes it)
   bool wasConnected = false;
   // Data: muxed bytes (memory output).
   std::vector<uint8_t> bytes;
