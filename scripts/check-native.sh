@@ -79,5 +79,62 @@ for ms in 0 1 5 20 80; do
   run "$FX/long.mp3" - timeout=$((ms + 1))
 done
 
+# The publisher's sessions under LeakSanitizer: reconnect cycles against a local nginx-rtmp restarted under it, plain
+# and behind a stunnel TLS front, and close/recreate cycles (where the servers are installed, as the RTMP tests need).
+RTMP_MOD=/usr/lib/nginx/modules/ngx_rtmp_module.so
+if [ -x /usr/sbin/nginx ] && [ -f "$RTMP_MOD" ] && command -v ffmpeg >/dev/null; then
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  NG="$WORK/nginx"
+  mkdir -p "$NG"
+  cat > "$NG/nginx.conf" <<CONF
+load_module $RTMP_MOD;
+daemon off; master_process off; worker_processes 1; pid $NG/nginx.pid; error_log $NG/error.log warn;
+events { worker_connections 64; }
+rtmp { server { listen 127.0.0.1:$PORT; chunk_size 4096; application live { live on; } } }
+CONF
+  cat > "$NG/ctl.sh" <<'CTL'
+#!/usr/bin/env bash
+# ctl.sh start|stop|restart DIR PORT: nginx in the background, its pid in DIR/npid; start waits for the port.
+d=$2 p=$3
+start() {
+  /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" </dev/null >/dev/null 2>&1 &
+  echo $! > "$d/npid"
+  for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+stop() {
+  local pid; pid=$(cat "$d/npid")
+  kill -TERM "$pid" 2>/dev/null
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+}
+case $1 in start) start ;; stop) stop ;; restart) stop; sleep "${4:-0}"; start ;; esac
+CTL
+  chmod +x "$NG/ctl.sh"
+  ffmpeg -v error -y -f lavfi -i sine=f=440:d=3 -ar 48000 -ac 2 -c:a aac -f adts "$WORK/tone.aac"
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=320x180:rate=30 -t 2.5 -c:v libx264 -preset veryfast -g 30 -bf 2 \
+    -pix_fmt yuv420p "$WORK/loop.mp4" 2>/dev/null || ffmpeg -v error -y -f lavfi -i testsrc2=size=320x180:rate=30 \
+    -t 2.5 -c:v libopenh264 -g 30 "$WORK/loop.mp4"
+  "$NG/ctl.sh" start "$NG" "$PORT"
+  PBIN=build-asan/ttsav-core-publish
+  RESTART="$NG/ctl.sh restart $NG $PORT 1"
+  BIN=$PBIN run "$WORK/tone.aac" "rtmp://127.0.0.1:$PORT/live/a" cycles=4 send_ms=500 "video=$WORK/loop.mp4" "drop_cmd=$RESTART"
+  BIN=$PBIN run "$WORK/tone.aac" "rtmp://127.0.0.1:$PORT/live/b" cycles=3 send_ms=500 "video=$WORK/loop.mp4"
+  STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
+  if [ -n "$STUNNEL" ]; then
+    TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$NG/key.pem" -out "$NG/cert.pem" -days 1 -subj /CN=localhost \
+      -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
+    printf 'foreground = yes\npid =\n[rtmps]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
+      "$TPORT" "$PORT" "$NG/cert.pem" "$NG/key.pem" > "$NG/stunnel.conf"
+    "$STUNNEL" "$NG/stunnel.conf" </dev/null >/dev/null 2>&1 &
+    SPID=$!
+    for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$TPORT") 2>/dev/null && break; sleep 0.05; done
+    BIN=$PBIN run "$WORK/tone.aac" "rtmps://127.0.0.1:$TPORT/live/c" cycles=4 send_ms=500 "video=$WORK/loop.mp4" \
+      "ca=$NG/cert.pem" "drop_cmd=$RESTART"
+    kill "$SPID" 2>/dev/null || true
+  fi
+  "$NG/ctl.sh" stop "$NG" "$PORT"
+fi
+
 echo "check-native: $runs runs, $fail sanitizer failures"
 [ $fail -eq 0 ]

@@ -4,6 +4,8 @@
 // session; timestamps run on the feed's clock across sessions, so the last session's end shows the drift since
 // the start).
 // Usage: npm run build:ts && node --expose-gc scripts/live-soak.mjs [--minutes 60] [--restart-every 300] [--down 5]
+// SOAK_TRACE=1 prints a sample every 10 s to stderr. RSS climbs in steps while each thread's malloc arena reaches its
+// high-water mark (with or without restarts); the malloc heap in use is what a leak would move.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -70,6 +72,7 @@ const clips = setInterval(() => feed.queued < 3 && feed.enqueue(tone).catch(() =
 const rss = [];
 const nativeMem = []; // RSS minus the V8 heap: what native code (and the allocator) holds
 const heap = [];
+const inUse = []; // malloc heap in use (allocated, not freed): the leak measure; RSS also moves with the allocator
 const start = performance.now();
 let nextRestart = start + every;
 while (performance.now() - start < minutes * 60_000) {
@@ -79,6 +82,7 @@ while (performance.now() - start < minutes * 60_000) {
   rss.push(Math.round(mem.rss / 1e6));
   nativeMem.push(Math.round((mem.rss - mem.heapTotal) / 1e6));
   heap.push(Math.round(mem.heapUsed / 1e6));
+  inUse.push(Math.round(loadNative().heapInUse() / 1e5) / 10);
   if (process.env.SOAK_TRACE) console.error(JSON.stringify({ t: Math.round((performance.now() - start) / 1000), rss: mem.rss / 1e6, native: (mem.rss - mem.heapTotal) / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, heapInUse: loadNative().heapInUse() / 1e6, reconnects: b.stats().reconnects }));
   if (performance.now() >= nextRestart) {
     await stopNginx();
@@ -119,5 +123,6 @@ console.log(JSON.stringify({
   rssMB: { first: rss[0], afterWarmup: warm[0], last: rss[rss.length - 1], max: Math.max(...rss) },
   nativeMB: { first: nativeMem[0], afterWarmup: nativeMem[Math.min(3, nativeMem.length - 1)], last: nativeMem[nativeMem.length - 1] },
   heapUsedMB: { first: heap[0], last: heap[heap.length - 1] },
+  mallocInUseMB: { first: inUse[0], afterWarmup: inUse[Math.min(3, inUse.length - 1)], last: inUse[inUse.length - 1], max: Math.max(...inUse) },
 }, null, 2));
 fs.rmSync(dir, { recursive: true, force: true });

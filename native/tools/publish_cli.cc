@@ -4,6 +4,7 @@
 // without it, a fresh Publisher per cycle (close and destroy). Prints the heap in use (mallinfo2) after each cycle.
 //   ttsav-core-publish <adts file> <url> [key=value ...]
 //   keys: cycles (10), send_ms (1000), video (loop file), drop_cmd (shell command), ca (CA file), verify (0/1)
+// Exit 0: done; 1: a bad input; 2: usage; 3: a cycle did not connect or its drop went unnoticed.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -155,7 +156,7 @@ int main(int argc, char** argv) {
   for (int c = 0; c < cycles; c++) {
     if (!waitFor(*p, [&] { return ev.connected >= wantConnected; }, 15000)) {
       std::fprintf(stderr, "cycle %d: no connection (%s)\n", c, ev.lastError.c_str());
-      return 1;
+      return 3;
     }
     auto until = Clock::now() + std::chrono::milliseconds(sendMs);
     while (Clock::now() < until) {
@@ -171,11 +172,11 @@ int main(int argc, char** argv) {
       drop.join();
       if (dropRc.load() != 0) {
         std::fprintf(stderr, "drop_cmd failed\n");
-        return 1;
+        return 3;
       }
       if (!noticed) {
         std::fprintf(stderr, "cycle %d: the drop was not noticed\n", c);
-        return 1;
+        return 3;
       }
     } else {
       int closed = ev.closed;
