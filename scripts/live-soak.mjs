@@ -82,8 +82,8 @@ while (performance.now() - start < minutes * 60_000) {
   rss.push(Math.round(mem.rss / 1e6));
   nativeMem.push(Math.round((mem.rss - mem.heapTotal) / 1e6));
   heap.push(Math.round(mem.heapUsed / 1e6));
-  inUse.push(Math.round(loadNative().heapInUse() / 1e5) / 10);
-  if (process.env.SOAK_TRACE) console.error(JSON.stringify({ t: Math.round((performance.now() - start) / 1000), rss: mem.rss / 1e6, native: (mem.rss - mem.heapTotal) / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, heapInUse: loadNative().heapInUse() / 1e6, reconnects: b.stats().reconnects }));
+  inUse.push(Math.round((loadNative().mallocInUse() ?? NaN) / 1e5) / 10);
+  if (process.env.SOAK_TRACE) console.error(JSON.stringify({ t: Math.round((performance.now() - start) / 1000), rss: mem.rss / 1e6, native: (mem.rss - mem.heapTotal) / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, mallocInUse: (loadNative().mallocInUse() ?? NaN) / 1e6, reconnects: b.stats().reconnects }));
   if (performance.now() >= nextRestart) {
     await stopNginx();
     await sleep(downMs);

@@ -1,6 +1,6 @@
 // Reconnect cycles against a local nginx-rtmp (plain, or behind a stunnel TLS front with --tls): per cycle, publish
 // for --send-ms, stop the server, wait for the disconnect, start it again after --down-ms and wait for the
-// reconnect. Samples the malloc heap in use (the addon's heapInUse(): what was allocated and not freed, unmoved
+// reconnect. Samples the malloc heap in use (the addon's mallocInUse(): what was allocated and not freed, unmoved
 // by the allocator's caches) and RSS minus the V8 heap after each cycle, with GC run first.
 // Prints a JSON summary; exits 1 on an 'error' event or a wait that never ends.
 // Usage: npm run build:ts && node --expose-gc scripts/publish-reconnect-soak.mjs [--cycles 30] [--send-ms 1000]
@@ -102,7 +102,7 @@ const once = (e) => new Promise((resolve, reject) => {
 const sample = () => {
   globalThis.gc?.();
   const m = process.memoryUsage();
-  return { heap: loadNative().heapInUse() / 1e6, native: (m.rss - m.heapTotal) / 1e6 };
+  return { heap: (loadNative().mallocInUse() ?? NaN) / 1e6, native: (m.rss - m.heapTotal) / 1e6 };
 };
 
 const rows = [];
