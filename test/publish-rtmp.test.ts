@@ -177,8 +177,8 @@ function reconnectCycles(args: string[]): CycleSummary {
   return JSON.parse(r.stdout) as CycleSummary;
 }
 
-// Leak checks by the malloc heap in use (the addon's mallocInUse(): allocated and not freed; null where the C library cannot say), not RSS,
-// which climbs in steps while each thread's malloc arena reaches its high-water mark. The growth per reconnect is
+// Leak checks by the malloc heap in use (the addon's mallocInUse(): allocated and not freed; null where the C
+// library cannot say), not RSS, which climbs in steps while each thread's malloc arena reaches its high-water mark. The growth per reconnect is
 // the median of the per-cycle deltas after a warm-up third: a session's muxer, AVIO/RTMP/TLS contexts or video
 // packets left behind (~1 MB per reconnect was suspected from the hour soak's RSS) would read near that
 // size every cycle; noise (a clip's buffer alive at one sample) moves single deltas, not the median.
