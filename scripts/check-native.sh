@@ -120,7 +120,7 @@ CTL
   BIN=$PBIN run "$WORK/tone.aac" "rtmp://127.0.0.1:$PORT/live/a" cycles=4 send_ms=500 "video=$WORK/loop.mp4" "drop_cmd=$RESTART"
   BIN=$PBIN run "$WORK/tone.aac" "rtmp://127.0.0.1:$PORT/live/b" cycles=3 send_ms=500 "video=$WORK/loop.mp4"
   STUNNEL=$(command -v stunnel4 || command -v stunnel || true)
-  if [ -n "$STUNNEL" ]; then
+  if [ -n "$STUNNEL" ] && command -v openssl >/dev/null; then
     TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$NG/key.pem" -out "$NG/cert.pem" -days 1 -subj /CN=localhost \
       -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1
