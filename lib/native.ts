@@ -127,6 +127,14 @@ export interface NativePublishStats {
   channels: number;
 }
 
+/** One input's container as its header declares it (the addon's probeContainers; no decode, nothing estimated). */
+export interface NativeContainerInfo {
+  container: string;
+  /** The container's declared duration, else its longest declared stream's; absent when none is declared. */
+  durationSeconds?: number;
+  streams: { type: string; codec: string; attachedPicture: boolean; durationSeconds?: number }[];
+}
+
 /** Opaque handle of one running job. */
 export type NativeJob = { readonly __ttsavJob: unique symbol };
 
@@ -140,6 +148,8 @@ export interface NativeBinding {
   /** inputs: the video, the music when options.music, then the voice lines (see lib/voiceover.ts). */
   voiceover(inputs: Uint8Array[], options: Record<string, unknown>, callback: (err: unknown, result?: unknown) => void): NativeJob;
   probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;
+  /** Header-only probes of several inputs in one threadpool job; null for an input whose header cannot be read. */
+  probeContainers(inputs: Uint8Array[], options: NativeTranscodeOptions, callback: (err: unknown, result?: (NativeContainerInfo | null)[]) => void): NativeJob;
   hwDevices(callback: (err: unknown, devices?: { type: string; available: boolean; reason?: string }[]) => void): void;
   streamCreate(options: NativeTranscodeOptions, input: NativeStreamInput): NativeStream;
   streamPush(stream: NativeStream, chunk: Uint8Array, callback: NativeStreamCallback): void;

@@ -90,6 +90,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("voiceover", Napi::Function::New(env, StartVoiceover, "voiceover"));
   exports.Set("burnUnsupported", Napi::Function::New(env, BurnUnsupported, "burnUnsupported"));
   exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));
+  exports.Set("probeContainers", Napi::Function::New(env, StartProbeContainers, "probeContainers"));
   exports.Set("hwDevices", Napi::Function::New(env, StartHwDevices, "hwDevices"));
   exports.Set("hasMuxer", Napi::Function::New(env, HasMuxer, "hasMuxer"));
   exports.Set("hasEncoder", Napi::Function::New(env, HasEncoder, "hasEncoder"));
