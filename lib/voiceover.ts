@@ -316,14 +316,15 @@ export async function estimatePreparedVoiceover(p: PreparedVoiceover): Promise<J
   const video = p.inputs[0]!;
   const lines = p.inputs.slice(first);
   const native = loadNative();
-  // Only the headers are read, with the job's probing bounds.
+  // Only the headers are read, with the job's probing bounds. A read stopped by the signal or the deadline leaves
+  // the byte bounds (the job that follows is refused for the same reason, and counted by the pool).
   const headers = await runNativeJob(
     'voice-over probe',
     (callback) => native.probeContainers([video, ...lines], audio, callback),
     (r: (NativeContainerInfo | null)[]) => r,
     p.signal,
     p.timeoutMs,
-  );
+  ).catch((): (NativeContainerInfo | null)[] => []);
   const job: VoiceoverEstimateInput = { videoBytes: video.byteLength, audioBytes: p.bytes - video.byteLength, bitrate: audio.bitrate };
   if (audio.maxDurationSeconds !== undefined) job.maxDurationSeconds = audio.maxDurationSeconds;
   const v = headers[0];
