@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TtsavError } from '../errors';
 import { abortedError } from './prosody';
+import { leanEspeakWasm, type EmbeddedFile } from './espeak-wasm';
 
 /** What the shared WASM module has cost this process. */
 export interface EspeakStats {
@@ -20,9 +21,12 @@ export interface EspeakStats {
   /** Milliseconds inside workers: instantiating the module, and whole runs (instantiate + synthesize). */
   instantiateMs: number;
   runMs: number;
+  /** Size of the module compiled last: about 0.5 MB when its embedded data files are left out (read on demand),
+   *  the whole 18 MB .wasm otherwise (a build laid out differently); 0 before the first compile. */
+  moduleBytes: number;
 }
 
-const stats: EspeakStats = { compiles: 0, compileMs: 0, runs: 0, instantiateMs: 0, runMs: 0 };
+const stats: EspeakStats = { compiles: 0, compileMs: 0, runs: 0, instantiateMs: 0, runMs: 0, moduleBytes: 0 };
 export function espeakStats(): EspeakStats {
   return { ...stats };
 }
@@ -30,7 +34,15 @@ export function espeakStats(): EspeakStats {
 // lib ES2022 has no WebAssembly types; this is all ttsav uses of it (the worker does the rest).
 type WasmModule = object;
 declare const WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> };
-let modulePromise: Promise<WasmModule> | undefined;
+/** The compiled module and, when it is the lean one, where its files' bytes are (workerData of every worker). */
+interface Compiled {
+  module: WasmModule;
+  wasmPath: string;
+  files: EmbeddedFile[] | null;
+  /** Bytes compiled. */
+  bytes: number;
+}
+let modulePromise: Promise<Compiled> | undefined;
 /** Workers alive in every engine of the process (the compiled module is dropped when none is). */
 let liveWorkers = 0;
 function espeakPaths(): { js: string; wasm: string } {
@@ -43,14 +55,24 @@ function espeakPaths(): { js: string; wasm: string } {
   }
   return { js, wasm: path.join(path.dirname(js), 'espeak-ng.wasm') };
 }
-/** Compiles the WASM module once per process (asynchronously: V8 compiles off the main thread). */
-function compiledModule(): Promise<WasmModule> {
+/**
+ * Compiles the WASM module once per process (asynchronously: V8 compiles off the main thread) and shares it with
+ * every worker: the lean module of espeak-wasm.ts, or the .wasm as it is when its layout is not the expected one.
+ */
+function compiledModule(): Promise<Compiled> {
   if (!modulePromise) {
     const started = performance.now();
-    modulePromise = WebAssembly.compile(readFileSync(espeakPaths().wasm)).then(
+    const wasmPath = espeakPaths().wasm; // ERR_TTSAV_LOAD when the package is not installed
+    modulePromise = (async (): Promise<Compiled> => {
+      const lean = leanEspeakWasm(wasmPath);
+      const bytes = lean ? lean.bytes : readFileSync(wasmPath);
+      const module = await WebAssembly.compile(bytes);
+      return { module, wasmPath, files: lean ? lean.files : null, bytes: bytes.length };
+    })().then(
       (m) => {
         stats.compiles++;
         stats.compileMs += performance.now() - started;
+        stats.moduleBytes = m.bytes;
         return m;
       },
       (err: unknown) => {
@@ -75,6 +97,44 @@ try {
   require('node:v8').setFlagsFromString('--expose-gc');
   collect = require('node:vm').runInNewContext('gc');
 } catch {}
+// espeak-ng's glue (an Emscripten build with assertions) defines getters on globalThis ('buffer', 'asm' and one per
+// library symbol it lacks) whose closures hold that instance's whole scope: its Module, WebAssembly.Instance and
+// linear memory. The first instance's getters are never replaced, the latest one's until the next run: without
+// deleting them each worker keeps two to three dead 32 MiB instances alive (18 MB touched each), whatever the
+// collector does. They are configurable; everything the glue added is deleted after each run.
+const ownGlobals = new Set(Reflect.ownKeys(globalThis));
+const dropGlueGlobals = () => {
+  for (const key of Reflect.ownKeys(globalThis)) if (!ownGlobals.has(key)) try { delete globalThis[key]; } catch {}
+};
+// The lean module (espeak-wasm.ts) leaves the embedded files' bytes out: each file's contents are read from the
+// .wasm file when espeak-ng first reads it, once per worker.
+const { openSync, readSync, closeSync } = require('node:fs');
+const fileCache = new Map();
+const contentsOf = (f) => {
+  let bytes = fileCache.get(f.name);
+  if (!bytes) {
+    bytes = new Uint8Array(f.length);
+    const fd = openSync(workerData.wasmPath, 'r');
+    try {
+      for (let done = 0; done < f.length; ) {
+        const n = readSync(fd, bytes, done, f.length - done, f.at + done);
+        if (n === 0) throw new Error('espeak-ng.wasm is shorter than its table of files says');
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    fileCache.set(f.name, bytes);
+  }
+  return bytes;
+};
+const lazyFiles = (FS) => {
+  for (const f of workerData.files) {
+    const node = FS.lookupPath(f.name).node;
+    let own;
+    Object.defineProperty(node, 'contents', { configurable: true, enumerable: true, get: () => own ?? (own = contentsOf(f)), set: (v) => { own = v; } });
+  }
+};
 let factory;
 parentPort.on('message', async (msg) => {
   try {
@@ -89,12 +149,15 @@ parentPort.on('message', async (msg) => {
       instantiateWasm(imports, done) {
         WebAssembly.instantiate(workerData.module, imports).then((instance) => {
           instantiateMs = performance.now() - t0;
-          done(instance, workerData.module);
+          // The glue goes on to run main() from here; a failure before it (lazyFiles) leaves no audio.
+          try { done(instance, workerData.module); } catch (e) { err.push(String((e && e.message) || e)); }
         }, (e) => err.push(String(e)));
         return {};
       },
       preRun: [() => { M.FS.writeFile('/in.txt', msg.text); }],
     };
+    // After the glue has created the embedded files (static constructors) and before main().
+    if (workerData.files) M.onRuntimeInitialized = () => lazyFiles(M.FS);
     const instance = await factory(M);
     let wav = null;
     try { wav = instance.FS.readFile('/out.wav'); } catch {}
@@ -103,6 +166,7 @@ parentPort.on('message', async (msg) => {
   } catch (e) {
     parentPort.postMessage({ id: msg.id, error: String((e && e.message) || e) });
   }
+  dropGlueGlobals();
   if (collect) setImmediate(collect);
 });`;
 
@@ -205,7 +269,8 @@ export class WorkerPool {
       // (a host run with --input-type=module would otherwise evaluate it as an ES module).
       if (reused) worker = reused.worker;
       else {
-        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: WORKER_LIMITS, workerData: { module: await compiledModule(), jsUrl: pathToFileURL(espeakPaths().js).href } });
+        const { module, wasmPath, files } = await compiledModule();
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: WORKER_LIMITS, workerData: { module, wasmPath, files, jsUrl: pathToFileURL(espeakPaths().js).href } });
         liveWorkers++;
       }
     } catch (err) {
