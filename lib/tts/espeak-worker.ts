@@ -129,12 +129,22 @@ const contentsOf = (f) => {
   }
   return bytes;
 };
-const lazyFiles = (FS) => {
-  for (const f of workerData.files) {
-    const node = FS.lookupPath(f.name).node;
-    let own;
-    Object.defineProperty(node, 'contents', { configurable: true, enumerable: true, get: () => own ?? (own = contentsOf(f)), set: (v) => { own = v; } });
-  }
+const filesByName = new Map((workerData.files || []).map((f) => [f.name, f]));
+// The glue has made each embedded file a view of the (now zero, untouched) linear memory; when espeak-ng opens one,
+// it gets the real contents first. (Wrapping FS.open keeps the file nodes' shapes: accessors on 445 nodes made
+// every MEMFS access megamorphic.)
+const lazyFiles = (FS, memory) => {
+  if (!memory) throw new Error('the espeak-ng module exports no memory');
+  const open = FS.open;
+  FS.open = function (path, flags, mode) {
+    const stream = open.call(this, path, flags, mode);
+    const node = stream && stream.node;
+    if (node && node.contents && node.contents.buffer === memory.buffer) {
+      const f = filesByName.get(FS.getPath(node));
+      if (f) node.contents = contentsOf(f);
+    }
+    return stream;
+  };
 };
 let factory;
 parentPort.on('message', async (msg) => {
@@ -143,6 +153,7 @@ parentPort.on('message', async (msg) => {
     const out = [], err = [];
     const t0 = performance.now();
     let instantiateMs = 0;
+    let memory = null;
     const M = {
       arguments: msg.args,
       print: (s) => out.push(s),
@@ -150,6 +161,7 @@ parentPort.on('message', async (msg) => {
       instantiateWasm(imports, done) {
         WebAssembly.instantiate(workerData.module, imports).then((instance) => {
           instantiateMs = performance.now() - t0;
+          memory = Object.values(instance.exports).find((v) => v instanceof WebAssembly.Memory);
           // The glue goes on to run main() from here; a failure before it (lazyFiles) leaves no audio.
           try { done(instance, workerData.module); } catch (e) { err.push(String((e && e.message) || e)); }
         }, (e) => err.push(String(e)));
@@ -158,7 +170,7 @@ parentPort.on('message', async (msg) => {
       preRun: [() => { M.FS.writeFile('/in.txt', msg.text); }],
     };
     // After the glue has created the embedded files (static constructors) and before main().
-    if (workerData.files) M.onRuntimeInitialized = () => lazyFiles(M.FS);
+    if (workerData.files) M.onRuntimeInitialized = () => lazyFiles(M.FS, memory);
     const instance = await factory(M);
     let wav = null;
     try { wav = instance.FS.readFile('/out.wav'); } catch {}
