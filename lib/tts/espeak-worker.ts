@@ -1,7 +1,13 @@
 /**
- * The espeak-ng WASM runtime: the module is compiled once per process and shared; every run instantiates it afresh
- * on a worker thread (the build runs espeak-ng's command-line main() once per instance), so the event loop never
- * waits for it. WorkerPool bounds the workers and the queue in front of them.
+ * The espeak-ng WASM runtime: the module is compiled once per process, without its embedded data files
+ * (espeak-wasm.ts), and shared with the workers through workerData; every run instantiates it afresh on a worker
+ * thread (the build runs espeak-ng's command-line main() once per instance), so the event loop never waits for it.
+ * WorkerPool bounds the workers and the queue in front of them, and releases idle workers.
+ *
+ * Memory (bench/speak-rss.mjs, 4 concurrent speak() calls through a pool, 2 workers): peak RSS 110–118 MB, was
+ * 248–300 MB in the same runs before the lean module and the globals fix below. Per worker about 13 MB: its
+ * isolate, one instance (1.3–2 MB of its 32 MiB linear memory touched: espeak-ng's heap and the files it loaded)
+ * and the files it has read (cached; ~0.8 MB for English).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -90,9 +96,9 @@ function compiledModule(): Promise<Compiled> {
 const WORKER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
-// Each run leaves a whole WASM instance (its linear memory, tens of MB touched) for the garbage collector, which
-// does not count that memory as heap and so runs late: several dead instances per worker add up to hundreds of MB.
-// A full collection of this small isolate after each reply frees them at once.
+// Each run leaves a whole WASM instance (its 32 MiB linear memory, a few MB of it touched) for the garbage
+// collector, which does not count that memory as heap and so runs late. A full collection of this small isolate
+// after each reply frees it at once.
 let collect = null;
 try {
   require('node:v8').setFlagsFromString('--expose-gc');
@@ -184,19 +190,21 @@ parentPort.on('message', async (msg) => {
 });`;
 
 /**
- * A worker's V8 heap is tiny (the glue script, one run's strings); its memory is the WASM instance (32 MiB linear
- * memory, fixed by the build, 17 MiB of it espeak-ng's data) and the isolate. A small young generation keeps the
- * isolate from growing 16 MiB semi-spaces per worker (bench/speak-rss.mjs: 268 → 236–244 MB peak with 2 workers,
- * synthesis alone). The old generation limit is far above what a run needs (texts are split at maxChunkBytes).
+ * A worker's V8 heap is tiny (the glue script, one run's strings); besides the isolate, its memory is the WASM
+ * instance (32 MiB linear memory, fixed by the build, of which a run touches a few MB) and the file cache (array
+ * buffers, outside the heap). A small young generation keeps the isolate from growing 16 MiB semi-spaces per
+ * worker (bench/speak-rss.mjs: 268 → 236–244 MB peak with 2 workers, synthesis alone, before the lean module).
+ * The old generation limit is far above what a run needs (texts are split at maxChunkBytes).
  */
 const WORKER_LIMITS = Object.freeze({ maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 });
 
 /**
- * What one live espeak worker costs, for a pool's memory budget: the isolate, its WASM instance and the previous
- * run's instance until the worker's collection frees it. Measured with bench/speak-rss.mjs (RSS with 2 workers
- * minus 1 worker, synthesis alone): 70–80 MB.
+ * What one live espeak worker costs, for a pool's memory budget: the isolate, its WASM instance and its cached
+ * files. Measured with bench/speak-rss.mjs (peak RSS with 2 workers minus 1, and 4 minus 2, halved; English): 13 MB.
+ * A voice with a big dictionary adds about twice its size (the cached file and espeak-ng's copy in the instance):
+ * cmn 1.6 MB, ru 8.5 MB.
  */
-export const ESPEAK_WORKER_BYTES = 80 * 1024 * 1024;
+export const ESPEAK_WORKER_BYTES = 16 * 1024 * 1024;
 
 interface RunResult {
   wav: Uint8Array | null;
