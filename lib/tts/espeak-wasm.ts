@@ -28,6 +28,8 @@ export interface LeanWasm {
   files: EmbeddedFile[];
   /** Bytes of file contents left out. */
   omittedBytes: number;
+  /** Size of the .wasm file read (the files' offsets are into it). */
+  wasmSize: number;
 }
 
 class Unsupported extends Error {}
@@ -345,7 +347,7 @@ export function leanEspeakWasm(wasmPath: string): LeanWasm | undefined {
     }
     const bytes = Buffer.concat(parts);
     const omittedBytes = merged.reduce((n, [a, b]) => n + b - a, 0);
-    return { bytes, files: files.map(({ name, at, length }) => ({ name, at, length })), omittedBytes };
+    return { bytes, files: files.map(({ name, at, length }) => ({ name, at, length })), omittedBytes, wasmSize: size };
   } catch (err) {
     if (err instanceof Unsupported) return undefined;
     throw err;

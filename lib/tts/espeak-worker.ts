@@ -46,6 +46,8 @@ interface Compiled {
   module: WasmModule;
   wasmPath: string;
   files: EmbeddedFile[] | null;
+  /** Size of the .wasm the files' offsets are into. */
+  wasmSize: number;
   /** Bytes compiled. */
   bytes: number;
 }
@@ -74,7 +76,7 @@ function compiledModule(): Promise<Compiled> {
       const lean = leanEspeakWasm(wasmPath);
       const bytes = lean ? lean.bytes : readFileSync(wasmPath);
       const module = await WebAssembly.compile(bytes);
-      return { module, wasmPath, files: lean ? lean.files : null, bytes: bytes.length };
+      return { module, wasmPath, files: lean ? lean.files : null, wasmSize: lean ? lean.wasmSize : bytes.length, bytes: bytes.length };
     })().then(
       (m) => {
         stats.compiles++;
@@ -115,7 +117,7 @@ const dropGlueGlobals = () => {
 };
 // The lean module (espeak-wasm.ts) leaves the embedded files' bytes out: each file's contents are read from the
 // .wasm file when espeak-ng first reads it, once per worker.
-const { openSync, readSync, closeSync } = require('node:fs');
+const { openSync, readSync, closeSync, fstatSync } = require('node:fs');
 const fileCache = new Map();
 const contentsOf = (f) => {
   let bytes = fileCache.get(f.name);
@@ -123,6 +125,7 @@ const contentsOf = (f) => {
     bytes = new Uint8Array(f.length);
     const fd = openSync(workerData.wasmPath, 'r');
     try {
+      if (fstatSync(fd).size !== workerData.wasmSize) throw new Error('espeak-ng.wasm has changed since it was compiled');
       for (let done = 0; done < f.length; ) {
         const n = readSync(fd, bytes, done, f.length - done, f.at + done);
         if (n === 0) throw new Error('espeak-ng.wasm is shorter than its table of files says');
@@ -290,8 +293,8 @@ export class WorkerPool {
       // (a host run with --input-type=module would otherwise evaluate it as an ES module).
       if (reused) worker = reused.worker;
       else {
-        const { module, wasmPath, files } = await compiledModule();
-        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: WORKER_LIMITS, workerData: { module, wasmPath, files, jsUrl: pathToFileURL(espeakPaths().js).href } });
+        const { module, wasmPath, wasmSize, files } = await compiledModule();
+        worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: WORKER_LIMITS, workerData: { module, wasmPath, wasmSize, files, jsUrl: pathToFileURL(espeakPaths().js).href } });
         liveWorkers++;
       }
     } catch (err) {
