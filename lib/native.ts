@@ -164,9 +164,13 @@ export interface NativeBinding {
   hasEncoder(name: string): boolean;
   burnUnsupported(hwaccel: string): string;
   demuxers(): string[];
+  /** Bytes the C allocator has handed out and not had back (glibc's mallinfo2), or null; for leak tests. */
+  mallocInUse(): number | null;
   /** The error codes and stages the addon's errors can carry (checked against lib/errors.ts by a test). */
   errorNames(): { codes: string[]; stages: string[] };
   versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
+  /** glibc's malloc_trim(0): true when memory went back to the system (false on other C libraries). */
+  trimMemory(): boolean;
 }
 
 /** For an addon built against the system FFmpeg (TTSAV_FFMPEG=system): its shared libav libraries. */
@@ -185,6 +189,18 @@ let loadFailure: TtsavError | undefined;
 
 /** The package root (dist/.. or lib/..). */
 export const packageRoot = path.resolve(__dirname, '..');
+
+/**
+ * Returns the allocator's free memory to the system (glibc's malloc_trim), if the addon is already loaded (it is
+ * not loaded for this) and has the call. For moments the process has just gone idle: it costs a few ms.
+ */
+export function trimMemory(): boolean {
+  try {
+    return typeof binding?.trimMemory === 'function' ? binding.trimMemory() : false;
+  } catch {
+    return false;
+  }
+}
 
 export function loadNative(): NativeBinding {
   if (binding) return binding;
