@@ -5,6 +5,7 @@
 #include <string>
 
 #if defined(__GLIBC__)
+#include <malloc.h>
 #endif
 
 extern "C" {
