@@ -4,10 +4,6 @@
 
 #include <string>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 extern "C" {
 #include <libavformat/avformat.h>
 }
@@ -87,11 +83,7 @@ Napi::Value ErrorNames(const Napi::CallbackInfo& info) {
 // ended, such as espeak's workers, left in their arenas). True when something was released; false where the C
 // library has no such call. Called by lib/ when the espeak engine's last worker is released (idle).
 Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
-#if defined(__GLIBC__)
-  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
-#else
-  return Napi::Boolean::New(info.Env(), false);
-#endif
+  return Napi::Boolean::New(info.Env(), av::TrimHeap());
 }
 
 // Bytes the C allocator has handed out and not had back (all arenas, plus mmapped blocks), for leak tests: unlike

@@ -15,4 +15,12 @@ int64_t HeapInUse() {
 #endif
 }
 
+bool TrimHeap() {
+#if defined(__GLIBC__)
+  return malloc_trim(0) != 0;
+#else
+  return false;
+#endif
+}
+
 }  // namespace ttsav::av

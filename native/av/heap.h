@@ -8,4 +8,8 @@ namespace ttsav::av {
 
 int64_t HeapInUse();
 
+// Hands the allocator's free pages back to the system (glibc's malloc_trim(0): every arena, not only each heap's
+// top). True when something was released; false where the C library has no such call.
+bool TrimHeap();
+
 }  // namespace ttsav::av
