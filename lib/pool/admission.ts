@@ -110,6 +110,7 @@ export class Admission<J extends Admitted> {
     if (head.done) return undefined;
     this.ahead.delete(head.value);
     this.running.add(head.value);
+    this.notifySpace();
     return head.value;
   }
 
