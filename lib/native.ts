@@ -180,6 +180,8 @@ export interface NativeBinding {
   hasEncoder(name: string): boolean;
   burnUnsupported(hwaccel: string): string;
   demuxers(): string[];
+  /** Bytes the C allocator has handed out and not had back (glibc's mallinfo2), or null; for leak tests. */
+  mallocInUse(): number | null;
   /** The error codes and stages the addon's errors can carry (checked against lib/errors.ts by a test). */
   errorNames(): { codes: string[]; stages: string[] };
   versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };

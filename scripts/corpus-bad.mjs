@@ -420,7 +420,8 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000, decodeErrors = 
   const { transcode, probe, TtsavError } = lib;
   // A hint naming a demuxer this libav lacks (the bundled build has no concat or hls: they follow references) is an
   // invalid option here, and must be refused as one, before any byte is read.
-  const demuxers = new Set(require(path.join(ROOT, 'dist', 'native.js')).loadNative().demuxers());
+  const addon = require(path.join(ROOT, 'dist', 'native.js')).loadNative();
+  const demuxers = new Set(addon.demuxers());
   const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   const inputs = manifest.map((m) => ({ ...m, data: readFileSync(path.join(dir, m.file)) }));
   const outcomes = {};
@@ -487,7 +488,12 @@ export async function run(dir, { passes = 3, timeoutMs = 20_000, decodeErrors = 
     const m = process.memoryUsage();
     // rss - heapTotal: what the process holds outside V8's heap (native code's memory, libav's, Buffers'),
     // without the steps V8 takes when it resizes its heap.
-    memory.push({ pass, rss: m.rss, native: m.rss - m.heapTotal, heapUsed: m.heapUsed, external: m.external + m.arrayBuffers });
+    // malloc: the bytes the C allocator has out (null where the C library cannot say): the leak measure that page
+    // moves of the allocator do not disturb.
+    memory.push({
+      pass, rss: m.rss, native: m.rss - m.heapTotal, malloc: addon.mallocInUse(), heapUsed: m.heapUsed,
+      external: m.external + m.arrayBuffers,
+    });
   }
   return { files: inputs.length, passes, decodeErrors, outcomes, warnings, probe: probeOutcomes, violations, memory, slowest };
 }
