@@ -86,7 +86,9 @@ for (let r = 0; r < rounds; r++) {
     for (const c of cells) {
       const out = await cell({ set, settings, repeat, ...c });
       const perFile = out.wallMs / out.files;
-      results.push({ round: r, group: `${set}/${settings}`, who: label(out), perFile, wallMs: out.wallMs, files: out.files, cpuMs: out.cpuMs, load1: out.load1 });
+      // busy: the share of the two threads' wall time spent inside jobs (the rest is idle between jobs).
+      const busy = out.busyMs ? out.busyMs / (out.wallMs * 2) : undefined;
+      results.push({ round: r, group: `${set}/${settings}`, who: label(out), perFile, wallMs: out.wallMs, files: out.files, cpuMs: out.cpuMs, busy, load1: out.load1 });
       log(`round ${r + 1} ${set}/${settings} ${label(out)}: ${perFile.toFixed(2)} ms/file (load ${out.load1.toFixed(2)})`);
     }
   }
@@ -97,14 +99,15 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const lines = [`rounds ${rounds}; loads ${Math.min(...results.map((x) => x.load1)).toFixed(2)}–${Math.max(...results.map((x) => x.load1)).toFixed(2)} (1-min, ${os.cpus().length} cores)`, ''];
-lines.push('| set | contender | ms/file (median) | × floor time (median; per round) | spawn ÷ it (median) |', '| --- | --- | --- | --- | --- |');
+lines.push('| set | contender | ms/file (median) | × floor time (median; per round) | spawn ÷ it (median) | threads busy in jobs (median) |', '| --- | --- | --- | --- | --- | --- |');
 for (const group of [...new Set(results.map((x) => x.group))]) {
   const rows = results.filter((x) => x.group === group);
   for (const who of [...new Set(rows.map((x) => x.who))]) {
     const mine = rows.filter((x) => x.who === who);
     const ratios = mine.map((x) => x.perFile / rows.find((y) => y.round === x.round && y.who === 'C++ floor').perFile);
     const spawn = mine.map((x) => rows.find((y) => y.round === x.round && y.who === 'spawn ffmpeg')?.perFile / x.perFile).filter(Number.isFinite);
-    lines.push(`| ${group} | ${who} | ${median(mine.map((x) => x.perFile)).toFixed(2)} | ${median(ratios).toFixed(3)}× (${ratios.map((x) => x.toFixed(3)).join(', ')}) | ${spawn.length ? `${median(spawn).toFixed(2)}×` : '–'} |`);
+    const busy = mine.map((x) => x.busy).filter((x) => x !== undefined);
+    lines.push(`| ${group} | ${who} | ${median(mine.map((x) => x.perFile)).toFixed(2)} | ${median(ratios).toFixed(3)}× (${ratios.map((x) => x.toFixed(3)).join(', ')}) | ${spawn.length ? `${median(spawn).toFixed(2)}×` : '–'} | ${busy.length ? `${(median(busy) * 100).toFixed(1)}%` : '–'} |`);
   }
 }
 console.log(lines.join('\n'));
