@@ -2,6 +2,10 @@
 // bed ducked by sidechaincompress and mixed by amix, AAC, mov_text subtitles, faststart), on a batch of clips at
 // concurrency 2, alternating contenders round by round so drift hits both. Clips are generated here (libx264
 // testsrc + a tone as the clip's audio, espeak-ng voice, a tone bed as MP3) on /dev/shm when it exists.
+// A third contender measures the issue's second target ("with video copy, a voice-over costs ≤ 1.2× the same job's
+// audio work alone"): the same pool.voiceover() calls (same voice, music, ducking, loudness, AAC) over a stand-in
+// video of the same length that has almost no video (16x16 at 1 fps, a few kB), so everything but the video's
+// bytes is the same work; the ratio of the two is what copying the real video costs on top of the audio.
 // Usage: node bench/voiceover.mjs [clips=6] [seconds=10] [size=640x360] [rounds=2]
 // The full goal in issue 16 is 20 clips × 30 s of 1080p: `node bench/voiceover.mjs 20 30 1920x1080 3`.
 import { execFileSync, spawn } from 'node:child_process';
@@ -73,6 +77,7 @@ async function batch(n, job) {
   return { wall: performance.now() - start, cpu: c1.self - c0.self + (c1.children - c0.children) };
 }
 
+console.log(`uptime at start: ${execFileSync('uptime').toString().trim()}`);
 try {
   console.log(`making ${clips} clips of ${seconds} s at ${size} (libx264) in ${dir} …`);
   for (let i = 0; i < clips; i++)
@@ -84,6 +89,8 @@ try {
   const videos = Array.from({ length: clips }, (_, i) => readFileSync(p(`clip${i}.mp4`)));
   const voice = readFileSync(p('voice.wav'));
   const music = readFileSync(p('music.mp3'));
+  ff('-f', 'lavfi', '-i', `color=c=gray:size=16x16:rate=1:duration=${seconds}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', p('stub.mp4'));
+  const stub = readFileSync(p('stub.mp4'));
 
   const pool = createPool({ concurrency: CONCURRENCY });
   const timings = [];
@@ -92,29 +99,47 @@ try {
     timings.push(r.timings);
   });
   const spawned = () => batch(clips, (i) => run('ffmpeg', ffmpegArgs(p(`clip${i}.mp4`), p(`ff${i}.mp4`))));
+  const audioOnly = () => batch(clips, async () => {
+    await pool.voiceover({ video: stub, voice: [{ audio: voice, at: 0.5 }], music, subtitles: 'soft', cues: CUES });
+  });
   await ttsav(); // warm-up: loads the addon, fills the page cache
+  await audioOnly();
   timings.length = 0;
+  const contenders = { ffmpeg: spawned, ttsav, audio: audioOnly };
+  const names = Object.keys(contenders);
   const rows = [];
   for (let r = 0; r < rounds; r++) {
-    const a = r % 2 === 0 ? await spawned() : await ttsav();
-    const b = r % 2 === 0 ? await ttsav() : await spawned();
-    rows.push(r % 2 === 0 ? { ffmpeg: a, ttsav: b } : { ffmpeg: b, ttsav: a });
+    const row = {};
+    // Each round starts with a different contender, so drift and warm caches hit all of them.
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length];
+      row[name] = await contenders[name]();
+    }
+    rows.push(row);
   }
+  const m = pool.metrics();
   await pool.close();
+  console.log(`pool: budget ${(m.budgetBytes / 2 ** 30).toFixed(2)} GiB, most jobs in flight ${m.maxInFlightJobsSeen}, most bytes charged at once ${(m.maxInFlightBytesSeen / 2 ** 20).toFixed(0)} MiB, jobs that waited for budget ${m.jobs.budgetDelayed}`);
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const f = med(rows.map((r) => r.ffmpeg.wall));
   const t = med(rows.map((r) => r.ttsav.wall));
+  const a = med(rows.map((r) => r.audio.wall));
   const fc = med(rows.map((r) => r.ffmpeg.cpu));
   const tc = med(rows.map((r) => r.ttsav.cpu));
-  console.log(`\n${clips} clips × ${seconds} s ${size}, concurrency ${CONCURRENCY}, ${rounds} rounds (medians per batch; load ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores)`);
+  const ac = med(rows.map((r) => r.audio.cpu));
+  console.log(`\n${clips} clips × ${seconds} s ${size} (${(videos.reduce((n, v) => n + v.length, 0) / clips / 1e6).toFixed(1)} MB each), concurrency ${CONCURRENCY}, ${rounds} rounds (medians per batch; load ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores)`);
   console.log('contender                                   wall (ms)   clips/s   throughput   CPU (ms)   CPU ratio');
   console.log(`ffmpeg CLI (copy + amix/sidechaincompress)  ${f.toFixed(0).padStart(9)}   ${(clips / (f / 1000)).toFixed(2).padStart(7)}   ${'1.00x'.padStart(10)}   ${fc.toFixed(0).padStart(8)}   ${'1.00x'.padStart(9)}`);
   console.log(`ttsav pool.voiceover()                      ${t.toFixed(0).padStart(9)}   ${(clips / (t / 1000)).toFixed(2).padStart(7)}   ${((f / t).toFixed(2) + 'x').padStart(10)}   ${tc.toFixed(0).padStart(8)}   ${((fc / tc).toFixed(2) + 'x').padStart(9)}`);
+  console.log(`ttsav, audio work alone (16x16 stand-in)    ${a.toFixed(0).padStart(9)}   ${(clips / (a / 1000)).toFixed(2).padStart(7)}   ${((f / a).toFixed(2) + 'x').padStart(10)}   ${ac.toFixed(0).padStart(8)}   ${((fc / ac).toFixed(2) + 'x').padStart(9)}`);
+  console.log(`\nvoice-over with video copy / audio work alone: wall ${(t / a).toFixed(2)}x, CPU ${(tc / ac).toFixed(2)}x (target ≤ 1.2x)`);
+  console.log('per round (wall ms ffmpeg / ttsav / audio alone): ' + rows.map((r) => `${r.ffmpeg.wall.toFixed(0)}/${r.ttsav.wall.toFixed(0)}/${r.audio.wall.toFixed(0)}`).join(', '));
   const sum = (k) => timings.reduce((s, x) => s + x[k], 0) / timings.length;
   console.log(`\nttsav per-job stages (mean ms): probe+read video ${sum('probe').toFixed(1)}, decode ${sum('decode').toFixed(1)}, ` +
     `analyze ${sum('analyze').toFixed(1)}, filter ${sum('filter').toFixed(1)}, encode ${sum('encode').toFixed(1)}, mux ${sum('mux').toFixed(1)}, total ${sum('total').toFixed(1)}`);
   console.log(`video handling (probe+read+mux) is ${((100 * (sum('probe') + sum('mux'))) / sum('total')).toFixed(1)}% of a job`);
   console.log('ttsav also measures the loudness and normalises the mix (ffmpeg here does not): it does more work.');
+  console.log(`uptime at end: ${execFileSync('uptime').toString().trim()}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

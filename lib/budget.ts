@@ -47,22 +47,51 @@ export function estimateJob(inputBytes: number, options: Pick<NormalizedOptions,
   return { seconds, inputBytes, outputBytes, bytes: inputBytes + 2 * outputBytes + WORKING_BYTES };
 }
 
-/** The least video bitrate the voice-over's length estimate assumes (bit/s): lower than any usable short video. */
+/** The least video bitrate the voice-over's length estimate assumes when the video's container declares no
+ *  duration (bit/s): lower than any usable short video. */
 export const MIN_VIDEO_BITRATE = 100_000;
+
+/** What estimateVoiceover() reads. */
+export interface VoiceoverEstimateInput {
+  videoBytes: number;
+  /** The audio inputs' bytes together (voice lines and music). */
+  audioBytes: number;
+  /** The audio encoder's bitrate (bit/s). */
+  bitrate: number;
+  maxDurationSeconds?: number;
+  /** The video's duration as its container declares it (pool.voiceover() reads it from the header). Without it
+   *  the length is bounded from videoBytes at MIN_VIDEO_BITRATE. */
+  videoSeconds?: number;
+  /** Where the last voice line ends (its start plus its declared duration). Without it the voice's length is
+   *  bounded from audioBytes at MIN_INPUT_BITRATE. */
+  voiceEndSeconds?: number;
+}
 
 /**
  * The memory a voice-over job holds while it runs (what a pool charges it):
  *
  *   estimate = inputs + 3 × videoBytes + 2 × audioOut + pcm + WORKING_BYTES
- *   seconds  = min(maxDurationSeconds ?? ∞, max(videoBytes × 8 / MIN_VIDEO_BITRATE, audioBytes × 8 / MIN_INPUT_BITRATE))
+ *   seconds  = min(maxDurationSeconds ?? ∞, max(video, voice))
+ *     video  = videoSeconds ?? videoBytes × 8 / MIN_VIDEO_BITRATE
+ *     voice  = voiceEndSeconds ?? audioBytes × 8 / MIN_INPUT_BITRATE
  *   pcm      = seconds × 48000 × 2 channels × 4 bytes × 3 (voice, music or original audio, mix)
  *
  * The inputs are held (read in place); the video's packets are read whole before muxing (one more copy of the
  * video) and the output holds the video again in a block that doubles when full (up to twice); the decoded voice,
- * music and the mix are planar float in memory for the job (measured before they are encoded).
+ * music and the mix are planar float in memory for the job (measured before they are encoded). The output lasts
+ * the video (length 'video'), at most the longer of video and voice ('voice', 'longest'), so `seconds` bounds it.
+ *
+ * The durations come from the containers' headers (MP4's moov, Matroska's segment info, WAV's data size): a
+ * video's bytes say little about its length (a 30 s 1080p clip is ~60 MB, a 30 s 480p one ~5 MB), and bounding it
+ * from the bytes charged a 30 s 1080p clip over 5 GiB. A header that declares nothing (WebM from MediaRecorder,
+ * MP3 without a Xing/Info header) falls back to the byte bounds. A container that declares less than it holds is
+ * undercharged: set maxDurationSeconds to cap such jobs.
  */
-export function estimateVoiceover(job: { videoBytes: number; audioBytes: number; bitrate: number; maxDurationSeconds?: number }): JobEstimate {
-  const bound = Math.max((job.videoBytes * 8) / MIN_VIDEO_BITRATE, (job.audioBytes * 8) / MIN_INPUT_BITRATE);
+export function estimateVoiceover(job: VoiceoverEstimateInput): JobEstimate {
+  const known = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x) && x >= 0;
+  const video = known(job.videoSeconds) ? job.videoSeconds : (job.videoBytes * 8) / MIN_VIDEO_BITRATE;
+  const voice = known(job.voiceEndSeconds) ? job.voiceEndSeconds : (job.audioBytes * 8) / MIN_INPUT_BITRATE;
+  const bound = Math.max(video, voice);
   const seconds = job.maxDurationSeconds === undefined ? bound : Math.min(job.maxDurationSeconds, bound);
   const audioOut = Math.ceil((seconds * job.bitrate) / 8 * 1.05) + FIRST_BLOCK;
   const outputBytes = job.videoBytes + audioOut;

@@ -31,7 +31,7 @@ export type { Pool, PoolOptions, BatchInput, BatchOptions, BatchProgress, Batch,
 export type { PoolMetrics, HistogramSnapshot, PromClientMetric, MetricSample, PoolCollector } from './metrics';
 export type { AutoConcurrencyOptions, AutoDecision } from './autotune';
 export { estimateJob, estimateVoiceover } from './budget';
-export type { JobEstimate } from './budget';
+export type { JobEstimate, VoiceoverEstimateInput } from './budget';
 export { TtsavError } from './errors';
 export type { TtsavErrorCode, TtsavErrorReason, TtsavStage } from './errors';
 export type { TtsavWarning, TtsavWarningCode, DecodeErrors } from './warnings';

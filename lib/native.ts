@@ -127,6 +127,14 @@ export interface NativePublishStats {
   channels: number;
 }
 
+/** One input's container as its header declares it (the addon's probeContainers; no decode, nothing estimated). */
+export interface NativeContainerInfo {
+  container: string;
+  /** The container's declared duration, else its longest declared stream's; absent when none is declared. */
+  durationSeconds?: number;
+  streams: { type: string; codec: string; attachedPicture: boolean; durationSeconds?: number }[];
+}
+
 /** Opaque handle of one running job. */
 export type NativeJob = { readonly __ttsavJob: unique symbol };
 
@@ -156,6 +164,8 @@ export interface NativeBinding {
   /** inputs: the video, the music when options.music, then the voice lines (see lib/voiceover.ts). */
   voiceover(inputs: Uint8Array[], options: Record<string, unknown>, callback: (err: unknown, result?: unknown) => void): NativeJob;
   probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;
+  /** Header-only probes of several inputs in one threadpool job; null for an input whose header cannot be read. */
+  probeContainers(inputs: Uint8Array[], options: NativeTranscodeOptions, callback: (err: unknown, result?: (NativeContainerInfo | null)[]) => void): NativeJob;
   hwDevices(callback: (err: unknown, devices?: { type: string; available: boolean; reason?: string }[]) => void): void;
   streamCreate(options: NativeTranscodeOptions, input: NativeStreamInput): NativeStream;
   streamPush(stream: NativeStream, chunk: Uint8Array, callback: NativeStreamCallback): void;
@@ -185,6 +195,8 @@ export interface NativeBinding {
   /** The error codes and stages the addon's errors can carry (checked against lib/errors.ts by a test). */
   errorNames(): { codes: string[]; stages: string[] };
   versions(): { ffmpeg: string; bundled: boolean; license: string; configuration: string; libraries: Record<string, NativeLibraryVersion>; napi: number };
+  /** glibc's malloc_trim(0): true when memory went back to the system (false on other C libraries). */
+  trimMemory(): boolean;
 }
 
 /** For an addon built against the system FFmpeg (TTSAV_FFMPEG=system): its shared libav libraries. */
@@ -203,6 +215,18 @@ let loadFailure: TtsavError | undefined;
 
 /** The package root (dist/.. or lib/..). */
 export const packageRoot = path.resolve(__dirname, '..');
+
+/**
+ * Returns the allocator's free memory to the system (glibc's malloc_trim), if the addon is already loaded (it is
+ * not loaded for this) and has the call. For moments the process has just gone idle: it costs a few ms.
+ */
+export function trimMemory(): boolean {
+  try {
+    return typeof binding?.trimMemory === 'function' ? binding.trimMemory() : false;
+  } catch {
+    return false;
+  }
+}
 
 export function loadNative(): NativeBinding {
   if (binding) return binding;

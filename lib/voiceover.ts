@@ -3,10 +3,10 @@
  * The video stream is copied packet for packet; only the audio is made: mixed, ducked, loudness-normalised and
  * encoded with the same presets and audio options as transcode().
  */
-import { estimateVoiceover } from './budget';
+import { estimateVoiceover, MIN_INPUT_BITRATE, type JobEstimate, type VoiceoverEstimateInput } from './budget';
 import { TtsavError, stoppedError } from './errors';
 import { runNativeJob } from './job';
-import { loadNative, type NativeBinding, type NativeLoudness } from './native';
+import { loadNative, type NativeBinding, type NativeContainerInfo, type NativeLoudness, type NativeTranscodeOptions } from './native';
 import { normalizeOptions, type AacCoder, type PresetName } from './options';
 import { invalidOption, numberIn, oneOf as oneOfValues, plainObject } from './validate';
 import type { SpeakResult } from './speak';
@@ -304,12 +304,36 @@ export function prepareVoiceover(options: VoiceoverOptions): PreparedVoiceover {
   return prepared;
 }
 
-/** What a prepared voice-over is charged against a pool's memory budget (see estimateVoiceover). */
-export function voiceoverBytes(p: PreparedVoiceover): number {
-  const audio = p.native.audio as { bitrate: number; maxDurationSeconds?: number };
-  const job: Parameters<typeof estimateVoiceover>[0] = { videoBytes: p.inputs[0]!.byteLength, audioBytes: p.bytes - p.inputs[0]!.byteLength, bitrate: audio.bitrate };
+/**
+ * What a prepared voice-over is charged against a pool's memory budget (see estimateVoiceover): the video's and the
+ * voice lines' durations are read from their containers' headers in one short threadpool job (no decoding), so the
+ * estimate follows the output's length rather than the video's bytes.
+ */
+export async function estimatePreparedVoiceover(p: PreparedVoiceover): Promise<JobEstimate> {
+  const audio = p.native.audio as NativeTranscodeOptions;
+  const at = p.native.voiceAt as number[];
+  const first = p.native.music === true ? 2 : 1;
+  const video = p.inputs[0]!;
+  const lines = p.inputs.slice(first);
+  const native = loadNative();
+  // Only the headers are read, with the job's probing bounds. A read stopped by the signal or the deadline leaves
+  // the byte bounds (the job that follows is refused for the same reason, and counted by the pool).
+  const headers = await runNativeJob(
+    'voice-over probe',
+    (callback) => native.probeContainers([video, ...lines], audio, callback),
+    (r: (NativeContainerInfo | null)[]) => r,
+    p.signal,
+    p.timeoutMs,
+  ).catch((): (NativeContainerInfo | null)[] => []);
+  const job: VoiceoverEstimateInput = { videoBytes: video.byteLength, audioBytes: p.bytes - video.byteLength, bitrate: audio.bitrate };
   if (audio.maxDurationSeconds !== undefined) job.maxDurationSeconds = audio.maxDurationSeconds;
-  return estimateVoiceover(job).bytes;
+  const v = headers[0];
+  const stream = v?.streams.find((s) => s.type === 'video' && !s.attachedPicture);
+  const videoSeconds = stream?.durationSeconds ?? v?.durationSeconds;
+  if (videoSeconds !== undefined) job.videoSeconds = videoSeconds;
+  // Each line's end: its start plus its declared duration, else its bytes at the lowest audio bitrate.
+  job.voiceEndSeconds = Math.max(0, ...lines.map((l, i) => at[i]! + (headers[i + 1]?.durationSeconds ?? (l.byteLength * 8) / MIN_INPUT_BITRATE)));
+  return estimateVoiceover(job);
 }
 
 /** Runs a prepared voice-over on the threadpool. */

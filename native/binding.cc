@@ -82,6 +82,18 @@ Napi::Value ErrorNames(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Hands the allocator's free memory back to the system: glibc's malloc_trim(0) walks every arena and releases
+// the free pages inside each heap, not only at its top (free() alone returns little of what threads that have
+// ended, such as espeak's workers, left in their arenas). True when something was released; false where the C
+// library has no such call. Called by lib/ when the espeak engine's last worker is released (idle).
+Napi::Value TrimMemory(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 // Bytes the C allocator has handed out and not had back (all arenas, plus mmapped blocks), for leak tests: unlike
 // RSS it does not move when the allocator takes or returns pages, so a per-job leak shows as a steady climb.
 // null where the C library cannot say (glibc before 2.33, musl).
@@ -110,6 +122,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("voiceover", Napi::Function::New(env, StartVoiceover, "voiceover"));
   exports.Set("burnUnsupported", Napi::Function::New(env, BurnUnsupported, "burnUnsupported"));
   exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));
+  exports.Set("probeContainers", Napi::Function::New(env, StartProbeContainers, "probeContainers"));
   exports.Set("hwDevices", Napi::Function::New(env, StartHwDevices, "hwDevices"));
   exports.Set("hasMuxer", Napi::Function::New(env, HasMuxer, "hasMuxer"));
   exports.Set("hasEncoder", Napi::Function::New(env, HasEncoder, "hasEncoder"));
@@ -129,6 +142,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("versions", Napi::Function::New(env, Versions, "versions"));
   exports.Set("mallocInUse", Napi::Function::New(env, MallocInUse, "mallocInUse"));
   exports.Set("errorNames", Napi::Function::New(env, ErrorNames, "errorNames"));
+  exports.Set("trimMemory", Napi::Function::New(env, TrimMemory, "trimMemory"));
   return exports;
 }
 

@@ -1,6 +1,7 @@
 #include "info_workers.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,65 @@ class ProbeWorker : public Worker {
   av::ProbeResult result_;
 };
 
+// Header-only probes of several inputs in one job: each one's declared duration and streams, or null for an input
+// whose header libav cannot read (the job that uses it reports why). A cancel or deadline stops the whole job.
+class ContainersWorker : public Worker {
+ public:
+  ContainersWorker(Napi::Function callback, Napi::Value inputs, av::TranscodeOptions options,
+                   std::shared_ptr<av::JobControl> control)
+      : Worker(callback, "ttsav:probeContainers"),
+        inputRef_(Napi::Persistent(inputs)),
+        inputs_(InputViews(callback.Env(), inputs)),
+        options_(std::move(options)),
+        control_(std::move(control)) {}
+
+ private:
+  void Run() override {
+    for (const av::InputBytes& in : inputs_) {
+      control_->ThrowIfStopped(av::Stage::Probe);
+      try {
+        results_.emplace_back(av::ProbeContainer(in.data, in.size, options_, *control_));
+      } catch (const av::Error&) {
+        control_->ThrowIfStopped(av::Stage::Probe);
+        results_.emplace_back(std::nullopt);
+      }
+    }
+  }
+  void Settle() override { inputRef_.Reset(); }
+
+  std::vector<napi_value> Results(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); i++) {
+      if (!results_[i]) {
+        out.Set(static_cast<uint32_t>(i), env.Null());
+        continue;
+      }
+      const av::ContainerInfo& c = *results_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("container", c.container);
+      if (c.durationSeconds >= 0) o.Set("durationSeconds", c.durationSeconds);
+      Napi::Array streams = Napi::Array::New(env, c.streams.size());
+      for (size_t k = 0; k < c.streams.size(); k++) {
+        Napi::Object s = Napi::Object::New(env);
+        s.Set("type", c.streams[k].type);
+        s.Set("codec", c.streams[k].codec);
+        s.Set("attachedPicture", c.streams[k].attachedPicture);
+        if (c.streams[k].durationSeconds >= 0) s.Set("durationSeconds", c.streams[k].durationSeconds);
+        streams.Set(static_cast<uint32_t>(k), s);
+      }
+      o.Set("streams", streams);
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return {out};
+  }
+
+  Napi::Reference<Napi::Value> inputRef_;
+  std::vector<av::InputBytes> inputs_;
+  av::TranscodeOptions options_;
+  std::shared_ptr<av::JobControl> control_;
+  std::vector<std::optional<av::ContainerInfo>> results_;
+};
+
 class HwWorker : public Worker {
  public:
   explicit HwWorker(Napi::Function callback) : Worker(callback, "ttsav:hw") {}
@@ -97,6 +157,17 @@ Napi::Value StartProbe(const Napi::CallbackInfo& info) {
   auto control = std::make_shared<av::JobControl>(0);
   auto* worker = new ProbeWorker(info[2].As<Napi::Function>(), info[0].As<Napi::Uint8Array>(), std::move(options),
                                  control);
+  worker->Queue();
+  return NewJobHandle(env, control);
+}
+
+Napi::Value StartProbeContainers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsObject() || !info[2].IsFunction())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS", "probeContainers(inputs: Uint8Array[], options: object, callback: function)");
+  av::TranscodeOptions options = ToTranscodeOptions(info[1].As<Napi::Object>());
+  auto control = std::make_shared<av::JobControl>(0);
+  auto* worker = new ContainersWorker(info[2].As<Napi::Function>(), info[0], std::move(options), control);
   worker->Queue();
   return NewJobHandle(env, control);
 }

@@ -8,6 +8,9 @@ namespace ttsav {
 
 // JS: probe(input: Uint8Array, options: object, callback(err, info)) => job handle (External), cancel()-able.
 Napi::Value StartProbe(const Napi::CallbackInfo& info);
+// JS: probeContainers(inputs: Uint8Array[], options: object, callback(err, (info | null)[])) => job handle: each
+// input's header-only ContainerInfo (av/probe.h), null where its header cannot be read.
+Napi::Value StartProbeContainers(const Napi::CallbackInfo& info);
 // JS: hwDevices(callback(err, devices))
 Napi::Value StartHwDevices(const Napi::CallbackInfo& info);
 // JS: hasMuxer(name) / hasEncoder(name) => boolean

@@ -6,8 +6,9 @@
 # compiling with cmake-js and test/package.test.ts and test/install.test.ts run), the ffmpeg/ffprobe CLIs, espeak-ng
 # and sox (fixture generation, decoding and probing in tests), clang with its sanitizer and libFuzzer runtimes (the
 # fuzz test), redis-server (the ttsav/queue tests start their own on a loopback port), nginx with the RTMP module
-# and stunnel4 (the publish() tests run a real RTMP server on loopback), and debootstrap
-# (scripts/check-bare-install.sh, the bare-machine install proof).
+# and stunnel4 (the publish() tests run a real RTMP server on loopback), chromium (test/voiceover-chromium.test.ts
+# plays a voice-over in headless Chromium through playwright-core), and debootstrap (scripts/check-bare-install.sh,
+# the bare-machine install proof).
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +18,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   nginx libnginx-mod-rtmp stunnel4
   redis-server
+  chromium
   debootstrap
 )
 

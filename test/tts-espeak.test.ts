@@ -1,9 +1,20 @@
 /** The offline engine: espeak-ng in WebAssembly, compiled once, run on worker threads, audio handed to transcode(). */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TtsavError } from '../lib/errors';
 import { speak } from '../lib/speak';
-import { espeak, espeakStats } from '../lib/tts/espeak';
+import { espeak, espeakStats, parseWav } from '../lib/tts/espeak';
+import { leanEspeakWasm } from '../lib/tts/espeak-wasm';
 import { decodedSamples, ffprobe } from './helpers/media';
+
+const ROOT = path.resolve(__dirname, '..');
+const WASM = path.join(path.dirname(createRequire(__filename).resolve('espeak-ng')), 'espeak-ng.wasm');
+// lib ES2022 has no WebAssembly types.
+const wasmValid = (bytes: Uint8Array): boolean => (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } }).WebAssembly.validate(bytes);
 
 const engine = espeak({ workers: 2 });
 afterAll(() => engine.close());
@@ -112,5 +123,88 @@ describe('espeak engine', () => {
     expect(voices.length).toBeGreaterThan(50);
     expect(voices.find((v) => v.name === 'cmn')).toBeTruthy();
     expect(voices.find((v) => v.name === 'en-us')?.description).toMatch(/English/);
+  });
+
+  it("compiles a module without the embedded data files and speaks exactly what espeak-ng's own build speaks", async () => {
+    const lean = leanEspeakWasm(WASM)!;
+    expect(lean).toBeTruthy();
+    // 445 files, 18 MB, left out; what stays (code and espeak-ng's static data) is under 1 MB.
+    expect(lean.files.length).toBeGreaterThan(100);
+    expect(lean.files.find((f) => f.name.endsWith('/phondata'))).toBeTruthy();
+    expect(lean.omittedBytes).toBeGreaterThan(15e6);
+    expect(lean.bytes.length).toBeLessThan(1e6);
+    expect(wasmValid(lean.bytes)).toBe(true);
+    const ours = await engine.synthesize('The lean module reads its dictionary on demand.', { voice: 'en-us' });
+    const fr = await engine.synthesize('Le module allégé lit son dictionnaire à la demande.', { voice: 'fr' });
+    expect(espeakStats().moduleBytes).toBe(lean.bytes.length);
+    // The oracle: espeak-ng's glue instantiating its full .wasm by itself, in the main thread.
+    const before = new Set(Reflect.ownKeys(globalThis));
+    const glue: string = 'espeak-ng';
+    const factory = ((await import(glue)) as { default: (m: object) => Promise<{ FS: { readFile(p: string): Uint8Array } }> }).default;
+    const full = async (text: string, voice: string): Promise<Buffer> => {
+      const m: Record<string, unknown> = { arguments: ['-v', voice, '-s', '175', '-p', '50', '-a', '100', '-w', '/out.wav', '-f', '/in.txt'], print: () => {}, printErr: () => {} };
+      m.preRun = [() => (m.FS as { writeFile(p: string, d: string): void }).writeFile('/in.txt', text)];
+      const instance = await factory(m);
+      return Buffer.from(instance.FS.readFile('/out.wav'));
+    };
+    try {
+      expect(parseWav(ours.chunks[0]!).data.equals(parseWav(await full('The lean module reads its dictionary on demand.', 'en-us')).data)).toBe(true);
+      expect(parseWav(fr.chunks[0]!).data.equals(parseWav(await full('Le module allégé lit son dictionnaire à la demande.', 'fr')).data)).toBe(true);
+    } finally {
+      for (const key of Reflect.ownKeys(globalThis)) if (!before.has(key)) delete (globalThis as Record<PropertyKey, unknown>)[key];
+    }
+  });
+
+  it('a build laid out differently is compiled as it is (no lean module)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ttsav-wasm-'));
+    try {
+      const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+      // A valid module with a memory and one data segment, but no table of embedded files.
+      const noTable = Buffer.from([...header, 5, 3, 1, 0, 1, 11, 9, 1, 0, 0x41, 0, 0x0b, 3, 1, 2, 3]);
+      expect(wasmValid(noTable)).toBe(true);
+      const cases = { 'header.wasm': Buffer.from(header), 'no-table.wasm': noTable, 'garbage.wasm': Buffer.from('not a module at all'), 'cut.wasm': noTable.subarray(0, 14) };
+      for (const [name, bytes] of Object.entries(cases)) {
+        writeFileSync(path.join(dir, name), bytes);
+        expect(leanEspeakWasm(path.join(dir, name)), name).toBeUndefined();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs at most min(2, cores) syntheses at once by default', async () => {
+    const e = espeak();
+    let most = 0;
+    const runs = Promise.all(['One.', 'Two.', 'Three.', 'Four.', 'Five.'].map((t) => e.synthesize(t)));
+    while (most === 0 || e.workerStats().running > 0) {
+      most = Math.max(most, e.workerStats().workers);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await runs;
+    expect(most).toBe(Math.min(2, os.availableParallelism()));
+    await e.close();
+    expect(e.workerStats().workers).toBe(0);
+  });
+
+  it.runIf(process.platform === 'linux')('an idle worker keeps no dead WASM instance alive (dist build, own process)', () => {
+    // Each instance maps its 32 MiB linear memory. The glue's globalThis getters used to keep the worker's first
+    // and latest instances alive for good (and more until a collection). Counted in /proc/self/smaps after 6 runs
+    // on one worker that is still alive: once its collection has run, none is left.
+    const code = `const { espeak } = require(${JSON.stringify(path.join(ROOT, 'dist', 'index.js'))});
+      const fs = require('node:fs');
+      const count = () => fs.readFileSync('/proc/self/smaps', 'utf8').split('\\n').filter((l) => /^[0-9a-f]+-[0-9a-f]+ /.test(l))
+        .filter((l) => { const [a, b] = l.split(' ')[0].split('-').map((x) => parseInt(x, 16)); return b - a === 32 * 1024 * 1024; }).length;
+      (async () => {
+        const base = count();
+        const e = espeak({ workers: 1, idleTimeoutMs: 60000 });
+        for (let i = 0; i < 6; i++) await e.synthesize('Run number ' + i + '.');
+        let live = count() - base;
+        for (let i = 0; i < 60 && live > 0; i++) { await new Promise((r) => setTimeout(r, 50)); live = count() - base; }
+        console.log(JSON.stringify({ live, workers: e.workerStats().workers }));
+        await e.close();
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, timeout: 60_000 });
+    expect(r.stderr.toString()).toBe('');
+    expect(JSON.parse(r.stdout.toString().trim())).toEqual({ live: 0, workers: 1 });
   });
 });

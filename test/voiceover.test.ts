@@ -389,11 +389,14 @@ describe('voiceover: pool', () => {
   it('runs voice-overs through createPool() with the video bytes in the memory estimate', async () => {
     const { createPool } = await import('../lib/pool');
     const { estimateVoiceover } = await import('../lib/budget');
+    const { estimatePreparedVoiceover, prepareVoiceover } = await import('../lib/voiceover');
     const video = read('video.mp4');
     const voice = read('short.wav');
-    const estimate = estimateVoiceover({ videoBytes: video.length, audioBytes: voice.length, bitrate: 192000 });
+    const byBytes = estimateVoiceover({ videoBytes: video.length, audioBytes: voice.length, bitrate: 192000 });
+    expect(byBytes.bytes).toBeGreaterThan(3 * video.length);
+    expect(estimateVoiceover({ videoBytes: video.length * 10, audioBytes: voice.length, bitrate: 192000 }).bytes).toBeGreaterThan(byBytes.bytes + 20 * video.length);
+    const estimate = await estimatePreparedVoiceover(prepareVoiceover({ video, voice }));
     expect(estimate.bytes).toBeGreaterThan(3 * video.length);
-    expect(estimateVoiceover({ videoBytes: video.length * 10, audioBytes: voice.length, bitrate: 192000 }).bytes).toBeGreaterThan(estimate.bytes + 20 * video.length);
     // A budget below one job's estimate with oversize 'reject' refuses it: the estimate is what the pool charges.
     const strict = createPool({ concurrency: 2, maxInFlightBytes: Math.floor(estimate.bytes / 2), oversize: 'reject' });
     const refused = await strict.voiceover({ video, voice }).then(() => undefined, (e: unknown) => e);
@@ -409,8 +412,50 @@ describe('voiceover: pool', () => {
     }
     const bad = createPool({ concurrency: 1 });
     const err = await bad.voiceover({ video: voice, voice }).then(() => undefined, (e: unknown) => e);
+    // Bytes that are no media at all: the header read finds nothing (the estimate falls back to the byte bounds) and
+    // the job itself says why.
+    const junk = await bad.voiceover({ video: Buffer.from('not a video at all'), voice }).then(() => undefined, (e: unknown) => e);
     await bad.close();
     expect((err as TtsavError).code).toBe('ERR_TTSAV_UNSUPPORTED');
+    expect((junk as TtsavError).code).toBe('ERR_TTSAV_INVALID_DATA');
+  });
+
+  it('charges the durations the headers declare, so a budget for two runs two dense clips at once', async () => {
+    const { createPool } = await import('../lib/pool');
+    const { estimateVoiceover } = await import('../lib/budget');
+    const { estimatePreparedVoiceover, prepareVoiceover } = await import('../lib/voiceover');
+    // 4 s of lossless H.264: many bytes per second, which the bound from the bytes alone takes for a long video.
+    ff('-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25:duration=4', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', file('dense.mp4'));
+    const video = read('dense.mp4');
+    const voice = read('short.wav');
+    const lines = [{ audio: voice, at: 0 }, { audio: voice, at: 2.5 }];
+    const estimate = await estimatePreparedVoiceover(prepareVoiceover({ video, voice: lines }));
+    const voiceSeconds = (voice.length - 44) / (22050 * 2); // espeak-ng: 22.05 kHz 16-bit mono
+    expect(estimate.seconds).toBeCloseTo(Math.max(4, 2.5 + voiceSeconds), 2);
+    const byBytes = estimateVoiceover({ videoBytes: video.length, audioBytes: 2 * voice.length, bitrate: 192000 });
+    expect(byBytes.seconds).toBeGreaterThan(8 * estimate.seconds);
+    // Room for two jobs as the headers say, not for two as the bytes said (the pool then ran them one at a time).
+    const budget = 2 * estimate.bytes;
+    expect(2 * byBytes.bytes).toBeGreaterThan(budget);
+    const pool = createPool({ concurrency: 2, maxInFlightBytes: budget, oversize: 'reject' });
+    // Both slots held until both voice-overs wait in the queue, so they are admitted together.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held = [pool.run(() => gate, { bytes: 0 }), pool.run(() => gate, { bytes: 0 })];
+    const jobs = [pool.voiceover({ video, voice: lines }), pool.voiceover({ video, voice: lines })];
+    while (pool.metrics().queueDepth < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    release();
+    await Promise.all(held);
+    const results = await Promise.all(jobs);
+    const m = pool.metrics();
+    await pool.close();
+    expect(m.maxInFlightBytesSeen).toBe(2 * estimate.bytes);
+    expect(m.jobs.budgetDelayed).toBe(0);
+    expect(m.jobs.succeeded).toBe(4);
+    for (const r of results) {
+      expect(r.video.copied).toBe(true);
+      expect(r.durationSeconds).toBeCloseTo(4, 1);
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import { TtsWorkers, type TtsWorkerSource } from './tts';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
 import { normalizeOptions, type TranscodeOptions } from '../options';
 import { transcode, transcodeQueued, type TranscodeResult } from '../transcode';
-import { prepareVoiceover, runVoiceover, voiceoverBytes, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
+import { estimatePreparedVoiceover, prepareVoiceover, runVoiceover, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
 import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from '../validate';
 import { Admission } from './admission';
 import { BatchRun } from './batch';
@@ -123,16 +123,20 @@ class PoolImpl implements Pool {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run: RunOptions = { bytes: voiceoverBytes(p) };
-    if (p.signal) run.signal = p.signal;
-    if (p.timeoutMs !== undefined) run.timeoutMs = p.timeoutMs;
-    // The pool owns the signal and the deadline (from the call, waiting included): the job gets the task's signal.
-    const { signal: _signal, timeoutMs: _timeout, ...job } = p;
     const calledAt = performance.now();
-    return this.run(async (signal) => {
-      const queueMs = performance.now() - calledAt;
-      return { ...(await runVoiceover({ ...job, signal })), queueMs };
-    }, run);
+    // The memory estimate needs the durations the headers declare: read first (a short job outside admission).
+    return estimatePreparedVoiceover(p).then((estimate) => {
+      const run: RunOptions = { bytes: estimate.bytes };
+      if (p.signal) run.signal = p.signal;
+      // The pool owns the signal and the deadline (from the call, waiting and the header read included): the job
+      // gets the task's signal.
+      if (p.timeoutMs !== undefined) run.timeoutMs = Math.max(1, p.timeoutMs - (performance.now() - calledAt));
+      const { signal: _signal, timeoutMs: _timeout, ...job } = p;
+      return this.run(async (signal) => {
+        const queueMs = performance.now() - calledAt;
+        return { ...(await runVoiceover({ ...job, signal })), queueMs };
+      }, run);
+    });
   }
 
   /** Queues one job. `extra` is a batch item's signal; `custom` a pool.run() task instead of a transcode. */

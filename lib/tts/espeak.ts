@@ -1,6 +1,7 @@
 /**
- * espeak(): espeak-ng compiled to WebAssembly (npm `espeak-ng`), fully offline. The 18 MB WASM module is compiled
- * once per process and shared; every synthesis instantiates it afresh (the build runs espeak-ng's command-line
+ * espeak(): espeak-ng compiled to WebAssembly (npm `espeak-ng`), fully offline. The WASM module (18 MB, nearly all
+ * of it espeak-ng's data files, which are left out and read on demand: espeak-wasm.ts) is compiled once per process
+ * and shared; every synthesis instantiates it afresh (the build runs espeak-ng's command-line
  * main() once per instance) on a worker thread, so the event loop never waits for it.
  */
 import os from 'node:os';
@@ -45,7 +46,8 @@ const VOICE_RE = /^[A-Za-z0-9_\-\/]{1,40}(\+[A-Za-z0-9_\-]{1,20})?$/;
 export class EspeakEngine implements TtsEngine {
   readonly name = 'espeak';
   readonly format = ESPEAK_FORMAT;
-  /** Estimated memory of one live worker (its isolate and WASM instance; measured 70–80 MB): what a pool's budget
+  /** Estimated memory of one live worker (its isolate, WASM instance and cached data files; measured 13 MB with an
+   *  English voice; 16 MiB): what a pool's budget
    *  reserves per worker when speak() runs this engine through it. */
   readonly workerBytes = ESPEAK_WORKER_BYTES;
   private readonly pool: WorkerPool;

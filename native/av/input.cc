@@ -35,21 +35,27 @@ InputFormatPtr OpenMemoryInput(const MemoryReader& reader, const char* what, con
   return fmt;
 }
 
+void SetProbingBounds(Dict& dict, const TranscodeOptions& options) {
+  dict.Set("probesize", options.probeSize);
+  dict.Set("formatprobesize", options.probeSize);
+  dict.Set("analyzeduration", options.analyzeDurationUs);
+}
+
+const AVInputFormat* InputFormatHint(const TranscodeOptions& options) {
+  if (options.inputFormat.empty()) return nullptr;
+  const AVInputFormat* hint = av_find_input_format(options.inputFormat.c_str());
+  if (hint == nullptr)
+    throw Error(ErrorCode::Options, Stage::Probe, "no demuxer named '" + options.inputFormat + "' in this libav");
+  return hint;
+}
+
 Input::Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control)
     : reader_(data, size), control_(control), size_(size) {
   if (size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "input is empty");
 
-  const AVInputFormat* hint = nullptr;
-  if (!options.inputFormat.empty()) {
-    hint = av_find_input_format(options.inputFormat.c_str());
-    if (hint == nullptr)
-      throw Error(ErrorCode::Options, Stage::Probe, "no demuxer named '" + options.inputFormat + "' in this libav");
-  }
-
+  const AVInputFormat* hint = InputFormatHint(options);
   Dict opts;
-  opts.Set("probesize", options.probeSize);
-  opts.Set("formatprobesize", options.probeSize);
-  opts.Set("analyzeduration", options.analyzeDurationUs);
+  SetProbingBounds(opts, options);
   fmt_ = OpenMemoryInput(reader_, "input", hint, opts.Addr(), &control);
   int ret = 0;
 

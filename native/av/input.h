@@ -19,6 +19,12 @@ namespace ttsav::av {
 InputFormatPtr OpenMemoryInput(const MemoryReader& reader, const char* what, const AVInputFormat* hint = nullptr,
                                AVDictionary** options = nullptr, JobControl* control = nullptr);
 
+// The probing bounds of `options` (probesize, formatprobesize, analyzeduration) as demuxer options, set on `dict`.
+void SetProbingBounds(Dict& dict, const TranscodeOptions& options);
+
+// The demuxer `options.inputFormat` names, or null when it names none; Options error when this libav lacks it.
+const AVInputFormat* InputFormatHint(const TranscodeOptions& options);
+
 class Input {
  public:
   Input(const uint8_t* data, size_t size, const TranscodeOptions& options, JobControl& control);

@@ -37,9 +37,7 @@ class VideoSource {
       : reader_(bytes.data, bytes.size) {
     if (bytes.size == 0) throw Error(ErrorCode::InvalidData, Stage::Probe, "input is empty");
     Dict opts;
-    opts.Set("probesize", options.probeSize);
-    opts.Set("formatprobesize", options.probeSize);
-    opts.Set("analyzeduration", options.analyzeDurationUs);
+    SetProbingBounds(opts, options);
     fmt_ = OpenMemoryInput(reader_, "input", nullptr, opts.Addr(), &control);
     int ret = avformat_find_stream_info(fmt_.get(), nullptr);
     control.ThrowIfStopped(Stage::Probe);
