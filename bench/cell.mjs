@@ -59,6 +59,7 @@ async function limited(limit, job) {
 }
 
 let outBytes = 0;
+let busyMs = 0; // ttsav: the jobs' own time on their threads (result.timings.total), summed
 let runBatch;
 let warm;
 let cleanup; // what keeps the process alive after the batch (worker threads)
@@ -103,8 +104,9 @@ if (config.kind === 'spawn') {
     const ttsav = createRequire(import.meta.url)(config.ttsav ?? '../dist/index.js');
     if (config.kind === 'ttsav') {
       const one = async (i) => {
-        const { data } = await ttsav.transcode(inputs[i % inputs.length], settings.ttsav);
+        const { data, timings } = await ttsav.transcode(inputs[i % inputs.length], settings.ttsav);
         outBytes += data.length;
+        busyMs += timings.total;
       };
       warm = () => one(0);
       runBatch = () => limited(config.conc, one);
@@ -122,6 +124,7 @@ if (config.kind === 'spawn') {
         for await (const item of pool.transcodeMany(items(), { ordered: false, total })) {
           if (item.error) throw item.error;
           outBytes += item.result.data.length;
+          busyMs += item.result.timings.total;
         }
       };
     } else throw new Error(`unknown kind ${config.kind}`);
@@ -130,6 +133,7 @@ if (config.kind === 'spawn') {
 
 await warm();
 outBytes = 0;
+busyMs = 0;
 let sampledPeak = 0;
 const t0 = performance.now();
 const trace = [];
@@ -156,6 +160,7 @@ process.stdout.write(
     peakRssKB: rssKB('VmHWM'),
     sampledPeakRssKB: sampledPeak || undefined,
     outBytes,
+    busyMs: busyMs || undefined,
     trace: config.trace ? trace : undefined,
   }) + '\n',
 );

@@ -138,13 +138,29 @@ export interface NativeContainerInfo {
 /** Opaque handle of one running job. */
 export type NativeJob = { readonly __ttsavJob: unique symbol };
 
+/** Opaque handle of a native job queue (native/job_queue.h): at most `limit` transcodes run at once, each runner
+ *  taking the next queued job without a trip through the main thread. */
+export type NativeQueue = { readonly __ttsavQueue: unique symbol };
+
+/** A queued transcode's result: transcode()'s, plus the milliseconds it waited in the native queue. */
+export type NativeQueuedResult = NativeTranscodeResult & { waitMs: number };
+
 export interface NativeBinding {
   transcode(
     input: Uint8Array | Uint8Array[],
     options: NativeTranscodeOptions,
     callback: (err: unknown, result?: NativeTranscodeResult) => void,
   ): NativeJob;
+  /** cancel() also takes a queued job out of its JobQueue (it is delivered as stopped, never run). */
   cancel(job: NativeJob, reason: 'abort' | 'timeout'): void;
+  queueCreate(limit: number): NativeQueue;
+  queueSubmit(
+    queue: NativeQueue,
+    input: Uint8Array | Uint8Array[],
+    options: NativeTranscodeOptions,
+    callback: (err: unknown, result?: NativeQueuedResult) => void,
+  ): NativeJob;
+  queueSetLimit(queue: NativeQueue, limit: number): void;
   /** inputs: the video, the music when options.music, then the voice lines (see lib/voiceover.ts). */
   voiceover(inputs: Uint8Array[], options: Record<string, unknown>, callback: (err: unknown, result?: unknown) => void): NativeJob;
   probe(input: Uint8Array, options: NativeTranscodeOptions, callback: (err: unknown, result?: NativeProbeResult) => void): NativeJob;

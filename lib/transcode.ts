@@ -1,7 +1,7 @@
 /** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
 import { TtsavError, stoppedError, type TimingStage } from './errors';
 import { runNativeJob } from './job';
-import { loadNative, type NativeLoudness, type NativeTranscodeResult } from './native';
+import { loadNative, type NativeLoudness, type NativeQueue, type NativeQueuedResult, type NativeTranscodeResult } from './native';
 import {
   FORMATS,
   normalizeOptions,
@@ -133,9 +133,7 @@ function checkInput(input: unknown, name: string): Uint8Array {
 
 async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): Promise<TranscodeResult> {
   const native = loadNative();
-  const bytes = Array.isArray(inputs) ? inputs.reduce((n, b) => n + b.byteLength, 0) : inputs.byteLength;
-  if (job.maxInputBytes !== undefined && bytes > job.maxInputBytes)
-    throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${bytes} bytes, over maxInputBytes (${job.maxInputBytes})`, { reason: 'input-size' });
+  checkInputSize(inputs, job);
   if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
   return runNativeJob(
     'transcode',
@@ -143,6 +141,37 @@ async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): P
     (r: NativeTranscodeResult) => toResult(job.format, r),
     job.signal,
     job.timeoutMs,
+  );
+}
+
+function checkInputSize(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): void {
+  const bytes = Array.isArray(inputs) ? inputs.reduce((n, b) => n + b.byteLength, 0) : inputs.byteLength;
+  if (job.maxInputBytes !== undefined && bytes > job.maxInputBytes)
+    throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${bytes} bytes, over maxInputBytes (${job.maxInputBytes})`, { reason: 'input-size' });
+}
+
+/**
+ * transcode() through a native job queue (the pool's): the same validation, signal and result, but the job waits in
+ * `queue` until one of its runners takes it. `options.timeoutMs` is the native deadline; `jsTimer: false` leaves
+ * the timer to the caller (the pool times a job out itself while it waits, with its own message). Internal.
+ */
+export async function transcodeQueued(
+  queue: NativeQueue,
+  input: Uint8Array,
+  options: TranscodeOptions,
+  jsTimer = true,
+): Promise<{ result: TranscodeResult; waitMs: number }> {
+  const bytes = checkInput(input, 'input');
+  const native = loadNative();
+  const job = normalizeOptions(options, native.demuxers.bind(native));
+  checkInputSize(bytes, job);
+  if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
+  return runNativeJob(
+    'transcode',
+    (callback) => native.queueSubmit(queue, bytes, job.native, callback),
+    (r: NativeQueuedResult) => ({ result: toResult(job.format, r), waitMs: r.waitMs }),
+    job.signal,
+    jsTimer ? job.timeoutMs : undefined,
   );
 }
 

@@ -18,6 +18,7 @@ extern "C" {
 #include "publish_binding.h"
 #include "stream_binding.h"
 #include "transcode_worker.h"
+#include "job_queue.h"
 #include "voiceover_worker.h"
 
 namespace ttsav {
@@ -104,6 +105,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   av::InitLibav();
   exports.Set("transcode", Napi::Function::New(env, StartTranscode, "transcode"));
   exports.Set("cancel", Napi::Function::New(env, CancelTranscode, "cancel"));
+  exports.Set("queueCreate", Napi::Function::New(env, QueueCreate, "queueCreate"));
+  exports.Set("queueSubmit", Napi::Function::New(env, QueueSubmit, "queueSubmit"));
+  exports.Set("queueSetLimit", Napi::Function::New(env, QueueSetLimit, "queueSetLimit"));
   exports.Set("voiceover", Napi::Function::New(env, StartVoiceover, "voiceover"));
   exports.Set("burnUnsupported", Napi::Function::New(env, BurnUnsupported, "burnUnsupported"));
   exports.Set("probe", Napi::Function::New(env, StartProbe, "probe"));

@@ -5,12 +5,15 @@
 
 #include "av/transcode.h"
 #include "convert.h"
+#include "job_queue.h"
 
 namespace ttsav {
 namespace {
 
 struct JobHandle {
   std::shared_ptr<av::JobControl> control;
+  // A job submitted to a JobQueue: cancel() also takes it out of the queue if no runner has taken it yet.
+  std::weak_ptr<JobQueue> queue;
 };
 
 }  // namespace
@@ -49,46 +52,43 @@ TranscodeWorker::~TranscodeWorker() {
 
 void TranscodeWorker::Run() { result_ = av::Transcode(inputs_, options_, *control_); }
 
-std::vector<napi_value> TranscodeWorker::Results(Napi::Env env) {
+Napi::Object TranscodeResultToJs(Napi::Env env, av::TranscodeResult& result) {
   Napi::Object r = Napi::Object::New(env);
-  r.Set("data", TakeBuffer(env, result_.data));
-  r.Set("codec", result_.codec);
-  r.Set("sampleRate", result_.sampleRate);
-  r.Set("channels", result_.channels);
-  r.Set("bitrate", static_cast<double>(result_.bitrate));
-  r.Set("averageBitrate", result_.averageBitrate);
-  r.Set("samples", static_cast<double>(result_.samples));
-  r.Set("durationSeconds", result_.durationSeconds);
+  r.Set("data", TakeBuffer(env, result.data));
+  r.Set("codec", result.codec);
+  r.Set("sampleRate", result.sampleRate);
+  r.Set("channels", result.channels);
+  r.Set("bitrate", static_cast<double>(result.bitrate));
+  r.Set("averageBitrate", result.averageBitrate);
+  r.Set("samples", static_cast<double>(result.samples));
+  r.Set("durationSeconds", result.durationSeconds);
   Napi::Object in = Napi::Object::New(env);
-  in.Set("format", result_.inputFormat);
-  in.Set("codec", result_.inputCodec);
-  in.Set("sampleRate", result_.inputSampleRate);
-  in.Set("channels", result_.inputChannels);
-  in.Set("samples", static_cast<double>(result_.inputSamples));
+  in.Set("format", result.inputFormat);
+  in.Set("codec", result.inputCodec);
+  in.Set("sampleRate", result.inputSampleRate);
+  in.Set("channels", result.inputChannels);
+  in.Set("samples", static_cast<double>(result.inputSamples));
   in.Set("durationSeconds",
-         result_.inputSampleRate > 0 ? static_cast<double>(result_.inputSamples) / result_.inputSampleRate : 0.0);
+         result.inputSampleRate > 0 ? static_cast<double>(result.inputSamples) / result.inputSampleRate : 0.0);
   r.Set("input", in);
-  r.Set("inputs", result_.inputs);
-  if (result_.hasLoudness) r.Set("loudness", LoudnessToJs(env, result_.loudness));
-  if (result_.normalization.applied) r.Set("normalization", NormalizationToJs(env, result_.normalization));
-  r.Set("timings", TimingsToJs(env, result_.timings));
-  Napi::Array warnings = Napi::Array::New(env, result_.warnings.size());
-  for (size_t i = 0; i < result_.warnings.size(); i++) {
+  r.Set("inputs", result.inputs);
+  if (result.hasLoudness) r.Set("loudness", LoudnessToJs(env, result.loudness));
+  if (result.normalization.applied) r.Set("normalization", NormalizationToJs(env, result.normalization));
+  r.Set("timings", TimingsToJs(env, result.timings));
+  Napi::Array warnings = Napi::Array::New(env, result.warnings.size());
+  for (size_t i = 0; i < result.warnings.size(); i++) {
     Napi::Object w = Napi::Object::New(env);
-    w.Set("code", result_.warnings[i].code);
-    w.Set("message", result_.warnings[i].message);
+    w.Set("code", result.warnings[i].code);
+    w.Set("message", result.warnings[i].message);
     warnings.Set(static_cast<uint32_t>(i), w);
   }
   r.Set("warnings", warnings);
-  return {r};
+  return r;
 }
 
-Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction())
-    ThrowCoded(env, "ERR_TTSAV_OPTIONS",
-               "transcode(input: Uint8Array | Uint8Array[], options: object, callback: function)");
-  Napi::Object opts = info[1].As<Napi::Object>();
+std::vector<napi_value> TranscodeWorker::Results(Napi::Env env) { return {TranscodeResultToJs(env, result_)}; }
+
+TranscodeCall ParseTranscodeCall(Napi::Env env, Napi::Object opts) {
   av::TranscodeOptions options = ToTranscodeOptions(opts);
   Napi::Value timeout = opts.Get("timeoutMs");
   int64_t timeoutMs = 0;
@@ -96,15 +96,24 @@ Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
     if (!timeout.IsNumber()) ThrowCoded(env, "ERR_TTSAV_OPTIONS", "Expected a number for timeoutMs");
     timeoutMs = timeout.As<Napi::Number>().Int64Value();
   }
-  auto control = std::make_shared<av::JobControl>(timeoutMs);
+  return {std::move(options), std::make_shared<av::JobControl>(timeoutMs)};
+}
+
+Napi::Value StartTranscode(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[1].IsObject() || !info[2].IsFunction())
+    ThrowCoded(env, "ERR_TTSAV_OPTIONS",
+               "transcode(input: Uint8Array | Uint8Array[], options: object, callback: function)");
+  auto [options, control] = ParseTranscodeCall(env, info[1].As<Napi::Object>());
   auto* worker = new TranscodeWorker(info[2].As<Napi::Function>(), info[0], std::move(options), control);
   CancelOnTeardown(env, control);
   worker->Queue();  // the worker deletes itself after OnOK
   return NewJobHandle(env, control);
 }
 
-Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& control) {
-  return Napi::External<JobHandle>::New(env, new JobHandle{control},
+Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& control,
+                         const std::shared_ptr<JobQueue>& queue) {
+  return Napi::External<JobHandle>::New(env, new JobHandle{control, queue},
                                         [](Napi::Env, JobHandle* handle) { delete handle; });
 }
 
@@ -115,6 +124,7 @@ Napi::Value CancelTranscode(const Napi::CallbackInfo& info) {
   auto* handle = info[0].As<Napi::External<JobHandle>>().Data();
   std::string reason = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "abort";
   handle->control->Cancel(reason == "timeout" ? av::CancelReason::Timeout : av::CancelReason::Aborted);
+  if (auto queue = handle->queue.lock()) queue->Remove(handle->control.get());
   return env.Undefined();
 }
 

@@ -38,10 +38,24 @@ class TranscodeWorker : public Worker {
 // Reads a Uint8Array, or an array of them, into views (throws an option error otherwise).
 std::vector<av::InputBytes> InputViews(Napi::Env env, Napi::Value inputs);
 
+// What a transcode call's options object asks for: the options and a fresh job control (its deadline, timeoutMs,
+// counting from now). Throws an option error.
+struct TranscodeCall {
+  av::TranscodeOptions options;
+  std::shared_ptr<av::JobControl> control;
+};
+TranscodeCall ParseTranscodeCall(Napi::Env env, Napi::Object opts);
+
 // JS: transcode(input: Uint8Array | Uint8Array[], options: object, callback(err, result)) => job handle (External)
 Napi::Value StartTranscode(const Napi::CallbackInfo& info);
-// A JS handle (External) on a job's control, for cancel().
-Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& control);
+class JobQueue;
+
+// A JS handle (External) on a job's control, for cancel(); `queue`: the JobQueue the job waits in, if any.
+Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& control,
+                         const std::shared_ptr<JobQueue>& queue = nullptr);
+
+// The JS object of a transcode's result (the output bytes are handed over: `result.data` is empty afterwards).
+Napi::Object TranscodeResultToJs(Napi::Env env, av::TranscodeResult& result);
 
 // JS: cancel(handle, reason: 'abort' | 'timeout') => void
 Napi::Value CancelTranscode(const Napi::CallbackInfo& info);

@@ -59,19 +59,22 @@ void CancelOnTeardown(Napi::Env env, const std::shared_ptr<av::JobControl>& cont
   });
 }
 
-void Worker::Execute() {
+std::optional<av::Error> RunCaught(const std::function<void()>& fn) {
   try {
-    Run();
+    fn();
   } catch (const av::Error& e) {
-    error_.emplace(e);
+    return e;
   } catch (const std::bad_alloc&) {
-    error_.emplace(NativeError(av::ErrorCode::NoMemory, "out of memory"));
+    return NativeError(av::ErrorCode::NoMemory, "out of memory");
   } catch (const std::exception& e) {
-    error_.emplace(NativeError(av::ErrorCode::Internal, e.what()));
+    return NativeError(av::ErrorCode::Internal, e.what());
   } catch (...) {
-    error_.emplace(NativeError(av::ErrorCode::Internal, "unknown native failure"));
+    return NativeError(av::ErrorCode::Internal, "unknown native failure");
   }
+  return std::nullopt;
 }
+
+void Worker::Execute() { error_ = RunCaught([this] { Run(); }); }
 
 void Worker::OnOK() {
   Napi::Env env = Env();

@@ -7,6 +7,7 @@
 
 #include <napi.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -16,6 +17,10 @@
 #include "av/job.h"
 
 namespace ttsav {
+
+// Runs `fn` and captures whatever it throws, through the one catch chain, as one av::Error (none on success).
+// Worker::Execute and the job queue's runners (job_queue.h) both use it.
+std::optional<av::Error> RunCaught(const std::function<void()>& fn);
 
 class Worker : public Napi::AsyncWorker {
  protected:

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Worker-termination storm against the built library (dist/): round after round, several worker_threads load
- * the addon, start transcodes (a 30 s clip that is still running, and short ones) and are terminated at a random
+ * the addon, start transcodes (a 30 s clip that is still running, and short ones; and four short ones through a pool
+ * of 2, so that its native job queue holds running jobs and jobs ahead) and are terminated at a random
  * point — while loading, while their jobs are queued, or mid-transcode. Afterwards the main thread and a fresh
  * worker must still transcode, with the same output as before the storm.
  *
@@ -40,11 +41,13 @@ const shortFile = clip('short.mp3', 1);
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { transcode } = require(workerData.lib);
+const { transcode, createPool } = require(workerData.lib);
 parentPort.postMessage('loaded');
 const long = fs.readFileSync(workerData.long), short = fs.readFileSync(workerData.short);
 transcode(long, { preset: 'balanced' }).then(() => parentPort.postMessage('long done'), () => {});
 for (let i = 0; i < 2; i++) transcode(short, { preset: 'speech' }).then((r) => parentPort.postMessage(r.samples), () => {});
+const pool = createPool({ concurrency: 2 });
+for (let i = 0; i < 4; i++) pool.transcode(short, { preset: 'balanced' }).then((r) => parentPort.postMessage(r.samples), () => {});
 `;
 
 function rng(seed) {
@@ -68,7 +71,7 @@ async function memory() {
 
 async function main() {
   const lib = path.join(ROOT, 'dist', 'index.js');
-  const { transcode } = require(lib);
+  const { transcode, createPool } = require(lib);
   const reference = await transcode(readFileSync(shortFile), { preset: 'speech' });
   const r = rng(7);
   const samples = [];
@@ -99,6 +102,9 @@ async function main() {
   // Native jobs of terminated workers stop at their next packet; give them a moment, then check service.
   await new Promise((res) => setTimeout(res, 200));
   const after = await transcode(readFileSync(shortFile), { preset: 'speech' });
+  const pool = createPool({ concurrency: 2 });
+  const afterPool = await Promise.all([0, 1, 2, 3].map(() => pool.transcode(readFileSync(shortFile), { preset: 'speech' })));
+  await pool.close();
   const fresh = await new Promise((resolve, reject) => {
     const w = new Worker(`
       const { parentPort, workerData } = require('node:worker_threads');
@@ -111,7 +117,8 @@ async function main() {
   // postMessage hands the worker's Buffer over as a Uint8Array (a string if the worker failed).
   const freshOk = fresh instanceof Uint8Array &&
     Buffer.compare(Buffer.from(fresh.buffer, fresh.byteOffset, fresh.byteLength), reference.data) === 0;
-  const stillServes = Buffer.compare(after.data, reference.data) === 0 && freshOk;
+  const stillServes = Buffer.compare(after.data, reference.data) === 0 && freshOk &&
+    afterPool.every((p) => Buffer.compare(p.data, reference.data) === 0);
   const base = samples[0];
   const last = samples[samples.length - 1];
   const summary = {

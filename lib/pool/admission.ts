@@ -2,6 +2,11 @@
  * Admission: which queued job may start. A job starts when a slot is free and its estimated memory fits in what is
  * left of the budget; one larger than the whole budget starts only when nothing runs. Jobs start in arrival order
  * (the head of the queue is never overtaken, so a large job is not starved by small ones).
+ *
+ * Ahead: while every slot is busy, the head of the queue may be admitted ahead — handed to the pool's native job
+ * queue, so that the runner that finishes a job takes it at once, without a trip through the main thread (see
+ * native/job_queue.h). A job ahead is charged to the budget (it must fit: an oversize job never goes ahead), still
+ * counts as waiting (queue depth, maxQueue), and moves to running, in order, as slots free up.
  */
 export interface Admitted {
   /** Estimated memory, charged against the budget while the job runs. */
@@ -13,6 +18,8 @@ export interface Admitted {
 export class Admission<J extends Admitted> {
   readonly queue = new Set<J>();
   readonly running = new Set<J>();
+  /** Admitted ahead, oldest first (see above). */
+  readonly ahead = new Set<J>();
   inFlightBytes = 0;
   /** A closed pool admits what is queued but takes nothing new; waiting batch readers are let go. */
   closed = false;
@@ -29,7 +36,12 @@ export class Admission<J extends Admitted> {
   ) {}
 
   get idle(): boolean {
-    return this.running.size === 0 && this.queue.size === 0;
+    return this.running.size === 0 && this.waiting === 0;
+  }
+
+  /** Jobs not running yet: queued here, or ahead in the native queue. */
+  get waiting(): number {
+    return this.queue.size + this.ahead.size;
   }
 
   canStart(bytes: number): boolean {
@@ -42,7 +54,7 @@ export class Admission<J extends Admitted> {
 
   /** A job submitted now would be refused: the queue is at maxQueue and the job could not start at once. */
   full(bytes: number): boolean {
-    return this.queue.size >= this.maxQueue && !this.canStart(bytes);
+    return this.waiting >= this.maxQueue && !this.canStart(bytes);
   }
 
   enqueue(job: J): void {
@@ -59,7 +71,8 @@ export class Admission<J extends Admitted> {
   /** The next job that may start, moved from the queue to running, or undefined. */
   admit(): J | undefined {
     const head = this.queue.values().next();
-    if (head.done) return undefined;
+    // Jobs ahead were admitted first: they take the free slots first (promote()).
+    if (head.done || this.ahead.size > 0) return undefined;
     const job = head.value;
     if (!this.canStart(job.bytes)) {
       if (this.running.size < this.limit() && !job.budgetDelayed) {
@@ -75,13 +88,47 @@ export class Admission<J extends Admitted> {
     return job;
   }
 
+  /** The head of the queue admitted ahead (moved to `ahead`, charged to the budget) when every slot is busy, fewer
+   *  than `max` are ahead, `eligible` says yes, and its estimate fits in what is left of the budget; or undefined. */
+  admitAhead(max: number, eligible: (job: J) => boolean): J | undefined {
+    const head = this.queue.values().next();
+    if (head.done) return undefined;
+    const job = head.value;
+    if (this.running.size < this.limit() || this.ahead.size >= max || !eligible(job)) return undefined;
+    if (this.inFlightBytes + this.reserved() + job.bytes > this.budget) return undefined;
+    this.queue.delete(job);
+    this.ahead.add(job);
+    this.inFlightBytes += job.bytes;
+    this.notifySpace();
+    return job;
+  }
+
+  /** The oldest job ahead, moved to running when a slot is free (the native queue starts them in this order). */
+  promote(): J | undefined {
+    if (this.running.size >= this.limit()) return undefined;
+    const head = this.ahead.values().next();
+    if (head.done) return undefined;
+    this.ahead.delete(head.value);
+    this.running.add(head.value);
+    this.notifySpace();
+    return head.value;
+  }
+
+  /** Takes a job out of `ahead` (cancelled or timed out before it ran), releasing its bytes; false if it was not ahead. */
+  dropAhead(job: J): boolean {
+    if (!this.ahead.delete(job)) return false;
+    this.inFlightBytes -= job.bytes;
+    this.notifySpace();
+    return true;
+  }
+
   release(job: J): void {
     if (this.running.delete(job)) this.inFlightBytes -= job.bytes;
   }
 
   /** True when a job submitted now would wait: every slot busy, jobs queued, or the budget spent. */
   get saturated(): boolean {
-    if (this.closed || this.queue.size > 0 || this.running.size >= this.limit()) return true;
+    if (this.closed || this.waiting > 0 || this.running.size >= this.limit()) return true;
     // A slot is free: saturated only if even a small job's estimate would not fit in what is left of the budget.
     return this.running.size > 0 && this.inFlightBytes + this.reserved() >= this.budget;
   }
@@ -94,7 +141,7 @@ export class Admission<J extends Admitted> {
 
   /** Room for a batch item: below maxQueue (with maxQueue 0, an empty queue: the item waits alone). */
   private hasSpace(): boolean {
-    return this.closed || this.queue.size < Math.max(1, this.maxQueue);
+    return this.closed || this.waiting < Math.max(1, this.maxQueue);
   }
 
   notifySpace(): void {

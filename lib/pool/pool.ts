@@ -5,10 +5,11 @@
 import { AutoConcurrency, type AutoDecision } from '../autotune';
 import { WORKING_BYTES, estimateJob } from '../budget';
 import { TtsavError, asTtsavError, deadlineReason, stoppedError } from '../errors';
+import { loadNative, type NativeQueue } from '../native';
 import { TtsWorkers, type TtsWorkerSource } from './tts';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
 import { normalizeOptions, type TranscodeOptions } from '../options';
-import { transcode, type TranscodeResult } from '../transcode';
+import { transcode, transcodeQueued, type TranscodeResult } from '../transcode';
 import { estimatePreparedVoiceover, prepareVoiceover, runVoiceover, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
 import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from '../validate';
 import { Admission } from './admission';
@@ -25,7 +26,12 @@ interface Job {
   signals: AbortSignal[];
   controller: AbortController;
   timer?: NodeJS.Timeout;
-  state: 'queued' | 'running' | 'done';
+  /** ahead: admitted ahead into the native queue while every slot is busy (admission.ts). */
+  state: 'queued' | 'ahead' | 'running' | 'done';
+  /** When it started (for job_duration_seconds). */
+  startedAt?: number;
+  /** It went ahead: the pool's timer, not transcode()'s, enforces its deadline. */
+  wentAhead?: boolean;
   budgetDelayed?: boolean;
   /** pool.run(): the work to do instead of a transcode. */
   task?: (signal: AbortSignal) => Promise<unknown>;
@@ -49,6 +55,13 @@ class PoolImpl implements Pool {
   private readonly recorder = new MetricsRecorder();
   private closeWaiters: (() => void)[] = [];
   private readonly tts = new TtsWorkers();
+  /** The pool's native job queue (made on the first transcode), and the limit it was last given. */
+  private nativeQueue: NativeQueue | undefined;
+  private nativeLimit = 0;
+  /** pool.run() tasks running: while any does, no transcode goes ahead (the native queue would run it beside the
+   *  task, one more than the concurrency). */
+  private runningTasks = 0;
+  private readonly canGoAhead = (job: Job): boolean => !job.task && this.runningTasks === 0;
 
   constructor(options: PoolOptions = {}) {
     object('options', options);
@@ -170,6 +183,7 @@ class PoolImpl implements Pool {
         onAbort: () => {
           const reason = signals.find((s) => s.aborted)?.reason;
           if (job.state === 'queued') this.dropQueued(job, stoppedError(reason, 'the transcode'));
+          else if (job.state === 'ahead') this.dropAhead(job, stoppedError(reason, 'the transcode'));
           else if (job.state === 'running') job.controller.abort(reason);
         },
       };
@@ -177,8 +191,12 @@ class PoolImpl implements Pool {
       if (merged.timeoutMs !== undefined) {
         job.deadline = now + merged.timeoutMs;
         job.timer = setTimeout(() => {
-          if (job.state === 'queued')
-            this.dropQueued(job, new TtsavError('ERR_TTSAV_TIMEOUT', `the transcode ran past its timeout (${merged.timeoutMs} ms) while queued`));
+          const queued = (): TtsavError => new TtsavError('ERR_TTSAV_TIMEOUT', `the transcode ran past its timeout (${merged.timeoutMs} ms) while queued`);
+          if (job.state === 'queued') this.dropQueued(job, queued());
+          else if (job.state === 'ahead') this.dropAhead(job, queued());
+          // A transcode that went ahead has no timer of transcode()'s own (see start()).
+          else if (job.state === 'running' && job.wentAhead)
+            job.controller.abort(deadlineReason(`the transcode ran past its timeout (${merged.timeoutMs} ms)`));
         }, merged.timeoutMs);
         job.timer.unref();
       }
@@ -227,20 +245,58 @@ class PoolImpl implements Pool {
     this.checkIdle();
   }
 
-  private pump(): void {
-    for (let job = this.admission.admit(); job; job = this.admission.admit()) this.start(job);
+  /** A job ahead that was cancelled or timed out before it ran: settled now; its native job leaves the native
+   *  queue (the controller's abort cancels it there) without running. */
+  private dropAhead(job: Job, err: TtsavError): void {
+    if (!this.admission.dropAhead(job)) return;
+    job.state = 'done';
+    this.detach(job);
+    this.recorder.fail(err.code);
+    job.reject(err);
+    job.controller.abort(err);
+    this.pump();
+    this.checkIdle();
   }
 
-  private start(job: Job): void {
-    const now = performance.now();
+  /** Jobs ahead take the free slots first (the native queue starts them in that order), then queued jobs start, then
+   *  the queue's head goes ahead while every slot is busy (up to `concurrency` of them, within the budget). */
+  private pump(): void {
+    const a = this.admission;
+    for (let job = a.promote(); job; job = a.promote()) this.began(job);
+    for (let job = a.admit(); job; job = a.admit()) this.start(job, false);
+    for (let job = a.admitAhead(this.concurrency, this.canGoAhead); job; job = a.admitAhead(this.concurrency, this.canGoAhead))
+      this.start(job, true);
+  }
+
+  /** The pool's native job queue, its limit kept at the concurrency (which moves with 'auto'). */
+  private queue(): NativeQueue {
+    const limit = this.concurrency;
+    if (!this.nativeQueue) this.nativeQueue = loadNative().queueCreate(limit);
+    else if (limit !== this.nativeLimit) loadNative().queueSetLimit(this.nativeQueue, limit);
+    this.nativeLimit = limit;
+    return this.nativeQueue;
+  }
+
+  /** The job runs from now on (started directly, or promoted from ahead, where its native job has just begun). */
+  private began(job: Job, now = performance.now()): void {
     job.state = 'running';
+    job.startedAt = now;
     const rec = this.recorder;
     rec.started++;
     if (job.bytes > this.admission.budget) rec.oversize++;
+    if (job.task) this.runningTasks++;
     rec.inFlight(this.admission.running.size, this.admission.inFlightBytes);
-    const queueMs = now - job.enqueuedAt;
-    rec.queueWaitSeconds.observe(queueMs / 1000);
+    rec.queueWaitSeconds.observe((now - job.enqueuedAt) / 1000);
     if (this.auto && this.admission.running.size === 1) this.auto.resume(now);
+  }
+
+  private start(job: Job, ahead: boolean): void {
+    const now = performance.now();
+    if (ahead) {
+      job.state = 'ahead';
+      job.wentAhead = true;
+      this.recorder.inFlight(this.admission.running.size, this.admission.inFlightBytes);
+    } else this.began(job, now);
 
     let work: Promise<unknown>;
     try {
@@ -253,28 +309,42 @@ class PoolImpl implements Pool {
         }
         work = job.task(job.controller.signal);
       } else {
-        // The transcode's own timeout is what is left of the deadline, so its native job stops on its own.
+        // The transcode's own timeout is what is left of the deadline, so its native job stops on its own. One that
+        // goes ahead waits in the native queue first: the pool's timer, not transcode()'s, times it out (as queued
+        // while it is ahead). queueMs: the wait here plus the wait in the native queue.
         const options: TranscodeOptions = { ...job.options, signal: job.controller.signal };
         if (job.deadline !== undefined) options.timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
         else delete options.timeoutMs;
-        work = transcode(job.input, options).then((result) => ({ ...result, queueMs }));
+        work = transcodeQueued(this.queue(), job.input, options, !ahead).then(({ result, waitMs }) => ({
+          ...result,
+          queueMs: now - job.enqueuedAt + waitMs,
+        }));
       }
     } catch (err) {
       work = Promise.reject(err);
     }
     work.then(
-      (value) => this.finish(job, now, value as TranscodeResult, undefined),
-      (err: unknown) => this.finish(job, now, undefined, asTtsavError(err)),
+      (value) => this.finish(job, value as TranscodeResult, undefined),
+      (err: unknown) => this.finish(job, undefined, asTtsavError(err)),
     );
   }
 
-  private finish(job: Job, startedAt: number, result: TranscodeResult | undefined, err: TtsavError | undefined): void {
+  private finish(job: Job, result: TranscodeResult | undefined, err: TtsavError | undefined): void {
+    // Settled already (dropped while ahead): its native job left the queue unrun.
+    if (job.state === 'done') return;
     const now = performance.now();
+    // Not expected (a job ahead settles after the job before it, which promotes it), but if it does: it ran.
+    if (job.state === 'ahead' && this.admission.dropAhead(job)) {
+      this.admission.inFlightBytes += job.bytes;
+      this.admission.running.add(job);
+      this.began(job, now);
+    }
     job.state = 'done';
     this.detach(job);
     this.admission.release(job);
+    if (job.task) this.runningTasks--;
     const rec = this.recorder;
-    rec.jobSeconds.observe((now - startedAt) / 1000);
+    rec.jobSeconds.observe((now - (job.startedAt ?? now)) / 1000);
     const transcoded = !job.task && result !== undefined;
     if (err) rec.fail(err.code);
     else if (!transcoded) rec.succeeded++;
@@ -282,6 +352,7 @@ class PoolImpl implements Pool {
     if (this.auto) {
       this.auto.settled(transcoded ? result!.durationSeconds : 0, now);
       if (this.admission.idle) this.auto.pause();
+      if (this.nativeQueue && this.nativeLimit !== this.concurrency) this.queue();
     }
     if (err) job.reject(err);
     else job.resolve(result!);
@@ -308,7 +379,7 @@ class PoolImpl implements Pool {
   metrics(): PoolMetrics {
     const a = this.admission;
     return this.recorder.snapshot({
-      queueDepth: a.queue.size,
+      queueDepth: a.waiting,
       inFlightJobs: a.running.size,
       inFlightBytes: a.inFlightBytes,
       budgetBytes: a.budget,
@@ -332,7 +403,7 @@ class PoolImpl implements Pool {
 
   ready(): boolean {
     const a = this.admission;
-    return !a.closed && (a.queue.size < a.maxQueue || a.running.size < this.concurrency);
+    return !a.closed && (a.waiting < a.maxQueue || a.running.size < this.concurrency);
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -341,6 +412,7 @@ class PoolImpl implements Pool {
     a.notifySpace();
     if (options.cancel) {
       for (const job of [...a.queue]) this.dropQueued(job, new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted: the pool was closed'));
+      for (const job of [...a.ahead]) this.dropAhead(job, new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted: the pool was closed'));
       for (const job of a.running) job.controller.abort(new Error('the pool was closed'));
     }
     if (a.idle) {
