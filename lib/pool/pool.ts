@@ -236,12 +236,17 @@ class PoolImpl implements Pool {
     if (job.timer) clearTimeout(job.timer);
   }
 
-  private dropQueued(job: Job, err: TtsavError): void {
-    if (!this.admission.dequeue(job)) return;
+  /** A job that never ran (queued, or ahead in the native queue) fails with `err`. */
+  private failUnrun(job: Job, err: TtsavError): void {
     job.state = 'done';
     this.detach(job);
     this.recorder.fail(err.code);
     job.reject(err);
+  }
+
+  private dropQueued(job: Job, err: TtsavError): void {
+    if (!this.admission.dequeue(job)) return;
+    this.failUnrun(job, err);
     this.checkIdle();
   }
 
@@ -249,10 +254,7 @@ class PoolImpl implements Pool {
    *  queue (the controller's abort cancels it there) without running. */
   private dropAhead(job: Job, err: TtsavError): void {
     if (!this.admission.dropAhead(job)) return;
-    job.state = 'done';
-    this.detach(job);
-    this.recorder.fail(err.code);
-    job.reject(err);
+    this.failUnrun(job, err);
     job.controller.abort(err);
     this.pump();
     this.checkIdle();
