@@ -13,14 +13,16 @@ const CHIRP_AMP = 0.5;
 
 /**
  * The loop video: `frames` frames at `fps` (160x120 H.264, B-frames, a keyframe a second), frame 0 white, the rest
- * black. Its span is frames / fps exactly (the MP4 time base is a multiple of fps). `ffmpeg` needs an H.264
+ * black, in the container `file`'s extension names. Its span is frames / fps: exactly in an MP4 (its time base is a
+ * multiple of fps); FLV and Matroska round timestamps to milliseconds. `ffmpeg` needs an H.264
  * encoder (the system CLI's libx264 by default; the bundled CLI's libopenh264 works too, without B-frames).
  */
 export function makeMarkerLoop(file, { frames = 219, fps = 30, ffmpeg = 'ffmpeg', encoder = 'libx264' } = {}) {
   const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', `color=c=black:s=160x120:r=${fps}`, '-frames:v', String(frames),
     '-vf', "drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='eq(n,0)'", '-c:v', encoder, '-g', String(fps), '-pix_fmt', 'yuv420p'];
   if (encoder === 'libx264') args.push('-preset', 'ultrafast', '-bf', '2', '-tune', 'zerolatency', '-x264-params', 'bframes=2:b-adapt=0');
-  execFileSync(ffmpeg, [...args, '-video_track_timescale', String(fps * 512), file]);
+  if (file.endsWith('.mp4')) args.push('-video_track_timescale', String(fps * 512));
+  execFileSync(ffmpeg, [...args, file]);
   return { file, frames, fps, spanSeconds: frames / fps };
 }
 

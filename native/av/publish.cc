@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -128,11 +129,15 @@ void VideoLoop::Read(AVFormatContext* fmt) {
       av_packet_unref(pkt.get());
       continue;
     }
-    if (pkt->dts == AV_NOPTS_VALUE) pkt->dts = lastDts == AV_NOPTS_VALUE ? 0 : lastDts + std::max<int64_t>(defaultDur, 1);
+    // A packet with a pts and no dts keeps none here: all are derived from the pts below.
+    if (pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE)
+      pkt->dts = lastDts == AV_NOPTS_VALUE ? 0 : lastDts + std::max<int64_t>(defaultDur, 1);
     if (pkt->pts == AV_NOPTS_VALUE) pkt->pts = pkt->dts;
-    if (lastDts != AV_NOPTS_VALUE && pkt->dts <= lastDts) pkt->dts = lastDts + 1;  // strictly increasing
     if (pkt->duration <= 0) pkt->duration = defaultDur;
-    lastDts = pkt->dts;
+    if (pkt->dts != AV_NOPTS_VALUE) {
+      if (lastDts != AV_NOPTS_VALUE && pkt->dts <= lastDts) pkt->dts = lastDts + 1;  // strictly increasing
+      lastDts = pkt->dts;
+    }
     minPts = std::min(minPts, pkt->pts);
     maxEnd = std::max(maxEnd, pkt->pts + pkt->duration);
     bytes += static_cast<size_t>(pkt->size);
@@ -144,16 +149,51 @@ void VideoLoop::Read(AVFormatContext* fmt) {
     packets_.push_back(std::move(kept));
   }
   if (packets_.empty()) throw Error(ErrorCode::InvalidData, Stage::Probe, "the loop video has no keyframe");
+  // Matroska stores no dts: its demuxer leaves the first ones out and guesses the rest, some after their pts
+  // (with B-frames the muxer then refused the loop: EINVAL). Missing or impossible dts: all are derived from the
+  // pts, the k-th smallest pts less the largest reorder shift (dts <= pts, strictly increasing).
+  bool derive = false;
+  for (const PacketPtr& p : packets_) derive = derive || p->dts == AV_NOPTS_VALUE || p->dts > p->pts;
+  if (derive) {
+    std::vector<int64_t> sorted;
+    sorted.reserve(packets_.size());
+    for (const PacketPtr& p : packets_) sorted.push_back(p->pts);
+    std::sort(sorted.begin(), sorted.end());
+    int64_t shift = 0;
+    for (size_t i = 0; i < packets_.size(); i++) shift = std::max(shift, sorted[i] - packets_[i]->pts);
+    for (size_t i = 0; i < packets_.size(); i++) {
+      int64_t d = sorted[i] - shift;
+      if (i > 0 && d <= packets_[i - 1]->dts) d = packets_[i - 1]->dts + 1;
+      packets_[i]->dts = d;
+    }
+  }
   firstDts_ = packets_.front()->dts;
   firstPts_ = minPts;
   span_ = maxEnd - minPts;
   // The next pass's first dts is firstDts_ + span_: it must come after this pass's last one.
   int64_t minSpan = packets_.back()->dts - firstDts_ + 1;
   if (span_ < minSpan) span_ = minSpan;
+  // A constant frame rate (the span is the frame count at that rate, to the time base's rounding): passes start at
+  // whole multiples of the exact span, rounded once each, not at sums of the rounded one.
+  if (frameRate.num > 0 && frameRate.den > 0) {
+    AVRational frameDur = av_inv_q(frameRate);
+    auto frames = static_cast<int64_t>(packets_.size());
+    int64_t exact = av_rescale_q(frames, frameDur, tb_);
+    if (std::llabs(exact - span_) <= 1 && av_rescale_q_rnd(frames, frameDur, tb_, AV_ROUND_DOWN) >= minSpan) {
+      exactFrames_ = frames;
+      frameDuration_ = frameDur;
+      span_ = exact;
+    }
+  }
   if (av_rescale_q(span_, tb_, AVRational{1, 1000}) < 100)
     throw Error(ErrorCode::InvalidData, Stage::Probe, "the loop video lasts less than 100 ms");
 }
 
+
+int64_t VideoLoop::PassStart(int64_t pass) const {
+  if (exactFrames_ > 0) return av_rescale_q(pass * exactFrames_, frameDuration_, tb_);
+  return pass * span_;
+}
 
 // ---- Publisher ----
 
@@ -362,9 +402,9 @@ class PublishSession {
     AVRational vtb = v.TimeBase();
     for (;;) {
       const AVPacket* src = packets[videoIndex_].get();
-      // Presentation lines up with the audio: a pass's first picture shows at videoBase_ + k * span (its dts is
+      // Presentation lines up with the audio: a pass's first picture shows at videoBase_ + PassStart(k) (its dts is
       // earlier by the stream's reorder delay, so the packet goes out that much ahead of the audio).
-      int64_t shift = videoBase_ + loopIndex_ * v.Span() - v.FirstPts();
+      int64_t shift = videoBase_ + v.PassStart(loopIndex_) - v.FirstPts();
       int64_t dts = src->dts + shift;
       // Due when its nominal presentation (dts + the reorder delay) starts before this audio frame ends.
       int64_t due = dts + (v.FirstPts() - v.FirstDts());

@@ -34,6 +34,11 @@ class VideoLoop {
   const std::vector<PacketPtr>& Packets() const { return packets_; }
   // Presentation span of one pass, in TimeBase(): the next pass starts this much later.
   int64_t Span() const { return span_; }
+  // Where pass `pass` starts, in TimeBase(), counted from the first pass's start: pass * Span(), or, for a constant
+  // frame rate whose frame duration the time base cannot hold exactly (FLV/MKV milliseconds at 30 fps: 33.33 ms),
+  // pass * frames / rate rounded once; adding the rounded span pass after pass adds its rounding up (220 frames at
+  // 30 fps in milliseconds: 7333 for 7333.33, 0.33 ms a pass, 164 ms an hour of video drifting from the audio).
+  int64_t PassStart(int64_t pass) const;
   int64_t FirstDts() const { return firstDts_; }
   int64_t FirstPts() const { return firstPts_; }
   int Width() const;
@@ -47,6 +52,8 @@ class VideoLoop {
   AVRational tb_{1, 1000};
   std::vector<PacketPtr> packets_;
   int64_t span_ = 0;
+  int64_t exactFrames_ = 0;      // > 0: passes start at pass * exactFrames_ * frameDuration_
+  AVRational frameDuration_{0, 1};
   int64_t firstDts_ = 0;
   int64_t firstPts_ = 0;
 };
