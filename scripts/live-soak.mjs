@@ -9,7 +9,8 @@
 // media time against the wall clock (rate error) and how far audio and video pts stood apart as tags arrived.
 // The run's folder is kept (--dir, else a temp folder; printed) and can be analysed again: --analyze DIR.
 // Usage: npm run build:ts && node --expose-gc scripts/live-soak.mjs [--minutes 60] [--restart-every 300 (0: never)]
-//   [--down 5] [--markers] [--dir DIR] [--ffmpeg PATH (CLI for fixtures and decoding)] | --analyze DIR
+//   [--down 5] [--markers [--loop-format mp4|flv|mkv] [--frames 219 (at 30 fps)]] [--dir DIR]
+//   [--ffmpeg PATH (CLI for fixtures and decoding)] | --analyze DIR
 // SOAK_TRACE=1 prints a sample every 10 s to stderr. RSS climbs in steps while each thread's malloc arena reaches its
 // high-water mark (with or without restarts); the malloc heap in use is what a leak would move.
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +25,8 @@ import { arrivalStats, keepFed, makeClickClip, makeMarkerLoop, measureFile, pull
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string' }, 'restart-every': { type: 'string' }, down: { type: 'string' }, markers: { type: 'boolean' },
-    dir: { type: 'string' }, analyze: { type: 'string' }, ffmpeg: { type: 'string' },
+    dir: { type: 'string' }, analyze: { type: 'string' }, ffmpeg: { type: 'string' }, 'loop-format': { type: 'string' },
+    frames: { type: 'string' },
   },
 });
 const ffmpeg = values.ffmpeg ?? 'ffmpeg';
@@ -83,12 +85,15 @@ const url = `rtmp://127.0.0.1:${port}/live/soak`;
 const run = { sampleRate, url, markers, minutes, restartEverySeconds: every / 1000, downSeconds: downMs / 1000, startedAt: Date.now(), restarts: [], sessions: [] };
 const saveRun = () => fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(run, null, 1));
 
-const loop = path.join(dir, 'bg.mp4');
+const loop = path.join(dir, `bg.${markers ? (values['loop-format'] ?? 'mp4') : 'mp4'}`);
 let clip;
 if (markers) {
-  const m = makeMarkerLoop(loop, { ffmpeg });
+  const m = makeMarkerLoop(loop, { ffmpeg, frames: Number(values.frames ?? 219), fps: 30 });
   run.spanSeconds = m.spanSeconds;
-  clip = makeClickClip({ sampleRate, channels: 2, samples: Math.round(m.spanSeconds * sampleRate) });
+  run.loop = path.basename(loop);
+  const samples = m.spanSeconds * sampleRate;
+  if (!Number.isInteger(samples)) throw new Error(`--frames: ${m.frames} frames at 30 fps is not a whole number of samples at ${sampleRate} Hz`);
+  clip = makeClickClip({ sampleRate, channels: 2, samples });
 } else {
   execFileSync(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-t', '7.3', '-c:v', 'libx264',
     '-preset', 'veryfast', '-g', '60', '-bf', '2', '-pix_fmt', 'yuv420p', loop]);
