@@ -135,11 +135,13 @@ describe.skipIf(missing !== '')('publish: A/V drift from the received content', 
     // Interleaved by dts as the server received it: video goes out ahead by its reorder delay (2 frames, 67 ms)
     // plus at most one audio frame (21 ms).
     expect(recorded.maxInterleaveDtsMs!, JSON.stringify(recorded)).toBeLessThanOrEqual(90);
-    // The viewer's arrival log: media time kept pace with the wall clock (the feed ticks every 100 ms).
+    // The viewer's arrival log: media time kept pace with the wall clock. Loose bounds: the feed ticks every 100 ms,
+    // and on a loaded machine arrivals lag by up to ~2 s at moments (seen in the hour soaks), then catch up; a feed
+    // clock at a wrong rate (44.1 kHz taken for 48 kHz: 8.8 %) is far outside them.
     const arrival = arrivalStats(viewer.log);
     const why = JSON.stringify(arrival);
     expect(arrival.wallSeconds!, why).toBeGreaterThan(SECONDS - 10);
-    expect(Math.abs(arrival.mediaMinusWallMs!), why).toBeLessThan(250);
-    expect(Math.abs(arrival.rateErrorPpm!), why).toBeLessThan(1000);
+    expect(Math.abs(arrival.mediaMinusWallMs!), why).toBeLessThan(1000);
+    expect(Math.abs(arrival.rateErrorPpm!), why).toBeLessThan(5000);
   }, (SECONDS + 60) * 1000);
 });
