@@ -19,7 +19,7 @@ export function findClicks(
   file: string,
   options: { sampleRate: number; ffmpeg?: string; ffprobe?: string; minGap?: number },
 ): Promise<{ clicks: number[]; samples: number; packets: number; runs: number }>;
-export function findMarkers(file: string, options?: { ffmpeg?: string; tmpDir?: string }): { markers: number[]; frames: number };
+export function findMarkers(file: string, options?: { ffmpeg?: string; ffprobe?: string; tmpDir?: string }): { markers: number[]; frames: number };
 
 export interface OffsetSummary {
   pairs: number;

@@ -168,7 +168,11 @@ export async function findClicks(file, { sampleRate, ffmpeg = 'ffmpeg', ffprobe 
 }
 
 /** Marker frames (mean luma over half scale) in `file`'s first video stream: their pts in seconds, as stored. */
-export function findMarkers(file, { ffmpeg = 'ffmpeg', tmpDir = path.dirname(file) } = {}) {
+export function findMarkers(file, { ffmpeg = 'ffmpeg', ffprobe = 'ffprobe', tmpDir = path.dirname(file) } = {}) {
+  // The filter prints pts_time with 6 significant digits (10 ms steps past 1000 s): the integer pts is used, with
+  // the stream's time base (what the decoder's frames carry).
+  const [num, den] = execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', file],
+    { encoding: 'utf8' }).trim().split('/').map(Number);
   const meta = path.join(tmpDir, `${path.basename(file)}.yavg.txt`);
   if (/[:,;'\\[\]]/.test(meta)) throw new Error(`a path libavfilter cannot take: ${meta}`);
   execFileSync(ffmpeg, ['-v', 'error', '-nostdin', '-copyts', '-i', file, '-map', '0:v:0', '-vf',
@@ -179,9 +183,9 @@ export function findMarkers(file, { ffmpeg = 'ffmpeg', tmpDir = path.dirname(fil
   let t = NaN;
   let frames = 0;
   for (const line of lines) {
-    const m = /pts_time:(-?[\d.]+)/.exec(line);
+    const m = /pts:\s*(-?\d+)/.exec(line);
     if (m) {
-      t = Number(m[1]);
+      t = (Number(m[1]) * num) / den;
       frames++;
       continue;
     }
@@ -264,7 +268,7 @@ export function interleave(file, { ffprobe = 'ffprobe' } = {}) {
 
 /** Decodes one file's two tracks and pairs them (`audioFile` when the audio was received into its own file). */
 export async function measureFile(file, { spanSeconds, sampleRate, audioFile = file, ffmpeg, ffprobe }) {
-  const { markers, frames } = findMarkers(file, { ffmpeg });
+  const { markers, frames } = findMarkers(file, { ffmpeg, ffprobe });
   const a = await findClicks(audioFile, { sampleRate, ffmpeg, ffprobe });
   const both = audioFile === file ? interleave(file, { ffprobe }) : {};
   return { ...pairOffsets(markers, a.clicks, spanSeconds), videoFrames: frames, audioPackets: a.packets, audioRuns: a.runs, ...both };
