@@ -173,7 +173,7 @@ export function findMarkers(file, { ffmpeg = 'ffmpeg', ffprobe = 'ffprobe', tmpD
   // the stream's time base (what the decoder's frames carry).
   const [num, den] = execFileSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', file],
     { encoding: 'utf8' }).trim().split('/').map(Number);
-  const meta = path.join(tmpDir, `${path.basename(file)}.yavg.txt`);
+  const meta = path.join(tmpDir, `${path.basename(file)}.${process.pid}.yavg.txt`);
   if (/[:,;'\\[\]]/.test(meta)) throw new Error(`a path libavfilter cannot take: ${meta}`);
   execFileSync(ffmpeg, ['-v', 'error', '-nostdin', '-copyts', '-i', file, '-map', '0:v:0', '-vf',
     `signalstats,metadata=mode=print:key=lavfi.signalstats.YAVG:file=${meta}`, '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
