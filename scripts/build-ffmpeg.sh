@@ -15,12 +15,12 @@
 # a half-reused one. A build is only trusted once its `.complete` stamp exists; a failed or interrupted build (a
 # failed training run included) leaves no stamp and is started over.
 #
-# PGO (TTSAV_FFMPEG_PGO=1, the default; 0 turns it off): FFmpeg is first built instrumented (gcc
-# -fprofile-generate), its CLI encodes a training set to AAC with the presets' settings (synthetic speech, tonal,
-# noise and mixed signals that scripts/pgo-signals.c writes, mono and stereo, 22.05-48 kHz; samples/hello.mp3 when
-# present), and FFmpeg is built again with -fprofile-use -fprofile-partial-training (code the training never ran is
-# optimized as without PGO). Only FFmpeg's own code is profiled; lame, opus, openh264 and mbedtls are built as
-# before. The profile lives in the build folder only (never in git). Floating-point semantics do not change: the AAC
+# PGO (TTSAV_FFMPEG_PGO=1, the default; 0 turns it off): after the normal build, the AAC encoder's objects
+# (PGO_OBJECTS below) are rebuilt instrumented (gcc -fprofile-generate), the CLI encodes a training set to AAC with
+# the presets' settings (synthetic speech, tonal, noise and mixed signals that scripts/pgo-signals.c writes, mono and
+# stereo, 22.05-48 kHz; samples/hello.mp3 when present), and those objects are rebuilt once more with -fprofile-use
+# -fprofile-partial-training. Everything else (the rest of FFmpeg, lame, opus, openh264, mbedtls) is built as
+# without PGO. The profile lives in the build folder only (never in git). Floating-point semantics do not change: the AAC
 # output is byte-identical to the build without PGO (bench/ffmpeg-builds.mjs checks it; bench/RESULTS.md, issue 12).
 #
 # Sources come from Debian's source packages: a private apt directory with deb-src entries derived from this
@@ -216,18 +216,29 @@ check_names filter "$FILTERS"; check_names protocol "$PROTOCOLS"
   die "FFmpeg's configure failed: see $DIR/ffmpeg-configure.log (and $src/ffbuild/config.log)"
 grep -q -- '--enable-gpl\|--enable-nonfree' "$src/ffbuild/config.mak" && die "the configuration is not LGPL-only"
 
-# PGO: the extra flags go in through make's ECFLAGS (FFmpeg's hook for them), not configure, so the configuration
+(cd "$src" && make -j"$JOBS" >"$DIR/ffmpeg-build.log" 2>&1) || die "FFmpeg failed to build: see $DIR/ffmpeg-build.log"
+
+# PGO, for the AAC encoder's own objects only (what the AAC path spends its time in: the coder, quantizer, psy
+# model, TNS/IS/LTP/prediction, LPC, MDCT, float DSP, resampler). Profiling the whole of FFmpeg made the stripped
+# addon 2.1 MB larger (-fprofile-use turns on loop unrolling and peeling everywhere, trained or not), past the
+# 8 MiB limit. The flags go in through make's ECFLAGS (FFmpeg's hook for them), not configure, so the configuration
 # string that versions() and `ttsav doctor` report is the same with and without PGO.
-USE_PROFILE=()
+PGO_OBJECTS=(libavcodec/aaccoder.o libavcodec/aacenc.o libavcodec/aacenc_is.o libavcodec/aacenc_ltp.o
+  libavcodec/aacenc_pred.o libavcodec/aacenc_tns.o libavcodec/aacpsy.o libavcodec/psymodel.o libavcodec/iirfilter.o
+  libavcodec/lpc.o libavcodec/x86/aacencdsp_init.o libavutil/float_dsp.o libavutil/tx.o libavutil/tx_float.o
+  libswresample/resample.o libswresample/swresample.o libswresample/audioconvert.o libswresample/rematrix.o)
 if [ "$PGO" = 1 ]; then
   PROFILE="$DIR/pgo/profile"
   mkdir -p "$PROFILE"
-  echo "build-ffmpeg: ffmpeg, instrumented for PGO" >&2
+  for o in "${PGO_OBJECTS[@]}"; do [ -f "$src/$o" ] || die "PGO: $o was not built (FFmpeg's file names changed?): update PGO_OBJECTS"; done
+  echo "build-ffmpeg: PGO: the AAC encoder instrumented" >&2
   started=$SECONDS
   # prefer-atomic: the CLI runs decoding, filtering, encoding and muxing on separate threads; exact counts keep
-  # -fprofile-use from rejecting a profile as inconsistent.
-  (cd "$src" && make -j"$JOBS" ECFLAGS="-fprofile-generate=$PROFILE -fprofile-update=prefer-atomic" \
-    ELIBS="-fprofile-generate" ffmpeg >"$DIR/pgo-instrumented.log" 2>&1) ||
+  # -fprofile-use from rejecting a profile as inconsistent. The CLI's link needs -fprofile-generate too (libgcov):
+  # added to configure's LDEXEFLAGS (empty today).
+  ldexe="$(sed -n 's/^LDEXEFLAGS=//p' "$src/ffbuild/config.mak") -fprofile-generate"
+  (cd "$src" && rm -f "${PGO_OBJECTS[@]}" && make -j"$JOBS" ECFLAGS="-fprofile-generate=$PROFILE -fprofile-update=prefer-atomic" \
+    LDEXEFLAGS="$ldexe" ffmpeg >"$DIR/pgo-instrumented.log" 2>&1) ||
     die "the instrumented FFmpeg (PGO) failed to build: see $DIR/pgo-instrumented.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
   "$(command -v cc || command -v gcc)" -O2 -o "$DIR/pgo/pgo-signals" "$TRAIN_SRC" -lm >"$DIR/pgo-train.log" 2>&1 ||
     die "scripts/pgo-signals.c failed to compile: see $DIR/pgo-train.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
@@ -258,18 +269,17 @@ if [ "$PGO" = 1 ]; then
   }
   train_all >>"$DIR/pgo-train.log" 2>&1 ||
     die "the PGO training run failed: see $DIR/pgo-train.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
-  [ -n "$(find "$PROFILE" -name '*aacenc*.gcda' -print -quit)" ] ||
+  [ -n "$(find "$PROFILE" -name '*aaccoder.gcda' -print -quit)" ] ||
     die "the PGO training wrote no profile for the AAC encoder (in $PROFILE): TTSAV_FFMPEG_PGO=0 builds without PGO"
-  echo "build-ffmpeg: PGO instrumented build and training took $((SECONDS - started)) s" >&2
-  (cd "$src" && make clean >/dev/null 2>&1) || die "make clean failed in $src"
-  # Files the training never reached have no profile: -fprofile-partial-training optimizes them as without PGO
-  # (and -Wno-missing-profile keeps the log quiet about them). A profile that does not match the source is an
-  # error (gcc's -Wcoverage-mismatch default), never silently used.
-  USE_PROFILE=(ECFLAGS="-fprofile-use=$PROFILE -fprofile-partial-training -Wno-missing-profile")
+  echo "build-ffmpeg: PGO: rebuilding the AAC encoder with the profile" >&2
+  # -fprofile-partial-training: functions of these files the training never ran are optimized as without PGO.
+  # A profile that does not match the source is an error (gcc's -Wcoverage-mismatch default), never silently used.
+  (cd "$src" && rm -f "${PGO_OBJECTS[@]}" ffmpeg ffmpeg_g &&
+    make -j"$JOBS" ECFLAGS="-fprofile-use=$PROFILE -fprofile-partial-training" >"$DIR/pgo-use.log" 2>&1) ||
+    die "FFmpeg failed to build with the PGO profile: see $DIR/pgo-use.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
+  echo "build-ffmpeg: PGO added $((SECONDS - started)) s" >&2
 fi
-(cd "$src" && make -j"$JOBS" "${USE_PROFILE[@]}" >"$DIR/ffmpeg-build.log" 2>&1 &&
-  make "${USE_PROFILE[@]}" install >>"$DIR/ffmpeg-build.log" 2>&1) ||
-  die "FFmpeg failed to build: see $DIR/ffmpeg-build.log"
+(cd "$src" && make install >>"$DIR/ffmpeg-build.log" 2>&1) || die "FFmpeg failed to install: see $DIR/ffmpeg-build.log"
 "$PREFIX/bin/ffmpeg" -hide_banner -L 2>/dev/null | grep -q 'Lesser General Public' || die "the built ffmpeg does not report the LGPL"
 
 touch "$DIR/.complete"
