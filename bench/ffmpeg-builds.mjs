@@ -147,6 +147,7 @@ try {
 }
 
 const ref = floors[0];
+const irRef = floors.find((f) => f.irPerSecond); // the first floor callgrind could count
 const ls = sorted(floors.loads);
 console.log(
   `${files.length} × 10 s speech, 44.1 kHz stereo → AAC-LC twoloop 192k mp4, one thread; ${rounds} timed rounds; ` +
@@ -157,16 +158,32 @@ const paired = (f, key) => {
   const r = f[key].map((x, i) => x / ref[key][i]);
   return `${median(r).toFixed(3)} (${sorted(r)[0].toFixed(3)}–${sorted(r)[r.length - 1].toFixed(3)})`;
 };
-console.log('| build | output = first? | M instr / audio s | × first | encode CPU ms / audio s min / median | × first, paired: median (min–max) | process user CPU ms / audio s min / median | × first, paired: median (min–max) |');
+console.log(`| build | output = first? | M instr / audio s | × ${irRef?.name ?? 'first'} | encode CPU ms / audio s min / median | × first, paired: median (min–max) | process user CPU ms / audio s min / median | × first, paired: median (min–max) |`);
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const f of floors) {
   const same = f.hashes.join() === ref.hashes.join() ? 'yes' : `**no** (${f.hashes.filter((h, i) => h !== ref.hashes[i]).length} of ${f.hashes.length} differ)`;
   const irs = f.irPerSecond ? (f.irPerSecond / 1e6).toFixed(2) : f.irNote ? `– (valgrind: ${f.irNote})` : '–';
-  const irx = f.irPerSecond && ref.irPerSecond ? (f.irPerSecond / ref.irPerSecond).toFixed(4) : '–';
+  const irx = f.irPerSecond && irRef ? (f.irPerSecond / irRef.irPerSecond).toFixed(4) : '–';
   console.log(
     `| ${f.name} | ${same} | ${irs} | ${irx} | ${sorted(f.cpu)[0].toFixed(2)} / ${median(f.cpu).toFixed(2)} | ${paired(f, 'cpu')} | ` +
       `${sorted(f.user)[0].toFixed(2)} / ${median(f.user).toFixed(2)} | ${paired(f, 'user')} |`,
   );
+}
+if (floors.length > 2) {
+  // Every pair, so that a goal against another floor than the first reads off directly (same rounds, paired).
+  const pair = (a, b, key) => {
+    const r = a[key].map((x, i) => x / b[key][i]);
+    return `${median(r).toFixed(3)} (${sorted(r)[0].toFixed(3)}–${sorted(r)[r.length - 1].toFixed(3)})`;
+  };
+  console.log('\n| A / B, paired by round | encode CPU: median (min–max) | process user CPU: median (min–max) | instructions |\n| --- | --- | --- | --- |');
+  for (let i = 0; i < floors.length; i++)
+    for (let j = 0; j < floors.length; j++) {
+      if (i === j || j === 0) continue;
+      const [a, b] = [floors[i], floors[j]];
+      if (i === 0 || i < j) continue;
+      const irr = a.irPerSecond && b.irPerSecond ? (a.irPerSecond / b.irPerSecond).toFixed(4) : '–';
+      console.log(`| ${a.name} / ${b.name} | ${pair(a, b, 'cpu')} | ${pair(a, b, 'user')} | ${irr} |`);
+    }
 }
 if (floors.perfOk) {
   console.log('\n| build | M cycles / audio s (perf stat) median | × first, paired: median (min–max) |\n| --- | --- | --- |');
