@@ -1,6 +1,8 @@
-/** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
+/** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out, through the environment's
+ *  native job queue. */
 import { TtsavError, stoppedError, type TimingStage } from './errors';
 import { runNativeJob } from './job';
+import { threadpoolSize } from './pool/defaults';
 import { loadNative, type NativeLoudness, type NativeQueue, type NativeQueuedResult, type NativeTranscodeResult } from './native';
 import {
   FORMATS,
@@ -131,13 +133,19 @@ function checkInput(input: unknown, name: string): Uint8Array {
   return input;
 }
 
+/** The environment's native job queue for transcode() and concat(): at most the threadpool's size (UV_THREADPOOL_SIZE,
+ *  default 4) of them run at once, as many as libuv would run of one threadpool job each, and a runner that finishes
+ *  one takes the next without a trip through the main thread. Made on first use; an idle queue holds no thread. */
+let sharedQueue: NativeQueue | undefined;
+
 async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): Promise<TranscodeResult> {
   const native = loadNative();
   checkInputSize(inputs, job);
   if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
+  const queue = (sharedQueue ??= native.queueCreate(threadpoolSize()));
   return runNativeJob(
     'transcode',
-    (callback) => native.transcode(inputs, job.native, callback),
+    (callback) => native.queueSubmit(queue, inputs, job.native, callback),
     (r: NativeTranscodeResult) => toResult(job.format, r),
     job.signal,
     job.timeoutMs,
@@ -163,12 +171,22 @@ export async function transcodeQueued(
 ): Promise<{ result: TranscodeResult; waitMs: number }> {
   const bytes = checkInput(input, 'input');
   const native = loadNative();
-  const job = normalizeOptions(options, native.demuxers.bind(native));
-  checkInputSize(bytes, job);
+  return transcodeQueuedNormalized(queue, bytes, normalizeOptions(options, native.demuxers.bind(native)), jsTimer);
+}
+
+/** transcodeQueued() with options already normalized (the pool normalizes each job's once). Internal. */
+export async function transcodeQueuedNormalized(
+  queue: NativeQueue,
+  input: Uint8Array,
+  job: NormalizedOptions,
+  jsTimer = true,
+): Promise<{ result: TranscodeResult; waitMs: number }> {
+  checkInputSize(input, job);
   if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
+  const native = loadNative();
   return runNativeJob(
     'transcode',
-    (callback) => native.queueSubmit(queue, bytes, job.native, callback),
+    (callback) => native.queueSubmit(queue, input, job.native, callback),
     (r: NativeQueuedResult) => ({ result: toResult(job.format, r), waitMs: r.waitMs }),
     job.signal,
     jsTimer ? job.timeoutMs : undefined,

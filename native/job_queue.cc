@@ -18,12 +18,19 @@ class Engine {
   // Main thread: the environment's engine, made on first use.
   static std::shared_ptr<Engine> For(Napi::Env env);
 
-  // Any thread: hands a finished job to the main thread. False once the environment is being torn down (the caller
-  // keeps the job and frees it).
-  bool Deliver(QueuedJob* job) {
+  // Any thread: hands a finished job to the main thread. Finished jobs collect in one list, and only the first of a
+  // batch wakes the main thread: one thread-safe function call (one uv_async wakeup) delivers every job that finished
+  // before the main thread got to it. False once the environment is being torn down (the caller keeps the job and
+  // frees it).
+  bool Deliver(std::unique_ptr<QueuedJob>& job) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closing_) return false;
-    return napi_call_threadsafe_function(tsfn_, job, napi_tsfn_nonblocking) == napi_ok;
+    if (!wakeupPending_) {
+      if (napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking) != napi_ok) return false;
+      wakeupPending_ = true;
+    }
+    done_.push_back(std::move(job));
+    return true;
   }
 
   void Track(const std::shared_ptr<JobQueue>& queue) {
@@ -48,6 +55,9 @@ class Engine {
 
   std::mutex mutex_;
   bool closing_ = false;
+  // Finished jobs not yet handed to JS, and whether a call of the thread-safe function is on its way for them.
+  std::vector<std::unique_ptr<QueuedJob>> done_;
+  bool wakeupPending_ = false;
   std::vector<std::weak_ptr<JobQueue>> queues_;
   napi_threadsafe_function tsfn_ = nullptr;
   size_t pending_ = 0;  // main thread only
@@ -129,30 +139,39 @@ void Engine::Close() {
 }
 
 void Engine::CallJs(napi_env env, napi_value, void* context, void* data) {
-  std::unique_ptr<QueuedJob> job(static_cast<QueuedJob*>(data));
-  // No environment: the thread-safe function is being closed at teardown; its references are the environment's.
+  auto* engine = static_cast<Engine*>(context);
+  std::vector<std::unique_ptr<QueuedJob>> jobs;
+  {
+    std::lock_guard<std::mutex> lock(engine->mutex_);
+    jobs.swap(engine->done_);
+    engine->wakeupPending_ = false;
+  }
+  // No environment: the thread-safe function is being closed at teardown; the jobs are freed here, their references
+  // are the environment's.
   if (env == nullptr) return;
-  static_cast<Engine*>(context)->Pending(env, -1);
   Napi::Env e(env);
-  try {
-    Napi::HandleScope scope(e);
-    napi_value callback = nullptr;
-    napi_get_reference_value(env, job->callback, &callback);
-    napi_delete_reference(env, job->callback);
-    job->callback = nullptr;
-    napi_delete_reference(env, job->inputs);
-    job->inputs = nullptr;
-    if (callback == nullptr) return;
-    Napi::Function fn(env, callback);
-    if (job->error) {
-      fn.Call({ErrorToJs(e, *job->error)});
-      return;
+  for (auto& job : jobs) {
+    engine->Pending(env, -1);
+    try {
+      Napi::HandleScope scope(e);
+      napi_value callback = nullptr;
+      napi_get_reference_value(env, job->callback, &callback);
+      napi_delete_reference(env, job->callback);
+      job->callback = nullptr;
+      napi_delete_reference(env, job->inputs);
+      job->inputs = nullptr;
+      if (callback == nullptr) continue;
+      Napi::Function fn(env, callback);
+      if (job->error) {
+        fn.Call({ErrorToJs(e, *job->error)});
+        continue;
+      }
+      Napi::Object r = TranscodeResultToJs(e, job->result);
+      r.Set("waitMs", job->waitMs);
+      fn.Call({e.Null(), r});
+    } catch (const Napi::Error&) {
+      // As in Worker::OnOK: the environment is going away; nothing is left to tell.
     }
-    Napi::Object r = TranscodeResultToJs(e, job->result);
-    r.Set("waitMs", job->waitMs);
-    fn.Call({e.Null(), r});
-  } catch (const Napi::Error&) {
-    // As in Worker::OnOK: the environment is going away; nothing is left to tell.
   }
 }
 
@@ -195,7 +214,7 @@ void JobQueue::Remove(const av::JobControl* control) {
   }
   job->error = RunCaught([&] { job->control->ThrowIfStopped(av::Stage::None); });
   if (!job->error) job->error.emplace(av::ErrorCode::Aborted, av::Stage::None, "the transcode was aborted");
-  if (engine_->Deliver(job.get())) job.release();
+  engine_->Deliver(job);
 }
 
 void JobQueue::SetLimit(Napi::Env env, int limit) {
@@ -265,7 +284,7 @@ void JobQueue::RunLoop() {
       std::lock_guard<std::mutex> lock(mutex_);
       running_.erase(std::find(running_.begin(), running_.end(), job->control));
     }
-    if (engine_->Deliver(job.get())) job.release();
+    engine_->Deliver(job);
   }
 }
 

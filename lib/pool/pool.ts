@@ -8,8 +8,8 @@ import { TtsavError, asTtsavError, deadlineReason, stoppedError } from '../error
 import { loadNative, type NativeQueue } from '../native';
 import { TtsWorkers, type TtsWorkerSource } from './tts';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
-import { normalizeOptions, type TranscodeOptions } from '../options';
-import { transcode, transcodeQueued, type TranscodeResult } from '../transcode';
+import { normalizeOptions, type NormalizedOptions, type TranscodeOptions } from '../options';
+import { transcode, transcodeQueuedNormalized, type TranscodeResult } from '../transcode';
 import { estimatePreparedVoiceover, prepareVoiceover, runVoiceover, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
 import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from '../validate';
 import { Admission } from './admission';
@@ -20,6 +20,8 @@ import type { Batch, BatchInput, BatchOptions, BatchProgress, CloseOptions, Pool
 interface Job {
   input: Uint8Array;
   options: TranscodeOptions;
+  /** A transcode's options, validated and normalized once, at submit. */
+  normalized?: NormalizedOptions;
   bytes: number;
   enqueuedAt: number;
   deadline?: number;
@@ -39,6 +41,9 @@ interface Job {
   reject(err: TtsavError): void;
   onAbort(): void;
 }
+
+/** The linked libav's demuxer names, for an inputFormat option (the addon is loaded only when one is given). */
+const demuxers = (): readonly string[] => loadNative().demuxers();
 
 /** Batch options that are not transcode options. */
 const BATCH_KEYS = new Set(['ordered', 'failFast', 'readAhead', 'total', 'onProgress', 'signal']);
@@ -153,8 +158,13 @@ class PoolImpl implements Pool {
     // transcode() owns input and option validation: hand it what it would refuse.
     if (!(input instanceof Uint8Array)) return this.count(transcode(input, merged));
     let bytes: number;
+    let normalized: NormalizedOptions | undefined;
     try {
-      bytes = custom ? custom.bytes : this.estimateOf(input, merged);
+      if (custom) bytes = custom.bytes;
+      else {
+        normalized = normalizeOptions(merged, demuxers);
+        bytes = this.estimateOf(input, merged, normalized);
+      }
     } catch (err) {
       return this.failEarly(asTtsavError(err));
     }
@@ -172,6 +182,7 @@ class PoolImpl implements Pool {
       const job: Job = {
         input,
         options: merged,
+        ...(normalized ? { normalized } : {}),
         bytes,
         enqueuedAt: now,
         signals,
@@ -207,8 +218,7 @@ class PoolImpl implements Pool {
 
   /** A transcode's memory estimate; refuses an input over maxInputBytes (a definite no goes before a queue-full
    *  maybe-later). */
-  private estimateOf(input: Uint8Array, options: TranscodeOptions): number {
-    const normalized = normalizeOptions(options);
+  private estimateOf(input: Uint8Array, options: TranscodeOptions, normalized: NormalizedOptions): number {
     if (normalized.maxInputBytes !== undefined && input.byteLength > normalized.maxInputBytes)
       throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${input.byteLength} bytes, over maxInputBytes (${normalized.maxInputBytes})`, { reason: 'input-size' });
     const bytes = this.estimate ? this.estimate(input, options) : estimateJob(input.byteLength, normalized).bytes;
@@ -314,13 +324,17 @@ class PoolImpl implements Pool {
         // The transcode's own timeout is what is left of the deadline, so its native job stops on its own. One that
         // goes ahead waits in the native queue first: the pool's timer, not transcode()'s, times it out (as queued
         // while it is ahead). queueMs: the wait here plus the wait in the native queue.
-        const options: TranscodeOptions = { ...job.options, signal: job.controller.signal };
-        if (job.deadline !== undefined) options.timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
-        else delete options.timeoutMs;
-        work = transcodeQueued(this.queue(), job.input, options, !ahead).then(({ result, waitMs }) => ({
-          ...result,
-          queueMs: now - job.enqueuedAt + waitMs,
-        }));
+        const base = job.normalized!;
+        const normalized: NormalizedOptions = { format: base.format, native: base.native, signal: job.controller.signal };
+        if (base.maxInputBytes !== undefined) normalized.maxInputBytes = base.maxInputBytes;
+        if (job.deadline !== undefined) {
+          normalized.timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
+          normalized.native = { ...base.native, timeoutMs: normalized.timeoutMs };
+        }
+        work = transcodeQueuedNormalized(this.queue(), job.input, normalized, !ahead).then(({ result, waitMs }) => {
+          result.queueMs = now - job.enqueuedAt + waitMs;
+          return result;
+        });
       }
     } catch (err) {
       work = Promise.reject(err);
