@@ -6,12 +6,12 @@
 //
 //   node bench/thread-cpu.mjs [--base DIR] [--rounds 3] [--set phrases] [--settings seed] [--repeat 2]
 //
-// --base DIR: another checkout whose dist/ and build/Release/ttsav.node are the "before". Needs the corpus and the
+// The cells are bench/thread-cpu-cell.cjs (CommonJS, so that nothing has used the threadpool before it lists the
+// startup threads). --base DIR: another checkout whose dist/ and build/Release/ttsav.node are the "before". Needs the corpus and the
 // floor (node bench/run.mjs --phases check --quick makes both). Each cell runs in a fresh process (this file with
 // --cell); cells interleave, order reversed every other round; medians over the rounds.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,75 +26,13 @@ const option = (name, fallback) => {
   return i < 0 ? fallback : args[i + 1];
 };
 
-const SETTINGS = {
-  seed: { ttsav: { faststart: false }, floor: ['container=mp4', 'bitrate=192000', 'rate=44100', 'channels=2', 'coder=twoloop', 'faststart=0'] },
-  speech: { ttsav: { preset: 'speech' }, floor: ['container=mp4', 'bitrate=64000', 'rate=0', 'channels=1', 'coder=fast', 'faststart=1'] },
+/** The floor's spelling of the settings (bench/thread-cpu-cell.cjs has ttsav's). */
+const FLOOR = {
+  seed: ['container=mp4', 'bitrate=192000', 'rate=44100', 'channels=2', 'coder=twoloop', 'faststart=0'],
+  speech: ['container=mp4', 'bitrate=64000', 'rate=0', 'channels=1', 'coder=fast', 'faststart=1'],
 };
 
-/** On-CPU ns of every thread of this process, by tid, with its name. */
-function threads() {
-  const out = new Map();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-      out.set(tid, { ns, comm });
-    } catch {
-      // the thread ended
-    }
-  }
-  return out;
-}
-
-async function runCell(config) {
-  const paths = readFileSync(config.list, 'utf8').split('\n').filter(Boolean);
-  const inputs = paths.map((p) => readFileSync(p));
-  const total = inputs.length * config.repeat;
-  const ttsav = createRequire(import.meta.url)(config.ttsav);
-  const options = SETTINGS[config.settings].ttsav;
-  let batch;
-  if (config.kind === 'pool') {
-    const pool = ttsav.createPool({ concurrency: 2, defaults: options });
-    await pool.transcode(inputs[0]);
-    batch = async () => {
-      function* items() {
-        for (let i = 0; i < total; i++) yield inputs[i % inputs.length];
-      }
-      for await (const item of pool.transcodeMany(items(), { ordered: false, total })) if (item.error) throw item.error;
-    };
-  } else {
-    // transcode() behind a semaphore: `inflight` calls out at once (2: awaited two at a time, as bench/cell.mjs;
-    // more: concurrent calls queue).
-    await ttsav.transcode(inputs[0], options);
-    batch = async () => {
-      let next = 0;
-      const worker = async () => {
-        for (let i; (i = next++) < total; ) await ttsav.transcode(inputs[i % inputs.length], options);
-      };
-      await Promise.all(Array.from({ length: config.inflight }, worker));
-    };
-  }
-  const pid = String(process.pid);
-  const before = threads();
-  const t0 = performance.now();
-  await batch();
-  const wallMs = performance.now() - t0;
-  const after = threads();
-  const groups = { main: 0, libuv: 0, other: 0 };
-  for (const [tid, { ns, comm }] of after) {
-    const d = ns - (before.get(tid)?.ns ?? 0);
-    if (tid === pid) groups.main += d;
-    else if (comm.startsWith('libuv')) groups.libuv += d;
-    else groups.other += d;
-  }
-  const perJob = (ns) => ns / 1e6 / total;
-  return { files: total, wallMs, mainMs: perJob(groups.main), libuvMs: perJob(groups.libuv), otherMs: perJob(groups.other) };
-}
-
-if (args[0] === '--cell') {
-  const out = await runCell(JSON.parse(args[1]));
-  process.stdout.write(JSON.stringify(out) + '\n');
-} else {
+{
   const execFileP = promisify(execFile);
   const rounds = Number(option('rounds', 3));
   const set = option('set', 'phrases');
@@ -125,11 +63,11 @@ if (args[0] === '--cell') {
       const load1 = os.loadavg()[0];
       let out;
       if (c.who === 'floor') {
-        const o = JSON.parse((await execFileP(floorBin, ['--list', list, '--threads', '2', '--repeat', String(repeat), ...SETTINGS[settings].floor])).stdout);
+        const o = JSON.parse((await execFileP(floorBin, ['--list', list, '--threads', '2', '--repeat', String(repeat), ...FLOOR[settings]])).stdout);
         out = { files: o.files, wallMs: o.wallMs, libuvMs: o.cpuMs / o.files, mainMs: 0, otherMs: 0 };
       } else {
         const config = { kind: c.kind === 'pool' ? 'pool' : 'ttsav', inflight: Number(c.kind.replace('transcode', '')) || 2, settings, list, repeat, ttsav: c.build.ttsav };
-        const { stdout } = await execFileP(process.execPath, [fileURLToPath(import.meta.url), '--cell', JSON.stringify(config)], {
+        const { stdout } = await execFileP(process.execPath, [path.join(here, 'thread-cpu-cell.cjs'), JSON.stringify(config)], {
           env: { ...process.env, TTSAV_ADDON: c.build.addon },
         });
         out = JSON.parse(stdout.trim().split('\n').pop());

@@ -1,7 +1,7 @@
 /** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out, through the environment's
  *  native job queue. */
 import { TtsavError, stoppedError, type TimingStage } from './errors';
-import { runNativeJob } from './job';
+import { runNativeJob, startNativeJob, type NativeJobRun } from './job';
 import { threadpoolSize } from './pool/defaults';
 import { loadNative, type NativeLoudness, type NativeQueue, type NativeQueuedResult, type NativeTranscodeResult } from './native';
 import {
@@ -187,8 +187,38 @@ export async function transcodeQueuedNormalized(
   return runNativeJob(
     'transcode',
     (callback) => native.queueSubmit(queue, input, job.native, callback),
-    (r: NativeQueuedResult) => ({ result: toResult(job.format, r), waitMs: r.waitMs }),
+    (r: NativeQueuedResult) => queuedResult(job.format, r),
     job.signal,
+    jsTimer ? job.timeoutMs : undefined,
+  );
+}
+
+function queuedResult(format: OutputFormat, r: NativeQueuedResult): { result: TranscodeResult; waitMs: number } {
+  return { result: toResult(format, r), waitMs: r.waitMs };
+}
+
+/**
+ * The pool's transcode: as transcodeQueuedNormalized() (`job.signal` is not read), but it returns abort() in place
+ * of listening to a signal, and the result carries `queueMs`: `waitedMs` plus its wait in the native queue. Throws
+ * what checkInputSize() throws. Internal.
+ */
+export function startQueuedTranscode(
+  queue: NativeQueue,
+  input: Uint8Array,
+  job: NormalizedOptions,
+  jsTimer: boolean,
+  waitedMs: number,
+): NativeJobRun<TranscodeResult> {
+  checkInputSize(input, job);
+  const native = loadNative();
+  return startNativeJob(
+    'transcode',
+    (callback) => native.queueSubmit(queue, input, job.native, callback),
+    (r: NativeQueuedResult) => {
+      const result = toResult(job.format, r);
+      result.queueMs = waitedMs + r.waitMs;
+      return result;
+    },
     jsTimer ? job.timeoutMs : undefined,
   );
 }
