@@ -54,11 +54,21 @@ async function runCell(config) {
     };
   }
   const pid = String(process.pid);
+  const mainStat = () => {
+    const st = readFileSync(`/proc/self/task/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/self/task/${pid}/status`, 'utf8');
+    const field = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)[1]);
+    // utime, stime: clock ticks of 10 ms.
+    return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10, vol: field('voluntary_ctxt_switches'), invol: field('nonvoluntary_ctxt_switches') };
+  };
+  const m0 = mainStat();
   const before = threads();
   const t0 = performance.now();
   await batch();
   const wallMs = performance.now() - t0;
   const after = threads();
+  const m1 = mainStat();
   const groups = { main: 0, libuv: 0, other: 0 };
   for (const [tid, { ns, comm }] of after) {
     const d = ns - (before.get(tid)?.ns ?? 0);
@@ -67,7 +77,13 @@ async function runCell(config) {
     else groups.other += d;
   }
   const perJob = (ns) => ns / 1e6 / total;
-  return { files: total, wallMs, mainMs: perJob(groups.main), libuvMs: perJob(groups.libuv), otherMs: perJob(groups.other) };
+  const main = {
+    userMs: (m1.user - m0.user) / total,
+    sysMs: (m1.sys - m0.sys) / total,
+    wakeups: (m1.vol - m0.vol) / total,
+    preempted: (m1.invol - m0.invol) / total,
+  };
+  return { files: total, wallMs, mainMs: perJob(groups.main), libuvMs: perJob(groups.libuv), otherMs: perJob(groups.other), main };
 }
 
 

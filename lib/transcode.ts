@@ -3,7 +3,7 @@
 import { TtsavError, stoppedError, type TimingStage } from './errors';
 import { runNativeJob, startNativeJob, type NativeJobRun } from './job';
 import { threadpoolSize } from './pool/defaults';
-import { loadNative, type NativeLoudness, type NativeQueue, type NativeQueuedResult, type NativeTranscodeResult } from './native';
+import { loadNative, type NativeQueue, type NativeQueuedResult } from './native';
 import {
   FORMATS,
   normalizeOptions,
@@ -98,31 +98,38 @@ export interface TranscodeResult {
   queueMs?: number;
 }
 
-function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResult {
+/** A queued job's packed result (see NativeQueuedResult) as a TranscodeResult, built as one literal. */
+function fromPacked(format: OutputFormat, p: NativeQueuedResult): TranscodeResult {
   const spec = FORMATS[format];
+  const inputSamples = p[12];
+  const inputRate = p[10];
+  const warnings: TtsavWarning[] = [];
+  const w = p[21];
+  if (w) for (let i = 0; i + 1 < w.length; i += 2) warnings.push({ code: w[i] as TtsavWarningCode, message: w[i + 1]! });
   const result: TranscodeResult = {
-    data: r.data,
+    data: p[0],
     format,
     codec: spec.codec,
     mimeType: spec.mimeType,
     extension: spec.extension,
-    sampleRate: r.sampleRate,
-    channels: r.channels,
-    bitrate: r.bitrate,
-    averageBitrate: r.averageBitrate,
-    samples: r.samples,
-    durationSeconds: r.durationSeconds,
-    input: r.input,
-    inputs: r.inputs,
-    timings: r.timings,
+    sampleRate: p[2],
+    channels: p[3],
+    bitrate: p[4],
+    averageBitrate: p[5],
+    samples: p[6],
+    durationSeconds: p[7],
+    input: { format: p[8], codec: p[9], sampleRate: inputRate, channels: p[11], samples: inputSamples, durationSeconds: inputRate > 0 ? inputSamples / inputRate : 0 },
+    inputs: p[13],
+    timings: { probe: p[14], analyze: p[15], decode: p[16], filter: p[17], encode: p[18], mux: p[19], total: p[20] },
     hwaccel: 'none',
-    warnings: r.warnings.map((w) => ({ code: w.code as TtsavWarningCode, message: w.message })),
+    warnings,
   };
-  const round = (l: NativeLoudness): Loudness => ({ integrated: l.integrated, truePeak: l.truePeak, lra: l.lra });
-  if (r.loudness) result.loudness = round(r.loudness);
-  if (r.normalization) {
-    result.normalization = { mode: r.normalization.mode, measured: round(r.normalization.measured) };
-    if (r.normalization.gainDb !== undefined) result.normalization.gainDb = r.normalization.gainDb;
+  const l = p[22];
+  if (l) result.loudness = { integrated: l.integrated, truePeak: l.truePeak, lra: l.lra };
+  const n = p[23];
+  if (n) {
+    result.normalization = { mode: n.mode, measured: { integrated: n.measured.integrated, truePeak: n.measured.truePeak, lra: n.measured.lra } };
+    if (n.gainDb !== undefined) result.normalization.gainDb = n.gainDb;
   }
   return result;
 }
@@ -146,7 +153,7 @@ async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): P
   return runNativeJob(
     'transcode',
     (callback) => native.queueSubmit(queue, inputs, job.native, callback),
-    (r: NativeTranscodeResult) => toResult(job.format, r),
+    (r: NativeQueuedResult) => fromPacked(job.format, r),
     job.signal,
     job.timeoutMs,
   );
@@ -194,7 +201,7 @@ export async function transcodeQueuedNormalized(
 }
 
 function queuedResult(format: OutputFormat, r: NativeQueuedResult): { result: TranscodeResult; waitMs: number } {
-  return { result: toResult(format, r), waitMs: r.waitMs };
+  return { result: fromPacked(format, r), waitMs: r[24] };
 }
 
 /**
@@ -215,8 +222,8 @@ export function startQueuedTranscode(
     'transcode',
     (callback) => native.queueSubmit(queue, input, job.native, callback),
     (r: NativeQueuedResult) => {
-      const result = toResult(job.format, r);
-      result.queueMs = waitedMs + r.waitMs;
+      const result = fromPacked(job.format, r);
+      result.queueMs = waitedMs + r[24];
       return result;
     },
     jsTimer ? job.timeoutMs : undefined,

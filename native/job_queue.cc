@@ -166,9 +166,7 @@ void Engine::CallJs(napi_env env, napi_value, void* context, void* data) {
         fn.Call({ErrorToJs(e, *job->error)});
         continue;
       }
-      Napi::Object r = TranscodeResultToJs(e, job->result);
-      r.Set("waitMs", job->waitMs);
-      fn.Call({e.Null(), r});
+      fn.Call({e.Null(), TranscodeResultToPacked(e, job->result, job->waitMs)});
     } catch (const Napi::Error&) {
       // As in Worker::OnOK: the environment is going away; nothing is left to tell.
     }

@@ -82,8 +82,9 @@ class JobQueue : public std::enable_shared_from_this<JobQueue> {
 
 // JS: queueCreate(limit: number) => queue handle (External)
 Napi::Value QueueCreate(const Napi::CallbackInfo& info);
-// JS: queueSubmit(queue, input: Uint8Array | Uint8Array[], options: object, callback(err, result)) => job handle;
-// the result is transcode()'s plus waitMs (time in the queue before a runner took it).
+// JS: queueSubmit(queue, input: Uint8Array | Uint8Array[], options: object, callback(err, packed)) => job handle;
+// `packed`: transcode()'s result as one array (TranscodeResultToPacked), waitMs (time in the queue before a runner
+// took it) last.
 Napi::Value QueueSubmit(const Napi::CallbackInfo& info);
 // JS: queueSetLimit(queue, limit: number) => void
 Napi::Value QueueSetLimit(const Napi::CallbackInfo& info);
