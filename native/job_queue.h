@@ -69,7 +69,8 @@ class JobQueue : public std::enable_shared_from_this<JobQueue> {
   static void Complete(napi_env env, napi_status status, void* data);
   // Starts `n` runners (active_ already counts them); gives back the ones that could not be started.
   void StartRunners(Napi::Env env, int n);
-  void RunLoop();
+  // `last`: the job finished last, left for Complete() to deliver.
+  void RunLoop(std::unique_ptr<QueuedJob>& last);
 
   const std::shared_ptr<Engine> engine_;
   std::mutex mutex_;
