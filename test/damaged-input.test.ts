@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TtsavError, concat, createLiveFeed, createPool, createTranscodeStream, transcode, type TranscodeStream, type TranscodeStreamOptions } from '../lib/index';
 import { ffmpeg, fixture, fixturePath, sinePcm16, wavHeader } from './helpers/media';
+import { rejection } from './helpers/rejection';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -19,15 +20,6 @@ afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 /** A canonical 44-byte PCM WAV header (16 kHz mono s16) that declares `declared` data bytes and holds none. */
 const headerOnlyWav = (declared = 32000): Buffer => wavHeader({ dataBytes: declared });
 
-async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TtsavError);
-    return err as TtsavError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('zero audio is an error', () => {
   it('transcode() rejects a 44-byte header-only WAV with ERR_TTSAV_INVALID_DATA "no audio decoded"', async () => {

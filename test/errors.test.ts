@@ -5,17 +5,8 @@ import { TtsavError, createPool, transcode } from '../lib/index';
 import { ERROR_CODES, ERROR_REASONS, ERROR_STAGES, TIMING_STAGES, fromNative } from '../lib/errors';
 import { loadNative } from '../lib/native';
 import { decodedSamples, fixture, wavHeader } from './helpers/media';
+import { rejection } from './helpers/rejection';
 
-async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TtsavError);
-    expect(err).toBeInstanceOf(Error);
-    return err as TtsavError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function goodTranscodeStillWorks(): Promise<void> {
   const result = await transcode(fixture('edge.mp3'), { format: 'adts', channels: 1, bitrate: '64k' });

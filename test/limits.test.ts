@@ -9,16 +9,8 @@ import { ffmpeg, fixture, tone } from './helpers/media';
 /** CBR MP3 without a Xing header: only decoding tells how long it is. */
 const CBR_NO_XING = ['-c:a', 'libmp3lame', '-b:a', '32k', '-write_xing', '0', '-f', 'mp3'];
 import { spyOnNativeTranscode } from './helpers/native-spy';
+import { rejection } from './helpers/rejection';
 
-async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TtsavError);
-    return err as TtsavError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Calls the addon directly (no TypeScript timers) and reports what its callback got and when. */
 function nativeJob(input: Buffer, options: Partial<NativeTranscodeOptions>) {

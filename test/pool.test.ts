@@ -12,6 +12,7 @@ import { WORKING_BYTES } from '../lib/budget';
 import { normalizeOptions } from '../lib/options';
 import { decodedSamples, ffmpeg, fixture, fixturePath, tone, toneWav } from './helpers/media';
 import { spyOnNativeTranscode } from './helpers/native-spy';
+import { rejection } from './helpers/rejection';
 
 const ROOT = path.resolve(__dirname, '..');
 const SPEECH = { preset: 'speech', format: 'adts' } as const;
@@ -39,15 +40,6 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<TtsavError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TtsavError);
-    return err as TtsavError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

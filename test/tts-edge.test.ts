@@ -1,6 +1,5 @@
 /** The EdgeTTS engine against a fake service on 127.0.0.1 that speaks the real protocol and misbehaves on command. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TtsavError } from '../lib/errors';
 import { speak } from '../lib/speak';
 import { edge } from '../lib/tts/edge';
 import { EDGE_CLIENT_VERSION, secMsGec, splitText } from '../lib/tts/edge-protocol';
@@ -9,6 +8,7 @@ import { checkEdge } from '../lib/cli/edge-check';
 import { mp3Info } from '../lib/tts/mp3';
 import { refusedPort, serviceGec, startFakeEdgeServer, type FakeEdgeServer } from './helpers/fake-edge-server';
 import { decodedSamples, ffprobe } from './helpers/media';
+import { rejection } from './helpers/rejection';
 
 let server: FakeEdgeServer;
 beforeAll(async () => {
@@ -25,15 +25,6 @@ afterEach(() => {
   delete process.env.TTSAV_EDGE_CLIENT_VERSION;
 });
 
-async function rejection(p: Promise<unknown>): Promise<TtsavError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TtsavError);
-    return err as TtsavError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const fast = { retryDelayMs: 20, maxRetryDelayMs: 200 };
 

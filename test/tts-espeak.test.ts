@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TtsavError } from '../lib/errors';
 import { speak } from '../lib/speak';
 import { espeak, espeakStats, parseWav } from '../lib/tts/espeak';
 import { leanEspeakWasm } from '../lib/tts/espeak-wasm';
 import { decodedSamples, ffprobe } from './helpers/media';
+import { rejection } from './helpers/rejection';
 
 const ROOT = path.resolve(__dirname, '..');
 const WASM = path.join(path.dirname(createRequire(__filename).resolve('espeak-ng')), 'espeak-ng.wasm');
@@ -19,15 +19,6 @@ const wasmValid = (bytes: Uint8Array): boolean => (globalThis as unknown as { We
 const engine = espeak({ workers: 2 });
 afterAll(() => engine.close());
 
-async function rejection(p: Promise<unknown>): Promise<TtsavError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TtsavError);
-    return err as TtsavError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('espeak engine', () => {
   it('English text → WAV with estimated word boundaries → valid AAC whose length matches', async () => {
