@@ -142,8 +142,36 @@ export type NativeJob = { readonly __ttsavJob: unique symbol };
  *  taking the next queued job without a trip through the main thread. */
 export type NativeQueue = { readonly __ttsavQueue: unique symbol };
 
-/** A queued transcode's result: transcode()'s, plus the milliseconds it waited in the native queue. */
-export type NativeQueuedResult = NativeTranscodeResult & { waitMs: number };
+/** A queued transcode's result as the addon delivers it: one array (native TranscodeResultToPacked(); elements cost
+ *  no property lookups), unpacked by lib/transcode.ts. Warnings alternate code and message; absent when none. Last:
+ *  the milliseconds the job waited in the native queue. */
+export type NativeQueuedResult = [
+  data: Buffer,
+  codec: string,
+  sampleRate: number,
+  channels: number,
+  bitrate: number,
+  averageBitrate: number,
+  samples: number,
+  durationSeconds: number,
+  inputFormat: string,
+  inputCodec: string,
+  inputSampleRate: number,
+  inputChannels: number,
+  inputSamples: number,
+  inputs: number,
+  probe: number,
+  analyze: number,
+  decode: number,
+  filter: number,
+  encode: number,
+  mux: number,
+  total: number,
+  warnings: string[] | undefined,
+  loudness: NativeLoudness | undefined,
+  normalization: NativeTranscodeResult['normalization'],
+  waitMs: number,
+];
 
 export interface NativeBinding {
   transcode(

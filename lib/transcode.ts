@@ -1,7 +1,9 @@
-/** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out. */
+/** transcode() and concat(): one whole job on the libuv threadpool, bytes in, bytes out, through the environment's
+ *  native job queue. */
 import { TtsavError, stoppedError, type TimingStage } from './errors';
-import { runNativeJob } from './job';
-import { loadNative, type NativeLoudness, type NativeQueue, type NativeQueuedResult, type NativeTranscodeResult } from './native';
+import { runNativeJob, startNativeJob, type NativeJobRun } from './job';
+import { threadpoolSize } from './pool/defaults';
+import { loadNative, type NativeQueue, type NativeQueuedResult } from './native';
 import {
   FORMATS,
   normalizeOptions,
@@ -96,31 +98,38 @@ export interface TranscodeResult {
   queueMs?: number;
 }
 
-function toResult(format: OutputFormat, r: NativeTranscodeResult): TranscodeResult {
+/** A queued job's packed result (see NativeQueuedResult) as a TranscodeResult, built as one literal. */
+function fromPacked(format: OutputFormat, p: NativeQueuedResult): TranscodeResult {
   const spec = FORMATS[format];
+  const inputSamples = p[12];
+  const inputRate = p[10];
+  const warnings: TtsavWarning[] = [];
+  const w = p[21];
+  if (w) for (let i = 0; i + 1 < w.length; i += 2) warnings.push({ code: w[i] as TtsavWarningCode, message: w[i + 1]! });
   const result: TranscodeResult = {
-    data: r.data,
+    data: p[0],
     format,
     codec: spec.codec,
     mimeType: spec.mimeType,
     extension: spec.extension,
-    sampleRate: r.sampleRate,
-    channels: r.channels,
-    bitrate: r.bitrate,
-    averageBitrate: r.averageBitrate,
-    samples: r.samples,
-    durationSeconds: r.durationSeconds,
-    input: r.input,
-    inputs: r.inputs,
-    timings: r.timings,
+    sampleRate: p[2],
+    channels: p[3],
+    bitrate: p[4],
+    averageBitrate: p[5],
+    samples: p[6],
+    durationSeconds: p[7],
+    input: { format: p[8], codec: p[9], sampleRate: inputRate, channels: p[11], samples: inputSamples, durationSeconds: inputRate > 0 ? inputSamples / inputRate : 0 },
+    inputs: p[13],
+    timings: { probe: p[14], analyze: p[15], decode: p[16], filter: p[17], encode: p[18], mux: p[19], total: p[20] },
     hwaccel: 'none',
-    warnings: r.warnings.map((w) => ({ code: w.code as TtsavWarningCode, message: w.message })),
+    warnings,
   };
-  const round = (l: NativeLoudness): Loudness => ({ integrated: l.integrated, truePeak: l.truePeak, lra: l.lra });
-  if (r.loudness) result.loudness = round(r.loudness);
-  if (r.normalization) {
-    result.normalization = { mode: r.normalization.mode, measured: round(r.normalization.measured) };
-    if (r.normalization.gainDb !== undefined) result.normalization.gainDb = r.normalization.gainDb;
+  const l = p[22];
+  if (l) result.loudness = { integrated: l.integrated, truePeak: l.truePeak, lra: l.lra };
+  const n = p[23];
+  if (n) {
+    result.normalization = { mode: n.mode, measured: { integrated: n.measured.integrated, truePeak: n.measured.truePeak, lra: n.measured.lra } };
+    if (n.gainDb !== undefined) result.normalization.gainDb = n.gainDb;
   }
   return result;
 }
@@ -131,14 +140,20 @@ function checkInput(input: unknown, name: string): Uint8Array {
   return input;
 }
 
+/** The environment's native job queue for transcode() and concat(): at most the threadpool's size (UV_THREADPOOL_SIZE,
+ *  default 4) of them run at once, as many as libuv would run of one threadpool job each, and a runner that finishes
+ *  one takes the next without a trip through the main thread. Made on first use; an idle queue holds no thread. */
+let sharedQueue: NativeQueue | undefined;
+
 async function run(inputs: Uint8Array | Uint8Array[], job: NormalizedOptions): Promise<TranscodeResult> {
   const native = loadNative();
   checkInputSize(inputs, job);
   if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
+  const queue = (sharedQueue ??= native.queueCreate(threadpoolSize()));
   return runNativeJob(
     'transcode',
-    (callback) => native.transcode(inputs, job.native, callback),
-    (r: NativeTranscodeResult) => toResult(job.format, r),
+    (callback) => native.queueSubmit(queue, inputs, job.native, callback),
+    (r: NativeQueuedResult) => fromPacked(job.format, r),
     job.signal,
     job.timeoutMs,
   );
@@ -163,14 +178,54 @@ export async function transcodeQueued(
 ): Promise<{ result: TranscodeResult; waitMs: number }> {
   const bytes = checkInput(input, 'input');
   const native = loadNative();
-  const job = normalizeOptions(options, native.demuxers.bind(native));
-  checkInputSize(bytes, job);
+  return transcodeQueuedNormalized(queue, bytes, normalizeOptions(options, native.demuxers.bind(native)), jsTimer);
+}
+
+/** transcodeQueued() with options already normalized (the pool normalizes each job's once). Internal. */
+export async function transcodeQueuedNormalized(
+  queue: NativeQueue,
+  input: Uint8Array,
+  job: NormalizedOptions,
+  jsTimer = true,
+): Promise<{ result: TranscodeResult; waitMs: number }> {
+  checkInputSize(input, job);
   if (job.signal?.aborted) throw stoppedError(job.signal.reason, 'the transcode');
+  const native = loadNative();
   return runNativeJob(
     'transcode',
-    (callback) => native.queueSubmit(queue, bytes, job.native, callback),
-    (r: NativeQueuedResult) => ({ result: toResult(job.format, r), waitMs: r.waitMs }),
+    (callback) => native.queueSubmit(queue, input, job.native, callback),
+    (r: NativeQueuedResult) => queuedResult(job.format, r),
     job.signal,
+    jsTimer ? job.timeoutMs : undefined,
+  );
+}
+
+function queuedResult(format: OutputFormat, r: NativeQueuedResult): { result: TranscodeResult; waitMs: number } {
+  return { result: fromPacked(format, r), waitMs: r[24] };
+}
+
+/**
+ * The pool's transcode: as transcodeQueuedNormalized() (`job.signal` is not read), but it returns abort() in place
+ * of listening to a signal, and the result carries `queueMs`: `waitedMs` plus its wait in the native queue. Throws
+ * what checkInputSize() throws. Internal.
+ */
+export function startQueuedTranscode(
+  queue: NativeQueue,
+  input: Uint8Array,
+  job: NormalizedOptions,
+  jsTimer: boolean,
+  waitedMs: number,
+): NativeJobRun<TranscodeResult> {
+  checkInputSize(input, job);
+  const native = loadNative();
+  return startNativeJob(
+    'transcode',
+    (callback) => native.queueSubmit(queue, input, job.native, callback),
+    (r: NativeQueuedResult) => {
+      const result = fromPacked(job.format, r);
+      result.queueMs = waitedMs + r[24];
+      return result;
+    },
     jsTimer ? job.timeoutMs : undefined,
   );
 }

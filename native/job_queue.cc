@@ -18,12 +18,19 @@ class Engine {
   // Main thread: the environment's engine, made on first use.
   static std::shared_ptr<Engine> For(Napi::Env env);
 
-  // Any thread: hands a finished job to the main thread. False once the environment is being torn down (the caller
-  // keeps the job and frees it).
-  bool Deliver(QueuedJob* job) {
+  // Any thread: hands a finished job to the main thread. Finished jobs collect in one list, and only the first of a
+  // batch wakes the main thread: one thread-safe function call (one uv_async wakeup) delivers every job that finished
+  // before the main thread got to it. False once the environment is being torn down (the caller keeps the job and
+  // frees it).
+  bool Deliver(std::unique_ptr<QueuedJob>& job) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closing_) return false;
-    return napi_call_threadsafe_function(tsfn_, job, napi_tsfn_nonblocking) == napi_ok;
+    if (!wakeupPending_) {
+      if (napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking) != napi_ok) return false;
+      wakeupPending_ = true;
+    }
+    done_.push_back(std::move(job));
+    return true;
   }
 
   void Track(const std::shared_ptr<JobQueue>& queue) {
@@ -42,12 +49,20 @@ class Engine {
     if (before > 0 && pending_ == 0) napi_unref_threadsafe_function(env, tsfn_);
   }
 
+  // Main thread: hands every finished job in the list to JS, in the order they finished.
+  void DrainDone(napi_env env);
+  // Main thread: one finished job's callback.
+  void Settle(napi_env env, QueuedJob& job);
+
  private:
   static void CallJs(napi_env env, napi_value, void* context, void* data);
   void Close();
 
   std::mutex mutex_;
   bool closing_ = false;
+  // Finished jobs not yet handed to JS, and whether a call of the thread-safe function is on its way for them.
+  std::vector<std::unique_ptr<QueuedJob>> done_;
+  bool wakeupPending_ = false;
   std::vector<std::weak_ptr<JobQueue>> queues_;
   napi_threadsafe_function tsfn_ = nullptr;
   size_t pending_ = 0;  // main thread only
@@ -129,28 +144,49 @@ void Engine::Close() {
 }
 
 void Engine::CallJs(napi_env env, napi_value, void* context, void* data) {
-  std::unique_ptr<QueuedJob> job(static_cast<QueuedJob*>(data));
-  // No environment: the thread-safe function is being closed at teardown; its references are the environment's.
-  if (env == nullptr) return;
-  static_cast<Engine*>(context)->Pending(env, -1);
+  auto* engine = static_cast<Engine*>(context);
+  if (env != nullptr) {
+    engine->DrainDone(env);
+    return;
+  }
+  // No environment: the thread-safe function is being closed at teardown; the jobs are freed here, their references
+  // are the environment's.
+  std::vector<std::unique_ptr<QueuedJob>> jobs;
+  std::lock_guard<std::mutex> lock(engine->mutex_);
+  jobs.swap(engine->done_);
+  engine->wakeupPending_ = false;
+}
+
+void Engine::DrainDone(napi_env env) {
+  std::vector<std::unique_ptr<QueuedJob>> jobs;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs.swap(done_);
+    // A call already on its way (made before this drain) finds the list empty and does nothing; the next Deliver()
+    // makes a new one.
+    wakeupPending_ = false;
+  }
+  for (auto& job : jobs) Settle(env, *job);
+}
+
+void Engine::Settle(napi_env env, QueuedJob& job) {
+  Pending(env, -1);
   Napi::Env e(env);
   try {
     Napi::HandleScope scope(e);
     napi_value callback = nullptr;
-    napi_get_reference_value(env, job->callback, &callback);
-    napi_delete_reference(env, job->callback);
-    job->callback = nullptr;
-    napi_delete_reference(env, job->inputs);
-    job->inputs = nullptr;
+    napi_get_reference_value(env, job.callback, &callback);
+    napi_delete_reference(env, job.callback);
+    job.callback = nullptr;
+    napi_delete_reference(env, job.inputs);
+    job.inputs = nullptr;
     if (callback == nullptr) return;
     Napi::Function fn(env, callback);
-    if (job->error) {
-      fn.Call({ErrorToJs(e, *job->error)});
+    if (job.error) {
+      fn.Call({ErrorToJs(e, *job.error)});
       return;
     }
-    Napi::Object r = TranscodeResultToJs(e, job->result);
-    r.Set("waitMs", job->waitMs);
-    fn.Call({e.Null(), r});
+    fn.Call({e.Null(), TranscodeResultToPacked(e, job.result, job.waitMs)});
   } catch (const Napi::Error&) {
     // As in Worker::OnOK: the environment is going away; nothing is left to tell.
   }
@@ -164,6 +200,9 @@ QueuedJob::~QueuedJob() {
 struct JobQueue::Runner {
   std::shared_ptr<JobQueue> queue;
   napi_async_work work = nullptr;
+  // The job the runner finished last, when it then found the queue empty: delivered by Complete(), which runs on the
+  // main thread anyway, rather than by a wakeup of its own.
+  std::unique_ptr<QueuedJob> last;
 };
 
 JobQueue::JobQueue(std::shared_ptr<Engine> engine, int limit) : engine_(std::move(engine)), limit_(limit) {}
@@ -195,7 +234,7 @@ void JobQueue::Remove(const av::JobControl* control) {
   }
   job->error = RunCaught([&] { job->control->ThrowIfStopped(av::Stage::None); });
   if (!job->error) job->error.emplace(av::ErrorCode::Aborted, av::Stage::None, "the transcode was aborted");
-  if (engine_->Deliver(job.get())) job.release();
+  engine_->Deliver(job);
 }
 
 void JobQueue::SetLimit(Napi::Env env, int limit) {
@@ -224,7 +263,7 @@ void JobQueue::Close() {
 void JobQueue::StartRunners(Napi::Env env, int n) {
   napi_value name = Napi::String::New(env, "ttsav:queue-runner");
   for (int i = 0; i < n; i++) {
-    auto* runner = new Runner{shared_from_this()};
+    auto* runner = new Runner{shared_from_this(), nullptr, nullptr};
     if (napi_create_async_work(env, nullptr, name, Execute, Complete, runner, &runner->work) != napi_ok ||
         napi_queue_async_work(env, runner->work) != napi_ok) {
       if (runner->work != nullptr) napi_delete_async_work(env, runner->work);
@@ -236,36 +275,54 @@ void JobQueue::StartRunners(Napi::Env env, int n) {
   }
 }
 
-void JobQueue::Execute(napi_env, void* data) { static_cast<Runner*>(data)->queue->RunLoop(); }
-
-void JobQueue::Complete(napi_env env, napi_status, void* data) {
+void JobQueue::Execute(napi_env, void* data) {
   auto* runner = static_cast<Runner*>(data);
-  napi_delete_async_work(env, runner->work);
-  delete runner;
+  runner->queue->RunLoop(runner->last);
 }
 
-void JobQueue::RunLoop() {
+void JobQueue::Complete(napi_env env, napi_status, void* data) {
+  std::unique_ptr<Runner> runner(static_cast<Runner*>(data));
+  napi_delete_async_work(env, runner->work);
+  if (!runner->last) return;
+  bool closed;
+  {
+    std::lock_guard<std::mutex> lock(runner->queue->mutex_);
+    closed = runner->queue->closed_;
+  }
+  // Closed: the environment is being torn down; `last` is freed with the runner (its references are the
+  // environment's). Otherwise the jobs this runner delivered before go first (they may still wait for the
+  // thread-safe function's call), then its last one.
+  if (closed) return;
+  Engine& engine = *runner->queue->engine_;
+  engine.DrainDone(env);
+  engine.Settle(env, *runner->last);
+}
+
+void JobQueue::RunLoop(std::unique_ptr<QueuedJob>& last) {
+  std::unique_ptr<QueuedJob> finished;
   for (;;) {
     std::unique_ptr<QueuedJob> job;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (finished) running_.erase(std::find(running_.begin(), running_.end(), finished->control));
       // Nothing to do, or one runner too many after a lower limit: this task ends and its thread goes back to libuv.
+      // The job it just finished goes back with the task's completion (Complete()), one main-thread wakeup for both.
       if (closed_ || queue_.empty() || active_ > limit_) {
         active_--;
+        last = std::move(finished);
         return;
       }
       job = std::move(queue_.front());
       queue_.pop_front();
       running_.push_back(job->control);
     }
+    // Another job follows: the finished one is handed over now, not held while the next one runs.
+    if (finished) engine_->Deliver(finished);
+    finished.reset();  // (Deliver() keeps it when the environment is going away)
     job->waitMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job->submitted).count();
     QueuedJob& j = *job;
     j.error = RunCaught([&j] { j.result = av::Transcode(j.views, j.options, *j.control); });
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      running_.erase(std::find(running_.begin(), running_.end(), job->control));
-    }
-    if (engine_->Deliver(job.get())) job.release();
+    finished = std::move(job);
   }
 }
 

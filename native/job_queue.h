@@ -69,7 +69,8 @@ class JobQueue : public std::enable_shared_from_this<JobQueue> {
   static void Complete(napi_env env, napi_status status, void* data);
   // Starts `n` runners (active_ already counts them); gives back the ones that could not be started.
   void StartRunners(Napi::Env env, int n);
-  void RunLoop();
+  // `last`: the job finished last, left for Complete() to deliver.
+  void RunLoop(std::unique_ptr<QueuedJob>& last);
 
   const std::shared_ptr<Engine> engine_;
   std::mutex mutex_;
@@ -82,8 +83,9 @@ class JobQueue : public std::enable_shared_from_this<JobQueue> {
 
 // JS: queueCreate(limit: number) => queue handle (External)
 Napi::Value QueueCreate(const Napi::CallbackInfo& info);
-// JS: queueSubmit(queue, input: Uint8Array | Uint8Array[], options: object, callback(err, result)) => job handle;
-// the result is transcode()'s plus waitMs (time in the queue before a runner took it).
+// JS: queueSubmit(queue, input: Uint8Array | Uint8Array[], options: object, callback(err, packed)) => job handle;
+// `packed`: transcode()'s result as one array (TranscodeResultToPacked), waitMs (time in the queue before a runner
+// took it) last.
 Napi::Value QueueSubmit(const Napi::CallbackInfo& info);
 // JS: queueSetLimit(queue, limit: number) => void
 Napi::Value QueueSetLimit(const Napi::CallbackInfo& info);

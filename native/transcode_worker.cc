@@ -86,6 +86,51 @@ Napi::Object TranscodeResultToJs(Napi::Env env, av::TranscodeResult& result) {
   return r;
 }
 
+Napi::Array TranscodeResultToPacked(Napi::Env env, av::TranscodeResult& result, double waitMs) {
+  const av::StageTimings& t = result.timings;
+  napi_value warnings = env.Undefined();
+  if (!result.warnings.empty()) {
+    Napi::Array list = Napi::Array::New(env, result.warnings.size() * 2);
+    for (size_t i = 0; i < result.warnings.size(); i++) {
+      list.Set(static_cast<uint32_t>(2 * i), result.warnings[i].code);
+      list.Set(static_cast<uint32_t>(2 * i + 1), result.warnings[i].message);
+    }
+    warnings = list;
+  }
+  const napi_value values[] = {
+      TakeBuffer(env, result.data),
+      Napi::String::New(env, result.codec),
+      Napi::Number::New(env, result.sampleRate),
+      Napi::Number::New(env, result.channels),
+      Napi::Number::New(env, static_cast<double>(result.bitrate)),
+      Napi::Number::New(env, result.averageBitrate),
+      Napi::Number::New(env, static_cast<double>(result.samples)),
+      Napi::Number::New(env, result.durationSeconds),
+      Napi::String::New(env, result.inputFormat),
+      Napi::String::New(env, result.inputCodec),
+      Napi::Number::New(env, result.inputSampleRate),
+      Napi::Number::New(env, result.inputChannels),
+      Napi::Number::New(env, static_cast<double>(result.inputSamples)),
+      Napi::Number::New(env, result.inputs),
+      Napi::Number::New(env, t.probe),
+      Napi::Number::New(env, t.analyze),
+      Napi::Number::New(env, t.decode),
+      Napi::Number::New(env, t.filter),
+      Napi::Number::New(env, t.encode),
+      Napi::Number::New(env, t.mux),
+      Napi::Number::New(env, t.total),
+      warnings,
+      result.hasLoudness ? static_cast<napi_value>(LoudnessToJs(env, result.loudness)) : env.Undefined(),
+      result.normalization.applied ? static_cast<napi_value>(NormalizationToJs(env, result.normalization))
+                                   : env.Undefined(),
+      Napi::Number::New(env, waitMs),
+  };
+  constexpr uint32_t n = sizeof(values) / sizeof(values[0]);
+  Napi::Array packed = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) packed.Set(i, values[i]);
+  return packed;
+}
+
 std::vector<napi_value> TranscodeWorker::Results(Napi::Env env) { return {TranscodeResultToJs(env, result_)}; }
 
 TranscodeCall ParseTranscodeCall(Napi::Env env, Napi::Object opts) {

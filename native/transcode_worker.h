@@ -57,6 +57,11 @@ Napi::Value NewJobHandle(Napi::Env env, const std::shared_ptr<av::JobControl>& c
 // The JS object of a transcode's result (the output bytes are handed over: `result.data` is empty afterwards).
 Napi::Object TranscodeResultToJs(Napi::Env env, av::TranscodeResult& result);
 
+// The same result packed into one array, in the order of lib/native.ts's PackedResult (the job queue's delivery):
+// elements cost no property-name lookups and no object shape changes, and JS builds the result object from it
+// as a literal. `waitMs` goes last. The output bytes are handed over as by TranscodeResultToJs().
+Napi::Array TranscodeResultToPacked(Napi::Env env, av::TranscodeResult& result, double waitMs);
+
 // JS: cancel(handle, reason: 'abort' | 'timeout') => void
 Napi::Value CancelTranscode(const Napi::CallbackInfo& info);
 

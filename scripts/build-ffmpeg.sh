@@ -8,10 +8,20 @@
 #
 #   bash scripts/build-ffmpeg.sh            # build once; later runs print the prefix and exit
 #   bash scripts/build-ffmpeg.sh --prefix   # print the prefix only (fails if not built)
+#   TTSAV_FFMPEG_PGO=0 bash scripts/build-ffmpeg.sh   # without profile-guided optimization (see below)
 #
-# The result lives in .ffmpeg/<key>/prefix (git-ignored), where <key> hashes this script: changing a version or
-# a configure flag makes a new prefix, never a half-reused one. A build is only trusted once its `.complete` stamp
-# exists; a failed or interrupted build leaves no stamp and is started over.
+# The result lives in .ffmpeg/<key>/prefix (git-ignored), where <key> hashes this script, the PGO setting and (with
+# PGO) the training signal generator: changing a version, a configure flag or the training makes a new prefix, never
+# a half-reused one. A build is only trusted once its `.complete` stamp exists; a failed or interrupted build (a
+# failed training run included) leaves no stamp and is started over.
+#
+# PGO (TTSAV_FFMPEG_PGO=1, the default; 0 turns it off): after the normal build, the AAC encoder's objects
+# (PGO_OBJECTS below) are rebuilt instrumented (gcc -fprofile-generate), the CLI encodes a training set to AAC with
+# the presets' settings (synthetic speech, tonal, noise and mixed signals that scripts/pgo-signals.c writes, mono and
+# stereo, 22.05-48 kHz; samples/hello.mp3 when present), and those objects are rebuilt once more with -fprofile-use
+# -fprofile-partial-training. Everything else (the rest of FFmpeg, lame, opus, openh264, mbedtls) is built as
+# without PGO. The profile lives in the build folder only (never in git). Floating-point semantics do not change: the AAC
+# output is byte-identical to the build without PGO (bench/ffmpeg-builds.mjs checks it; bench/RESULTS.md, issue 12).
 #
 # Sources come from Debian's source packages: a private apt directory with deb-src entries derived from this
 # machine's own apt sources (its Debian mirror, with the suite that carries FFmpeg 7.1), /etc untouched. apt checks
@@ -28,7 +38,17 @@ ZLIB_DEB_VERSION="1:1.3.dfsg+really1.3.1-1+deb13u1"
 SOURCE_SUITE="trixie"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-KEY="$(sha256sum "$0" | cut -c1-12)"
+PGO="${TTSAV_FFMPEG_PGO:-1}"
+TRAIN_SRC="$ROOT/scripts/pgo-signals.c"
+case "$PGO" in
+  0 | 1) ;;
+  *) echo "build-ffmpeg: TTSAV_FFMPEG_PGO must be 0 or 1, not '$PGO'" >&2 && exit 1 ;;
+esac
+if [ "$PGO" = 1 ] && [ ! -f "$TRAIN_SRC" ]; then
+  echo "build-ffmpeg: $TRAIN_SRC is missing (the PGO training needs it): restore it, or set TTSAV_FFMPEG_PGO=0" >&2
+  exit 1
+fi
+KEY="$({ cat "$0"; echo "pgo=$PGO"; if [ "$PGO" = 1 ]; then cat "$TRAIN_SRC"; fi; } | sha256sum | cut -c1-12)"
 BASE="$ROOT/.ffmpeg"
 DIR="$BASE/ffmpeg-7.1-$KEY"
 PREFIX="$DIR/prefix"
@@ -195,8 +215,75 @@ check_names filter "$FILTERS"; check_names protocol "$PROTOCOLS"
   --enable-protocol="$PROTOCOLS" >"$DIR/ffmpeg-configure.log" 2>&1) ||
   die "FFmpeg's configure failed: see $DIR/ffmpeg-configure.log (and $src/ffbuild/config.log)"
 grep -q -- '--enable-gpl\|--enable-nonfree' "$src/ffbuild/config.mak" && die "the configuration is not LGPL-only"
-(cd "$src" && make -j"$JOBS" >"$DIR/ffmpeg-build.log" 2>&1 && make install >>"$DIR/ffmpeg-build.log" 2>&1) ||
-  die "FFmpeg failed to build: see $DIR/ffmpeg-build.log"
+
+(cd "$src" && make -j"$JOBS" >"$DIR/ffmpeg-build.log" 2>&1) || die "FFmpeg failed to build: see $DIR/ffmpeg-build.log"
+
+# PGO, for the AAC encoder's own objects only (what the AAC path spends its time in: the coder, quantizer, psy
+# model, TNS/IS/LTP/prediction, LPC, MDCT, float DSP, resampler). Profiling the whole of FFmpeg made the stripped
+# addon 2.1 MB larger (-fprofile-use turns on loop unrolling and peeling everywhere, trained or not), past the
+# 8 MiB limit. The flags go in through make's ECFLAGS (FFmpeg's hook for them), not configure, so the configuration
+# string that versions() and `ttsav doctor` report is the same with and without PGO.
+PGO_OBJECTS=(libavcodec/aaccoder.o libavcodec/aacenc.o libavcodec/aacenc_is.o libavcodec/aacenc_ltp.o
+  libavcodec/aacenc_pred.o libavcodec/aacenc_tns.o libavcodec/aacpsy.o libavcodec/psymodel.o libavcodec/iirfilter.o
+  libavcodec/lpc.o libavcodec/x86/aacencdsp_init.o libavutil/float_dsp.o libavutil/tx.o libavutil/tx_float.o
+  libswresample/resample.o libswresample/swresample.o libswresample/audioconvert.o libswresample/rematrix.o)
+if [ "$PGO" = 1 ]; then
+  PROFILE="$DIR/pgo/profile"
+  mkdir -p "$PROFILE"
+  # Objects of another architecture's build (libavcodec/x86/ on x86 only) are left out; the coder must be there.
+  present=()
+  for o in "${PGO_OBJECTS[@]}"; do [ ! -f "$src/$o" ] || present+=("$o"); done
+  PGO_OBJECTS=("${present[@]}")
+  [ -f "$src/libavcodec/aaccoder.o" ] || die "PGO: libavcodec/aaccoder.o was not built (FFmpeg's file names changed?): update PGO_OBJECTS"
+  echo "build-ffmpeg: PGO: the AAC encoder instrumented" >&2
+  started=$SECONDS
+  # prefer-atomic: the CLI runs decoding, filtering, encoding and muxing on separate threads; exact counts keep
+  # -fprofile-use from rejecting a profile as inconsistent. The CLI's link needs -fprofile-generate too (libgcov):
+  # added to configure's LDEXEFLAGS (empty today).
+  ldexe="$(sed -n 's/^LDEXEFLAGS=//p' "$src/ffbuild/config.mak") -fprofile-generate"
+  (cd "$src" && rm -f "${PGO_OBJECTS[@]}" && make -j"$JOBS" ECFLAGS="-fprofile-generate=$PROFILE -fprofile-update=prefer-atomic" \
+    LDEXEFLAGS="$ldexe" ffmpeg >"$DIR/pgo-instrumented.log" 2>&1) ||
+    die "the instrumented FFmpeg (PGO) failed to build: see $DIR/pgo-instrumented.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
+  "$(command -v cc || command -v gcc)" -O2 -o "$DIR/pgo/pgo-signals" "$TRAIN_SRC" -lm >"$DIR/pgo-train.log" 2>&1 ||
+    die "scripts/pgo-signals.c failed to compile: see $DIR/pgo-train.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
+  echo "build-ffmpeg: PGO training" >&2
+  # The training set: what ttsav's presets do (lib/options.ts: balanced 192k 44.1 kHz stereo twoloop,
+  # high_quality 256k 48 kHz stereo twoloop, high_speed 128k 44.1 kHz stereo fast, speech 64k mono fast at the
+  # source's rate), on mono TTS-like input (resampled, upmixed) and stereo input, into mp4 and ADTS.
+  train() { # signal rate channels seconds -- ffmpeg output options
+    local wav="$DIR/pgo/$1-$2-$3.wav"
+    [ -f "$wav" ] || "$DIR/pgo/pgo-signals" "$1" "$2" "$3" "$4" "$wav" || return 1
+    shift 5
+    "$src/ffmpeg" -nostdin -hide_banner -v error -y -i "$wav" -threads 1 "$@"
+  }
+  train_all() {
+    local o="$DIR/pgo/out"
+    train speech 24000 1 20 -- -c:a aac -aac_coder fast -b:a 64k -ac 1 -f adts "$o.aac" || return 1
+    train speech 24000 1 20 -- -c:a aac -aac_coder twoloop -b:a 192k -ar 44100 -ac 2 -f mp4 "$o.m4a" || return 1
+    train speech 22050 1 10 -- -c:a aac -aac_coder twoloop -b:a 96k -ar 44100 -ac 1 -f mp4 "$o.m4a" || return 1
+    train mixed 44100 2 15 -- -c:a aac -aac_coder twoloop -b:a 192k -f mp4 "$o.m4a" || return 1
+    train tonal 48000 2 10 -- -c:a aac -aac_coder twoloop -b:a 256k -f mp4 "$o.m4a" || return 1
+    train noise 44100 2 6 -- -c:a aac -aac_coder twoloop -b:a 192k -f adts "$o.aac" || return 1
+    train noise 44100 2 6 -- -c:a aac -aac_coder fast -b:a 128k -f mp4 "$o.m4a" || return 1
+    train tonal 44100 1 6 -- -c:a aac -aac_coder fast -b:a 64k -f adts "$o.aac" || return 1
+    if [ -f "$ROOT/samples/hello.mp3" ]; then
+      "$src/ffmpeg" -nostdin -hide_banner -v error -y -i "$ROOT/samples/hello.mp3" -threads 1 \
+        -c:a aac -b:a 192k -ar 44100 -ac 2 -f mp4 "$o.m4a" || return 1
+    fi
+  }
+  train_all >>"$DIR/pgo-train.log" 2>&1 ||
+    die "the PGO training run failed: see $DIR/pgo-train.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
+  [ -n "$(find "$PROFILE" -name '*aaccoder.gcda' -print -quit)" ] ||
+    die "the PGO training wrote no profile for the AAC encoder (in $PROFILE): TTSAV_FFMPEG_PGO=0 builds without PGO"
+  echo "build-ffmpeg: PGO: rebuilding the AAC encoder with the profile" >&2
+  # -fprofile-partial-training: functions of these files the training never ran are optimized as without PGO.
+  # A profile that does not match the source is an error (gcc's -Wcoverage-mismatch default), never silently used.
+  (cd "$src" && rm -f "${PGO_OBJECTS[@]}" ffmpeg ffmpeg_g &&
+    make -j"$JOBS" ECFLAGS="-fprofile-use=$PROFILE -fprofile-partial-training" >"$DIR/pgo-use.log" 2>&1) ||
+    die "FFmpeg failed to build with the PGO profile: see $DIR/pgo-use.log (TTSAV_FFMPEG_PGO=0 builds without PGO)"
+  echo "build-ffmpeg: PGO added $((SECONDS - started)) s" >&2
+fi
+(cd "$src" && make install >>"$DIR/ffmpeg-build.log" 2>&1) || die "FFmpeg failed to install: see $DIR/ffmpeg-build.log"
 "$PREFIX/bin/ffmpeg" -hide_banner -L 2>/dev/null | grep -q 'Lesser General Public' || die "the built ffmpeg does not report the LGPL"
 
 touch "$DIR/.complete"

@@ -59,11 +59,11 @@ const TRANSCODE = `const t = require('ttsav');
 
 describe('npm install of the packed tarball', () => {
   it('ships what an install and a user need, and nothing of the test or fuzz tree', () => {
-    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'scripts/install.js', PREBUILD, 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3', 'docs/api/README.md', 'docs/cli.md', 'LICENSES/FFmpeg.md', 'LICENSES/LGPL-2.1.txt', 'CHANGELOG.md'])
+    for (const f of ['binding.gyp', 'CMakeLists.txt', 'scripts/sources.js', 'scripts/ffmpeg-flags.js', 'scripts/build-ffmpeg.sh', 'scripts/pgo-signals.c', 'scripts/install.js', PREBUILD, 'native/sources.txt', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'samples/hello.mp3', 'docs/api/README.md', 'docs/cli.md', 'LICENSES/FFmpeg.md', 'LICENSES/LGPL-2.1.txt', 'CHANGELOG.md'])
       expect(files, f).toContain(f);
     // scripts/: only what an install runs (the install step, the source list, the FFmpeg flags, the bundled FFmpeg
-    // build); prebuilds/: only addons.
-    expect(files.filter((f) => /^(test|bench|native\/fuzz|scripts\/(?!(install\.js|sources\.js|ffmpeg-flags\.js|build-ffmpeg\.sh)$))/.test(f))).toEqual([]);
+    // build and its PGO training signals); prebuilds/: only addons.
+    expect(files.filter((f) => /^(test|bench|native\/fuzz|scripts\/(?!(install\.js|sources\.js|ffmpeg-flags\.js|build-ffmpeg\.sh|pgo-signals\.c)$))/.test(f))).toEqual([]);
     expect(files.filter((f) => f.startsWith('prebuilds/') && !f.endsWith('.node'))).toEqual([]);
     // Source maps work without the TypeScript tree: the sources are inlined.
     const map = JSON.parse(readFileSync(path.join(app, 'node_modules/ttsav/dist/transcode.js.map'), 'utf8')) as { sourcesContent?: string[] };

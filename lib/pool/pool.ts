@@ -8,8 +8,8 @@ import { TtsavError, asTtsavError, deadlineReason, stoppedError } from '../error
 import { loadNative, type NativeQueue } from '../native';
 import { TtsWorkers, type TtsWorkerSource } from './tts';
 import { MetricsRecorder, promClientCollector, toPrometheus, type PoolCollector, type PoolMetrics } from '../metrics';
-import { normalizeOptions, type TranscodeOptions } from '../options';
-import { transcode, transcodeQueued, type TranscodeResult } from '../transcode';
+import { normalizeOptions, type NormalizedOptions, type TranscodeOptions } from '../options';
+import { startQueuedTranscode, transcode, type TranscodeResult } from '../transcode';
 import { estimatePreparedVoiceover, prepareVoiceover, runVoiceover, type PreparedVoiceover, type VoiceoverOptions, type VoiceoverResult } from '../voiceover';
 import { func, integer, integerAtLeast, invalidOption, iterable, metricName, object, oneOf } from '../validate';
 import { Admission } from './admission';
@@ -20,11 +20,14 @@ import type { Batch, BatchInput, BatchOptions, BatchProgress, CloseOptions, Pool
 interface Job {
   input: Uint8Array;
   options: TranscodeOptions;
+  /** A transcode's options, validated and normalized once, at submit. */
+  normalized?: NormalizedOptions;
   bytes: number;
   enqueuedAt: number;
   deadline?: number;
   signals: AbortSignal[];
-  controller: AbortController;
+  /** Stops the job once started (a transcode's native job, or a pool.run() task's signal); a no-op before. */
+  abort(reason: unknown): void;
   timer?: NodeJS.Timeout;
   /** ahead: admitted ahead into the native queue while every slot is busy (admission.ts). */
   state: 'queued' | 'ahead' | 'running' | 'done';
@@ -39,6 +42,11 @@ interface Job {
   reject(err: TtsavError): void;
   onAbort(): void;
 }
+
+const noop = (): void => {};
+
+/** The linked libav's demuxer names, for an inputFormat option (the addon is loaded only when one is given). */
+const demuxers = (): readonly string[] => loadNative().demuxers();
 
 /** Batch options that are not transcode options. */
 const BATCH_KEYS = new Set(['ordered', 'failFast', 'readAhead', 'total', 'onProgress', 'signal']);
@@ -153,8 +161,13 @@ class PoolImpl implements Pool {
     // transcode() owns input and option validation: hand it what it would refuse.
     if (!(input instanceof Uint8Array)) return this.count(transcode(input, merged));
     let bytes: number;
+    let normalized: NormalizedOptions | undefined;
     try {
-      bytes = custom ? custom.bytes : this.estimateOf(input, merged);
+      if (custom) bytes = custom.bytes;
+      else {
+        normalized = normalizeOptions(merged, demuxers);
+        bytes = this.estimateOf(input, merged, normalized);
+      }
     } catch (err) {
       return this.failEarly(asTtsavError(err));
     }
@@ -172,10 +185,11 @@ class PoolImpl implements Pool {
       const job: Job = {
         input,
         options: merged,
+        ...(normalized ? { normalized } : {}),
         bytes,
         enqueuedAt: now,
         signals,
-        controller: new AbortController(),
+        abort: noop,
         state: 'queued',
         resolve,
         reject,
@@ -184,7 +198,7 @@ class PoolImpl implements Pool {
           const reason = signals.find((s) => s.aborted)?.reason;
           if (job.state === 'queued') this.dropQueued(job, stoppedError(reason, 'the transcode'));
           else if (job.state === 'ahead') this.dropAhead(job, stoppedError(reason, 'the transcode'));
-          else if (job.state === 'running') job.controller.abort(reason);
+          else if (job.state === 'running') job.abort(reason);
         },
       };
       for (const s of signals) s.addEventListener('abort', job.onAbort, { once: true });
@@ -196,7 +210,7 @@ class PoolImpl implements Pool {
           else if (job.state === 'ahead') this.dropAhead(job, queued());
           // A transcode that went ahead has no timer of transcode()'s own (see start()).
           else if (job.state === 'running' && job.wentAhead)
-            job.controller.abort(deadlineReason(`the transcode ran past its timeout (${merged.timeoutMs} ms)`));
+            job.abort(deadlineReason(`the transcode ran past its timeout (${merged.timeoutMs} ms)`));
         }, merged.timeoutMs);
         job.timer.unref();
       }
@@ -207,8 +221,7 @@ class PoolImpl implements Pool {
 
   /** A transcode's memory estimate; refuses an input over maxInputBytes (a definite no goes before a queue-full
    *  maybe-later). */
-  private estimateOf(input: Uint8Array, options: TranscodeOptions): number {
-    const normalized = normalizeOptions(options);
+  private estimateOf(input: Uint8Array, options: TranscodeOptions, normalized: NormalizedOptions): number {
     if (normalized.maxInputBytes !== undefined && input.byteLength > normalized.maxInputBytes)
       throw new TtsavError('ERR_TTSAV_LIMIT', `input is ${input.byteLength} bytes, over maxInputBytes (${normalized.maxInputBytes})`, { reason: 'input-size' });
     const bytes = this.estimate ? this.estimate(input, options) : estimateJob(input.byteLength, normalized).bytes;
@@ -251,11 +264,11 @@ class PoolImpl implements Pool {
   }
 
   /** A job ahead that was cancelled or timed out before it ran: settled now; its native job leaves the native
-   *  queue (the controller's abort cancels it there) without running. */
+   *  queue (its abort cancels it there) without running. */
   private dropAhead(job: Job, err: TtsavError): void {
     if (!this.admission.dropAhead(job)) return;
     this.failUnrun(job, err);
-    job.controller.abort(err);
+    job.abort(err);
     this.pump();
     this.checkIdle();
   }
@@ -303,24 +316,29 @@ class PoolImpl implements Pool {
     let work: Promise<unknown>;
     try {
       if (job.task) {
+        const controller = new AbortController();
+        job.abort = (reason) => controller.abort(reason);
         // pool.run(): the deadline reaches the task through its signal.
         if (job.deadline !== undefined) {
           if (job.timer) clearTimeout(job.timer);
-          job.timer = setTimeout(() => job.controller.abort(deadlineReason(`the task ran past its timeout (${job.options.timeoutMs} ms)`)), Math.max(1, job.deadline - now));
+          job.timer = setTimeout(() => job.abort(deadlineReason(`the task ran past its timeout (${job.options.timeoutMs} ms)`)), Math.max(1, job.deadline - now));
           job.timer.unref();
         }
-        work = job.task(job.controller.signal);
+        work = job.task(controller.signal);
       } else {
         // The transcode's own timeout is what is left of the deadline, so its native job stops on its own. One that
         // goes ahead waits in the native queue first: the pool's timer, not transcode()'s, times it out (as queued
         // while it is ahead). queueMs: the wait here plus the wait in the native queue.
-        const options: TranscodeOptions = { ...job.options, signal: job.controller.signal };
-        if (job.deadline !== undefined) options.timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
-        else delete options.timeoutMs;
-        work = transcodeQueued(this.queue(), job.input, options, !ahead).then(({ result, waitMs }) => ({
-          ...result,
-          queueMs: now - job.enqueuedAt + waitMs,
-        }));
+        // No AbortSignal per job: the pool cancels the native job through the run's abort().
+        const base = job.normalized!;
+        let normalized = base;
+        if (job.deadline !== undefined) {
+          const timeoutMs = Math.max(1, Math.ceil(job.deadline - now));
+          normalized = { ...base, timeoutMs, native: { ...base.native, timeoutMs } };
+        }
+        const run = startQueuedTranscode(this.queue(), job.input, normalized, !ahead, now - job.enqueuedAt);
+        job.abort = run.abort;
+        work = run.promise;
       }
     } catch (err) {
       work = Promise.reject(err);
@@ -415,7 +433,7 @@ class PoolImpl implements Pool {
     if (options.cancel) {
       for (const job of [...a.queue]) this.dropQueued(job, new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted: the pool was closed'));
       for (const job of [...a.ahead]) this.dropAhead(job, new TtsavError('ERR_TTSAV_ABORTED', 'the transcode was aborted: the pool was closed'));
-      for (const job of a.running) job.controller.abort(new Error('the pool was closed'));
+      for (const job of a.running) job.abort(new Error('the pool was closed'));
     }
     if (a.idle) {
       this.auto?.pause();
